@@ -1,0 +1,166 @@
+"""Course-wide settings: the active profile, seeding, quiet logging and the project's paths.
+
+Every notebook and test starts with :func:`setup`, so one seed gives the same numbers on a CPU
+everywhere. The profile switch (``COURSE_PROFILE=smoke|full``) is read here and nowhere else:
+
+* ``full`` (default) is what a learner runs: real epochs on the whole embedded dataset.
+* ``smoke`` is what CI runs: small subsets and 1-3 epochs, so all notebooks finish in minutes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import logging
+import os
+import platform
+import random
+import warnings
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+PROFILES = ("smoke", "full")
+DEFAULT_PROFILE = "full"
+DEFAULT_SEED = 42
+DEFAULT_DATASET = "mnist5k"
+
+T = TypeVar("T")
+
+# Paths. ROOT is the repository (the folder holding helpers/); COURSE_DATA_DIR moves the data.
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("COURSE_DATA_DIR", ROOT / "data")).resolve()
+CACHE_DIR = DATA_DIR / "cache"  # downloaded datasets (ignored by git)
+PRETRAINED_DIR = DATA_DIR / "pretrained"  # source models the course trains itself (ignored)
+BUILD_DIR = ROOT / "build"  # executed notebooks, HTML, logs, tuner folders (ignored)
+LOG_DIR = BUILD_DIR / "logs"  # TensorBoard and CSV logs
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """The active run profile; ``pick`` chooses a per-profile value in one readable line."""
+
+    name: str
+
+    @property
+    def is_smoke(self) -> bool:
+        return self.name == "smoke"
+
+    def pick(self, *, smoke: T, full: T) -> T:
+        """Return ``smoke`` or ``full`` for the active profile, e.g. ``P.pick(smoke=1, full=12)``."""
+        return smoke if self.is_smoke else full
+
+
+def profile() -> Profile:
+    """Read ``COURSE_PROFILE`` (default ``full``); anything else is a clear error."""
+    raw = os.environ.get("COURSE_PROFILE", "").strip().lower() or DEFAULT_PROFILE
+    if raw not in PROFILES:
+        raise ValueError(
+            f"COURSE_PROFILE must be one of {', '.join(PROFILES)}. "
+            f"Received: COURSE_PROFILE={os.environ.get('COURSE_PROFILE')!r}. "
+            "Unset it for the full course, or set COURSE_PROFILE=smoke for a quick run."
+        )
+    return Profile(raw)
+
+
+def fit_verbose() -> int | str:
+    """The ``verbose`` for ``model.fit``: a quiet display in CI, Keras's progress bar for learners.
+
+    ``COURSE_VERBOSE`` (0, 1, 2 or auto) wins; otherwise ``CI=true`` gives 0 and a learner gets
+    ``"auto"``.
+    """
+    raw = os.environ.get("COURSE_VERBOSE", "").strip().lower()
+    if raw:
+        if raw == "auto":
+            return "auto"
+        if raw in {"0", "1", "2"}:
+            return int(raw)
+        raise ValueError(f"COURSE_VERBOSE must be 0, 1, 2 or auto. Received: COURSE_VERBOSE={raw!r}")
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        return 0
+    return "auto"
+
+
+def seed_everything(seed: int = DEFAULT_SEED) -> None:
+    """Seed Python, NumPy and Keras/TensorFlow, and make TF ops deterministic on the CPU."""
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer. Received: seed={seed!r}")
+    import keras
+    import tensorflow as tf
+
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    keras.utils.set_random_seed(int(seed))
+    try:
+        tf.config.experimental.enable_op_determinism()
+    except Exception:  # noqa: BLE001 - an older TF without it is still usable, just less exact
+        warnings.warn("TensorFlow op determinism is unavailable; results may vary slightly.")
+
+
+def quiet_logging() -> None:
+    """Silence TensorFlow's C++ and Python chatter and absl warnings that hide the lesson."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    logging.getLogger("absl").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=UserWarning, module="keras")
+    warnings.filterwarnings("ignore", message=".*np.object.*")
+
+
+@dataclasses.dataclass(frozen=True)
+class SetupInfo:
+    """What :func:`setup` configured, printed at the top of every notebook."""
+
+    profile: Profile
+    seed: int
+    dataset: str
+    versions: dict[str, str]
+
+    def __str__(self) -> str:
+        vers = ", ".join(f"{k} {v}" for k, v in self.versions.items())
+        return (
+            f"profile={self.profile.name} seed={self.seed} dataset={self.dataset}\n"
+            f"versions: {vers}"
+        )
+
+
+def package_versions(names: tuple[str, ...] = ("tensorflow", "keras", "numpy")) -> dict[str, str]:
+    """Installed versions of ``names`` (``"missing"`` for what is not installed), plus Python."""
+    out = {"python": platform.python_version()}
+    for name in names:
+        try:
+            out[name] = importlib.import_module(name).__version__
+        except ImportError:
+            out[name] = "missing"
+    return out
+
+
+def setup(seed: int = DEFAULT_SEED, dataset: str = DEFAULT_DATASET, *, show: bool = True) -> SetupInfo:
+    """Prepare a notebook or test: quiet logs, seeds everything, and reports profile and versions.
+
+    Call it once at the top (and again with the same seed to restart from identical weights).
+    """
+    prof = profile()
+    quiet_logging()
+    seed_everything(seed)
+    info = SetupInfo(profile=prof, seed=int(seed), dataset=dataset, versions=package_versions())
+    if show:
+        print(info)
+    return info
+
+
+def ensure_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) if missing and return it."""
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def describe() -> dict[str, Any]:
+    """A dict of the settings, for logs and benchmark results."""
+    return {
+        "profile": profile().name,
+        "data_dir": str(DATA_DIR),
+        "build_dir": str(BUILD_DIR),
+        **package_versions(),
+    }

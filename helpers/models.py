@@ -1,0 +1,155 @@
+"""Model builders used across the notebooks. Every layer has an explicit name, so ``summary()`` and
+the feature-map plots are stable from run to run.
+
+* :func:`lenet5` — LeCun et al. (1998), introduced in ``01_cnn_foundations``.
+* :func:`simple_cnn` — the configurable course CNN (conv blocks, BN, dropout, Flatten or GAP head)
+  that later notebooks and the hyperparameter search build on.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+from keras import layers
+
+HEADS = ("flatten", "gap")
+
+
+def _check_shape_and_classes(input_shape, num_classes) -> tuple[int, int, int]:
+    shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
+    if shape is None or len(shape) != 3 or any(not isinstance(d, int) or isinstance(d, bool) or d <= 0 for d in shape):
+        raise ValueError(
+            "input_shape must be (height, width, channels) with positive integers, e.g. (28, 28, 1). "
+            f"Received: input_shape={input_shape!r}"
+        )
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"num_classes must be an integer >= 2. Received: num_classes={num_classes!r}")
+    return shape  # type: ignore[return-value]
+
+
+def lenet5(
+    input_shape: tuple[int, int, int] = (28, 28, 1),
+    num_classes: int = 10,
+    *,
+    activation: str = "tanh",
+    pooling: str = "avg",
+    name: str = "lenet5",
+) -> keras.Model:
+    """LeNet-5 with the 1998 layout, adapted to 28x28 inputs.
+
+    C1 (6 filters 5x5) - S2 (2x2 subsampling) - C3 (16 filters 5x5) - S4 - C5 (120 filters 5x5) -
+    F6 (84 units) - output (``num_classes``). Two adaptations, stated so nothing is hidden: C1 uses
+    ``"same"`` padding, which equals the paper's padding of MNIST from 28x28 to 32x32, and the
+    output is a softmax instead of the paper's radial-basis units. C3 connects to all six maps
+    (the paper used a sparse table to save compute in 1998).
+
+    Args:
+        activation: ``"tanh"`` (default, as in the paper) or e.g. ``"relu"``.
+        pooling: ``"avg"`` (default, the paper's subsampling) or ``"max"``.
+    """
+    input_shape = _check_shape_and_classes(input_shape, num_classes)
+    if pooling not in ("avg", "max"):
+        raise ValueError(f"pooling must be 'avg' or 'max'. Received: pooling={pooling!r}")
+    if min(input_shape[:2]) < 20:
+        raise ValueError(
+            f"LeNet-5 needs images of at least 20x20 pixels. Received: input_shape={input_shape}. "
+            "Resize them first, e.g. helpers.data.load('digits', image_size=(28, 28))."
+        )
+    pool = layers.AveragePooling2D if pooling == "avg" else layers.MaxPooling2D
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = layers.Conv2D(6, 5, padding="same", activation=activation, name="C1")(inputs)
+    x = pool(2, name="S2")(x)
+    x = layers.Conv2D(16, 5, activation=activation, name="C3")(x)
+    x = pool(2, name="S4")(x)
+    x = layers.Conv2D(120, 5, activation=activation, name="C5")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(84, activation=activation, name="F6")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="predictions", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def simple_cnn(
+    input_shape: tuple[int, int, int] = (28, 28, 1),
+    num_classes: int = 10,
+    *,
+    filters: Sequence[int] = (32, 64),
+    kernel_size: int = 3,
+    convs_per_block: int = 2,
+    batch_norm: bool = True,
+    dropout: float = 0.3,
+    head: str = "gap",
+    dense_units: int = 128,
+    l2: float = 0.0,
+    augmentation: keras.layers.Layer | None = None,
+    name: str = "simple_cnn",
+) -> keras.Model:
+    """A configurable CNN: a feature extractor of conv blocks and a small classifier head.
+
+    Each block is ``convs_per_block`` x (Conv ``kernel_size`` -> [BatchNorm] -> ReLU) followed by
+    2x2 max pooling; ``len(filters)`` is the number of blocks. The head is Flatten or global
+    average pooling (``head="gap"``), then [dropout ->] Dense(``dense_units``) -> [dropout ->]
+    softmax. ``augmentation`` (e.g. a ``helpers.augment`` preset) runs first, during training only.
+
+    Args:
+        filters: filters per block (default ``(32, 64)``: two blocks).
+        kernel_size: conv kernel size, odd (default 3).
+        convs_per_block: conv layers per block (default 2).
+        batch_norm: add BatchNormalization after every conv (default True).
+        dropout: dropout rate in the head, 0 to disable (default 0.3).
+        head: ``"gap"`` (default) or ``"flatten"``.
+        dense_units: units of the hidden dense layer, 0 for none (default 128).
+        l2: L2 weight penalty on conv and dense kernels (default 0).
+    """
+    input_shape = _check_shape_and_classes(input_shape, num_classes)
+    filters = tuple(filters)
+    if not filters or any(isinstance(f, bool) or not isinstance(f, int) or f <= 0 for f in filters):
+        raise ValueError(f"filters must be a non-empty sequence of positive integers. Received: filters={filters!r}")
+    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be a positive odd integer. Received: kernel_size={kernel_size!r}")
+    if isinstance(convs_per_block, bool) or not isinstance(convs_per_block, int) or convs_per_block < 1:
+        raise ValueError(f"convs_per_block must be >= 1. Received: convs_per_block={convs_per_block!r}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout!r}")
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {HEADS}. Received: head={head!r}")
+    if l2 < 0:
+        raise ValueError(f"l2 must be >= 0. Received: l2={l2!r}")
+    if isinstance(dense_units, bool) or not isinstance(dense_units, int) or dense_units < 0:
+        raise ValueError(f"dense_units must be an integer >= 0. Received: dense_units={dense_units!r}")
+    smallest = min(input_shape[:2]) // (2 ** len(filters))
+    if smallest < 1:
+        raise ValueError(
+            f"{len(filters)} pooling blocks shrink a {input_shape[0]}x{input_shape[1]} image below 1 pixel. "
+            "Use fewer blocks or larger images."
+        )
+
+    reg = keras.regularizers.L2(l2) if l2 > 0 else None
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = augmentation(inputs) if augmentation is not None else inputs
+    for b, n_filters in enumerate(filters, start=1):
+        for c in range(1, convs_per_block + 1):
+            x = layers.Conv2D(n_filters, kernel_size, padding="same", use_bias=not batch_norm,
+                              kernel_regularizer=reg, name=f"block{b}_conv{c}")(x)
+            if batch_norm:
+                x = layers.BatchNormalization(name=f"block{b}_bn{c}")(x)
+            x = layers.Activation("relu", name=f"block{b}_relu{c}")(x)
+        x = layers.MaxPooling2D(2, name=f"block{b}_pool")(x)
+    if head == "gap":
+        x = layers.GlobalAveragePooling2D(name="head_gap")(x)
+    else:
+        x = layers.Flatten(name="head_flatten")(x)
+    if dense_units:
+        if dropout:
+            x = layers.Dropout(dropout, name="head_dropout1")(x)
+        x = layers.Dense(dense_units, activation="relu", kernel_regularizer=reg, name="head_dense")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="head_dropout")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", kernel_regularizer=reg,
+                           name="predictions", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def conv_layer_names(model: keras.Model) -> list[str]:
+    """Names of the model's Conv2D layers, in order (for feature-map and filter plots)."""
+    return [layer.name for layer in model.layers if isinstance(layer, layers.Conv2D)]
