@@ -28,6 +28,10 @@ DEFAULT_DATASET = "mnist5k"
 
 T = TypeVar("T")
 
+# TensorFlow reads this once, when it is first imported; notebooks import helpers.config first, so
+# setting it here keeps TF's C++ start-up chatter out of every notebook (a user's own value wins).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
 # Paths. ROOT is the repository (the folder holding helpers/); COURSE_DATA_DIR moves the data.
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("COURSE_DATA_DIR", ROOT / "data")).resolve()

@@ -1,14 +1,30 @@
 """Self-checks for the exercises: ``checks.<name>(answer)`` prints what is right or what to change.
 
-Each notebook's checks live in their own module and are re-exported here, so a notebook calls
-``checks.conv2d(my_conv2d)`` without knowing where a check is defined.
+Each notebook's checks live in their own module (listing them in its ``__all__``) and are
+re-exported here, so a notebook calls ``checks.conv2d(my_conv2d)`` without knowing where a check is
+defined. The mechanism itself is in :mod:`helpers.checks._core`.
 """
 
+from helpers.checks import (
+    architecture,
+    data_preparation,
+    foundations,
+    monitoring,
+    overfitting,
+    regularization,
+    training_strategies,
+    transfer,
+    tuning,
+)
 from helpers.checks._core import CheckResult, Hint, exercise
-from helpers.checks.foundations import conv2d, conv_output_size, lenet5_parameters
 
-__all__ = [
-    "CheckResult", "Hint", "exercise",
-    # 01_cnn_foundations
-    "conv2d", "conv_output_size", "lenet5_parameters",
-]
+_MODULES = (foundations, data_preparation, architecture, training_strategies, regularization,
+            monitoring, transfer, overfitting, tuning)
+
+for _module in _MODULES:
+    for _name in _module.__all__:
+        if _name in globals():
+            raise ImportError(f"Two notebooks define a check named {_name!r}; rename one.")
+        globals()[_name] = getattr(_module, _name)
+
+__all__ = ["CheckResult", "Hint", "exercise", *(n for m in _MODULES for n in m.__all__)]

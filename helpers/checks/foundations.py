@@ -6,6 +6,8 @@ import numpy as np
 
 from helpers.checks._core import Hint, exercise, require, require_array, require_callable, require_int
 
+__all__ = ["conv2d", "conv_output_size", "lenet5_parameters"]
+
 
 def _reference_conv2d(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """'valid' cross-correlation: what deep-learning libraries call convolution."""
