@@ -81,6 +81,8 @@ def simple_cnn(
     head: str = "gap",
     dense_units: int = 128,
     l2: float = 0.0,
+    l1: float = 0.0,
+    spatial_dropout: float = 0.0,
     augmentation: keras.layers.Layer | None = None,
     name: str = "simple_cnn",
 ) -> keras.Model:
@@ -100,6 +102,8 @@ def simple_cnn(
         head: ``"gap"`` (default) or ``"flatten"``.
         dense_units: units of the hidden dense layer, 0 for none (default 128).
         l2: L2 weight penalty on conv and dense kernels (default 0).
+        l1: L1 weight penalty on the same kernels (default 0); drives weights to exactly zero.
+        spatial_dropout: SpatialDropout2D rate after each block's pooling, 0 to disable (default 0).
     """
     input_shape = _check_shape_and_classes(input_shape, num_classes)
     filters = tuple(filters)
@@ -113,8 +117,10 @@ def simple_cnn(
         raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout!r}")
     if head not in HEADS:
         raise ValueError(f"head must be one of {HEADS}. Received: head={head!r}")
-    if l2 < 0:
-        raise ValueError(f"l2 must be >= 0. Received: l2={l2!r}")
+    if l2 < 0 or l1 < 0:
+        raise ValueError(f"l1 and l2 must be >= 0. Received: l1={l1!r}, l2={l2!r}")
+    if not 0.0 <= spatial_dropout < 1.0:
+        raise ValueError(f"spatial_dropout must be in [0, 1). Received: spatial_dropout={spatial_dropout!r}")
     if isinstance(dense_units, bool) or not isinstance(dense_units, int) or dense_units < 0:
         raise ValueError(f"dense_units must be an integer >= 0. Received: dense_units={dense_units!r}")
     smallest = min(input_shape[:2]) // (2 ** len(filters))
@@ -124,7 +130,7 @@ def simple_cnn(
             "Use fewer blocks or larger images."
         )
 
-    reg = keras.regularizers.L2(l2) if l2 > 0 else None
+    reg = keras.regularizers.L1L2(l1=l1, l2=l2) if (l1 > 0 or l2 > 0) else None
     inputs = keras.Input(shape=input_shape, name="image")
     x = augmentation(inputs) if augmentation is not None else inputs
     for b, n_filters in enumerate(filters, start=1):
@@ -135,6 +141,8 @@ def simple_cnn(
                 x = layers.BatchNormalization(name=f"block{b}_bn{c}")(x)
             x = layers.Activation("relu", name=f"block{b}_relu{c}")(x)
         x = layers.MaxPooling2D(2, name=f"block{b}_pool")(x)
+        if spatial_dropout:
+            x = layers.SpatialDropout2D(spatial_dropout, name=f"block{b}_spatial_dropout")(x)
     if head == "gap":
         x = layers.GlobalAveragePooling2D(name="head_gap")(x)
     else:

@@ -59,6 +59,9 @@ def test_simple_cnn_l2_and_augmentation():
     model = models.simple_cnn(l2=1e-3, augmentation=aug)
     assert model.layers[1].name == "augment"
     assert model.get_layer("block1_conv1").kernel_regularizer is not None
+    sparse = models.simple_cnn(l1=1e-4, spatial_dropout=0.1)
+    assert sparse.get_layer("block1_conv1").kernel_regularizer.l1 > 0
+    assert "block2_spatial_dropout" in [layer.name for layer in sparse.layers]
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [
@@ -69,6 +72,8 @@ def test_simple_cnn_l2_and_augmentation():
     ({"dropout": 1.0}, "dropout must be"),
     ({"head": "dense"}, "head must be one of"),
     ({"l2": -1.0}, "l2 must be"),
+    ({"l1": -1.0}, "l1 and l2 must be"),
+    ({"spatial_dropout": 1.0}, "spatial_dropout must be"),
     ({"filters": (8,) * 6}, "shrink"),
     ({"convs_per_block": 0}, "convs_per_block"),
 ])

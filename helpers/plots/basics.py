@@ -1,5 +1,4 @@
-"""Every figure the notebooks show. Each function returns its ``Figure`` (end the notebook line with
-``;`` to avoid a second copy) and gives it a title and axis labels.
+"""Basic figures (00, 01 and everywhere): image grids, learning curves, kernels, feature maps.
 
 Comparison plots follow ``tensorflow_docs.plots.HistoryPlotter``: one colour per run, training
 solid and validation dashed.
@@ -15,7 +14,10 @@ import numpy as np
 
 from helpers import config
 
-_COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+__all__ = ["show_images", "plot_history", "plot_histories", "plot_kernels_applied",
+           "plot_feature_maps", "plot_filters", "plot_class_balance", "save_fig", "COLORS"]
+
+COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 
 
 def _history_dict(history) -> dict[str, list[float]]:
@@ -95,7 +97,7 @@ def plot_histories(
                 f"Run {name!r} has no {metric!r} or 'loss' history. Available: {', '.join(h)}. "
                 "Pass metric= one of them."
             )
-        color = _COLORS[i % len(_COLORS)]
+        color = COLORS[i % len(COLORS)]
         epochs = np.arange(1, len(h["loss"]) + 1)
         for ax, key in ((ax_loss, "loss"), (ax_metric, metric)):
             ax.plot(epochs, h[key], color=color, label=f"{name} train")
