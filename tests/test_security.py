@@ -1,0 +1,39 @@
+"""Security basics: no pickle on downloaded data, HTTPS-only checksummed downloads."""
+
+import ast
+from pathlib import Path
+
+from helpers import downloads
+
+HELPERS = Path(__file__).resolve().parent.parent / "helpers"
+
+
+def _sources():
+    return {p: p.read_text() for p in HELPERS.rglob("*.py")}
+
+
+def test_no_pickle_anywhere_in_helpers():
+    for path, src in _sources().items():
+        tree = ast.parse(src)
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] + [getattr(node, "module", "") or ""]
+                assert not any(n.split(".")[0] in {"pickle", "dill", "cloudpickle"} for n in names), path
+            if isinstance(node, ast.keyword) and node.arg == "allow_pickle":
+                assert isinstance(node.value, ast.Constant) and node.value.value is False, path
+
+
+def test_downloads_are_https_and_checksummed():
+    assert downloads.REGISTRY
+    for remote in downloads.REGISTRY.values():
+        assert remote.url.startswith("https://")
+        assert len(remote.sha256) == 64 and int(remote.sha256, 16) >= 0
+
+
+def test_models_are_loaded_in_safe_mode():
+    for path, src in _sources().items():
+        tree = ast.parse(src)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "load_model":
+                flags = {k.arg: k.value for k in node.keywords}
+                assert "safe_mode" not in flags or getattr(flags["safe_mode"], "value", True) is not False, path
