@@ -41,3 +41,9 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV) data/cache data/pretrained *.egg-info
+
+# Distributed hyperparameter search (notebook 09): a KerasTuner chief and $(WORKERS) workers on 127.0.0.1.
+WORKERS ?= 2
+.PHONY: tune-distributed
+tune-distributed: $(STAMP)
+	$(BIN)/python -m helpers.distributed_search --workers $(WORKERS)

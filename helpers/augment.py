@@ -2,14 +2,21 @@
 
 A preset only holds transformations that keep the label true for its kind of data: a horizontally
 flipped "2" is no longer a "2", so the digit preset never flips, while a flipped truck is still a
-truck. Every preset expects pixels in ``[0, 1]`` (what ``helpers.data.load`` returns) and is a no-op
-at inference (``training=False``).
+truck. Every preset expects pixels in ``[0, 1]`` (what ``helpers.data.load`` returns), checks that it
+gets them (:class:`CheckValueRange`), and is a no-op at inference (``training=False``).
+
+``02_data_preparation`` introduces the presets, :class:`RandomStrokeWidth` (a custom layer written
+the way Keras writes its own), and the tools that inspect an augmenter: :func:`describe`,
+:func:`flip_modes`, :func:`flip_rate` and :func:`variants`.
 """
 
 from __future__ import annotations
 
+import numbers
+
 import keras
-from keras import layers
+import numpy as np
+from keras import layers, ops
 
 from helpers import config
 
@@ -17,10 +24,14 @@ from helpers import config
 PRESET_FOR_DATASET = {"mnist5k": "digits", "digits": "digits", "mnist": "digits",
                       "fashion_mnist": "clothing", "cifar10": "objects"}
 PRESETS = ("digits", "clothing", "objects")
+VALUE_RANGE = (0.0, 1.0)  # the pixel range every preset expects
 
 
 def preset(name: str, *, strength: float = 1.0, seed: int = config.DEFAULT_SEED) -> keras.Sequential:
     """A ``keras.Sequential`` named ``augment_<name>`` for a preset or a dataset name.
+
+    The first step, :class:`CheckValueRange`, stops images that are not in ``[0, 1]`` (e.g. raw
+    0..255 pixels) with a clear error instead of augmenting them wrongly.
 
     Args:
         name: ``"digits"``, ``"clothing"``, ``"objects"``, or a dataset name such as ``"mnist5k"``.
@@ -49,4 +60,273 @@ def preset(name: str, *, strength: float = 1.0, seed: int = config.DEFAULT_SEED)
                  layers.RandomTranslation(0.1 * s, 0.1 * s, fill_mode="reflect", seed=seed + 1),
                  layers.RandomZoom(0.1 * s, fill_mode="reflect", seed=seed + 2),
                  layers.RandomContrast(0.2 * s, value_range=(0, 1), seed=seed + 3)]
-    return keras.Sequential(steps, name=f"augment_{kind}")
+    check = CheckValueRange(VALUE_RANGE, name="check_value_range")
+    return keras.Sequential([check, *steps], name=f"augment_{kind}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Layers.
+
+
+def _check_value_range_arg(value_range) -> tuple[float, float]:
+    if (not isinstance(value_range, (tuple, list)) or len(value_range) != 2
+            or not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v)
+                       for v in value_range)
+            or not value_range[0] < value_range[1]):
+        raise ValueError(
+            "The `value_range` argument should be a list of two finite numbers, lower < upper, e.g. "
+            f"(0, 1). Received: value_range={value_range}"
+        )
+    return float(value_range[0]), float(value_range[1])
+
+
+def value_range_problem(low: float, high: float, value_range=VALUE_RANGE, *, tolerance: float = 0.01) -> str | None:
+    """Why pixels spanning ``[low, high]`` do not fit ``value_range`` (``None`` when they do).
+
+    ``tolerance`` is a fraction of the range's width that may be exceeded (interpolation noise).
+    """
+    lo, hi = _check_value_range_arg(value_range)
+    slack = tolerance * (hi - lo)
+    if low >= lo - slack and high <= hi + slack:
+        return None
+    found = f"Received images with pixel values in [{low:.4g}, {high:.4g}]"
+    expected = f"this augmentation expects pixels in [{lo:g}, {hi:g}]"
+    if high > hi + slack and high > 2 * hi and high <= 255.0 + slack and low >= lo - slack:
+        advice = ("They look like raw 0..255 pixels: divide by 255 first "
+                  "(helpers.data.load scales to [0, 1] unless scale=False).")
+    elif low < lo - slack:
+        advice = ("Negative values look standardized (mean 0, std 1): augment the [0, 1] images "
+                  "first and normalize afterwards (e.g. with a Normalization layer in the model).")
+    else:
+        advice = f"Rescale them to [{lo:g}, {hi:g}] first."
+    return f"{found}, but {expected}. {advice}"
+
+
+@keras.saving.register_keras_serializable(package="cnn_course")
+class CheckValueRange(layers.Layer):
+    """Stop images outside ``value_range`` before they are augmented (training only).
+
+    Augmentation layers silently assume a pixel range: ``RandomContrast`` clips to its
+    ``value_range`` and a constant fill paints the background with 0. Raw 0..255 pixels fed to a
+    preset built for ``[0, 1]`` would train on garbage without any error; this layer raises one.
+    Called eagerly (a NumPy batch in a notebook) it raises ``ValueError``; inside ``model.fit`` or a
+    ``tf.data`` pipeline it raises TensorFlow's ``InvalidArgumentError`` with the same message.
+    At inference (``training=False``) it passes the input through without looking at it.
+
+    Args:
+        value_range: ``(lower, upper)`` of the expected pixel values. Defaults to ``(0, 1)``.
+        tolerance: fraction of the range's width that may be exceeded. Defaults to 0.01.
+    """
+
+    def __init__(self, value_range=VALUE_RANGE, tolerance: float = 0.01, **kwargs):
+        super().__init__(**kwargs)
+        self.value_range = _check_value_range_arg(value_range)
+        if (not isinstance(tolerance, numbers.Real) or isinstance(tolerance, bool)
+                or not 0 <= tolerance < 1):
+            raise ValueError(f"`tolerance` must be a number in [0, 1). Received: tolerance={tolerance}")
+        self.tolerance = float(tolerance)
+
+    def call(self, inputs, training=True):
+        if not training:
+            return inputs
+        import tensorflow as tf
+
+        values = tf.cast(inputs, tf.float32)
+        low, high = tf.reduce_min(values), tf.reduce_max(values)
+        if tf.executing_eagerly():
+            problem = value_range_problem(float(low), float(high), self.value_range, tolerance=self.tolerance)
+            if problem:
+                raise ValueError(problem)
+            return inputs
+        lo, hi = self.value_range
+        slack = self.tolerance * (hi - lo)
+        message = (f"{self.name}: pixel values outside [{lo:g}, {hi:g}], the range this augmentation "
+                   "expects. Raw 0..255 pixels? Divide by 255 first. Standardized? Augment before normalizing.")
+        ok = tf.logical_and(low >= lo - slack, high <= hi + slack)
+        with tf.control_dependencies([tf.debugging.Assert(ok, [message, "min:", low, "max:", high])]):
+            return tf.identity(inputs)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = {"value_range": self.value_range, "tolerance": self.tolerance}
+        base_config = super().get_config()
+        return {**base_config, **config}
+
+
+@keras.saving.register_keras_serializable(package="cnn_course")
+class RandomStrokeWidth(layers.Layer):
+    """Randomly thicken or thin the strokes of light-on-dark drawings such as digits (training only).
+
+    People write with different pens: thickening (grey-scale dilation) or thinning (erosion) the
+    strokes keeps a digit's label while changing its look. Each image draws ``t`` uniformly from
+    ``factor``; ``t > 0`` blends it towards its dilation (each pixel becomes the maximum of itself
+    and its 4 neighbours), ``t < 0`` towards its erosion (the minimum). ``t = 1`` thickens every stroke
+    by about one pixel on each side. The output stays within the input's value range, so no
+    ``value_range`` is needed. At inference (``training=False``) the input is returned unchanged.
+
+    **Note:** this layer is safe to use inside a ``tf.data`` pipeline (``dataset.map(layer)``).
+
+    Args:
+        factor: a float in ``[0, 1]`` or a tuple of two floats ``(lower, upper)`` with
+            ``-1 <= lower <= upper <= 1``. A float ``f`` means ``(-f, f)``: thin or thicken by up to
+            ``f``. ``(0, 0.5)`` only thickens.
+        seed: optional integer, for fixed random behaviour.
+
+    Inputs: a 3-D ``(height, width, channels)`` or 4-D ``(batch, height, width, channels)`` tensor.
+    Output: the same shape, float.
+    """
+
+    _FACTOR_VALIDATION_ERROR = (
+        "The `factor` argument should be a number in [0, 1] or a tuple of two numbers "
+        "(lower, upper) with -1 <= lower <= upper <= 1. "
+    )
+
+    def __init__(self, factor, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = self._parse_factor(factor)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+            raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
+        self.seed = None if seed is None else int(seed)
+        self.generator = keras.random.SeedGenerator(self.seed)
+
+    def _parse_factor(self, factor) -> tuple[float, float]:
+        def number(v):
+            return isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v)
+
+        if number(factor) and 0 <= factor <= 1:
+            return (-float(factor), float(factor))
+        if (isinstance(factor, (tuple, list)) and len(factor) == 2 and all(number(v) for v in factor)
+                and -1 <= factor[0] <= factor[1] <= 1):
+            return (float(factor[0]), float(factor[1]))
+        raise ValueError(self._FACTOR_VALIDATION_ERROR + f"Received: factor={factor}")
+
+    def call(self, inputs, training=True):
+        if not training:
+            return inputs
+        images = ops.cast(inputs, self.compute_dtype)
+        rank = len(images.shape)
+        if rank not in (3, 4):
+            raise ValueError(
+                f"Expected the input image to be rank 3 or 4. Received inputs.shape={images.shape}"
+            )
+        if rank == 3:
+            images = ops.expand_dims(images, 0)
+        padded = ops.pad(images, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="symmetric")
+        neighbours = [padded[:, :-2, 1:-1], padded[:, 2:, 1:-1], padded[:, 1:-1, :-2], padded[:, 1:-1, 2:]]
+        dilated, eroded = images, images
+        for n in neighbours:
+            dilated, eroded = ops.maximum(dilated, n), ops.minimum(eroded, n)
+        t = keras.random.uniform((ops.shape(images)[0], 1, 1, 1), minval=self.factor[0],
+                                 maxval=self.factor[1], seed=self.generator, dtype=self.compute_dtype)
+        target = ops.where(t > 0, dilated, eroded)
+        outputs = images + ops.abs(t) * (target - images)
+        return outputs[0] if rank == 3 else outputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = {"factor": self.factor, "seed": self.seed}
+        base_config = super().get_config()
+        return {**base_config, **config}
+
+
+# ----------------------------------------------------------------------------------------------
+# Looking at an augmenter.
+
+
+def _flatten(augmenter) -> list:
+    """Every leaf layer of a layer, a Sequential or nested Sequentials, in order."""
+    inner = getattr(augmenter, "layers", None)
+    if inner is None:
+        return [augmenter]
+    return [leaf for layer in inner for leaf in _flatten(layer)]
+
+
+def _check_augmenter(augmenter) -> None:
+    if not isinstance(augmenter, layers.Layer):
+        raise TypeError(
+            "Pass a Keras layer or keras.Sequential of preprocessing layers, e.g. "
+            f"helpers.augment.preset('digits'). Received: {type(augmenter).__name__}"
+        )
+
+
+_DESCRIBED = ("factor", "height_factor", "width_factor", "mode", "fill_mode", "value_range")
+
+
+def describe(augmenter) -> list[str]:
+    """One line per transformation, e.g. ``RandomRotation(factor=(-0.03, 0.03), fill_mode='constant')``."""
+    _check_augmenter(augmenter)
+    lines = []
+    for layer in _flatten(augmenter):
+        cfg = layer.get_config()
+        args = ", ".join(f"{k}={cfg[k]!r}" for k in _DESCRIBED if k in cfg and cfg[k] is not None)
+        lines.append(f"{type(layer).__name__}({args})")
+    return lines
+
+
+def flip_modes(augmenter) -> set[str]:
+    """The flips an augmenter can make: a subset of ``{"horizontal", "vertical"}`` (empty: none)."""
+    _check_augmenter(augmenter)
+    modes: set[str] = set()
+    for layer in _flatten(augmenter):
+        if isinstance(layer, layers.RandomFlip):
+            mode = layer.get_config()["mode"]
+            modes |= {"horizontal", "vertical"} if mode == "horizontal_and_vertical" else {mode}
+    return modes
+
+
+def _check_positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+    return int(value)
+
+
+def variants(augmenter, images: np.ndarray, n: int = 6) -> np.ndarray:
+    """``n`` augmented versions of each image, shape ``(len(images), n, H, W, C)``."""
+    from helpers.data import validate_images
+
+    _check_augmenter(augmenter)
+    images = validate_images(images, name="images").astype(np.float32)
+    n = _check_positive_int(n, "n")
+    repeated = np.repeat(images, n, axis=0)
+    out = np.asarray(augmenter(repeated, training=True))
+    return out.reshape(len(images), n, *images.shape[1:])
+
+
+def asymmetric_probe(image_shape: tuple[int, int, int] = (28, 28, 1)) -> np.ndarray:
+    """A test image whose ink sits in the top-left quarter: any flip moves it to another quarter."""
+    if (len(image_shape) != 3 or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d <= 0
+                                     for d in image_shape) or min(image_shape[:2]) < 8):
+        raise ValueError(
+            "image_shape must be (height, width, channels), at least 8x8. "
+            f"Received: image_shape={image_shape!r}"
+        )
+    h, w, c = (int(d) for d in image_shape)
+    probe = np.zeros((h, w, c), np.float32)
+    probe[h // 8: 3 * h // 8, w // 8: 3 * w // 8] = 1.0
+    return probe
+
+
+def flip_rate(augmenter, *, n: int = 256, image_shape: tuple[int, int, int] = (28, 28, 1)) -> dict[str, float]:
+    """How often ``augmenter`` mirrors an image, measured rather than read from its layers.
+
+    Runs ``n`` copies of :func:`asymmetric_probe` through the augmenter (``training=True``) and
+    counts the outputs whose centre of ink crossed the vertical midline (``"horizontal"`` flips)
+    or the horizontal one (``"vertical"`` flips). Shifts, small rotations and zooms never move the
+    probe's ink that far, so a digit-safe augmenter scores 0 on both; ``RandomFlip("horizontal")``
+    scores about 0.5.
+    """
+    _check_augmenter(augmenter)
+    n = _check_positive_int(n, "n")
+    probe = asymmetric_probe(image_shape)
+    out = np.asarray(augmenter(np.repeat(probe[None], n, axis=0), training=True), dtype=np.float64)
+    ink = out.sum(axis=-1).clip(min=0)
+    total = ink.sum(axis=(1, 2)) + 1e-12
+    rows, cols = np.arange(image_shape[0]), np.arange(image_shape[1])
+    centre_row = (ink.sum(axis=2) * rows).sum(axis=1) / total
+    centre_col = (ink.sum(axis=1) * cols).sum(axis=1) / total
+    return {"horizontal": float(np.mean(centre_col > (image_shape[1] - 1) / 2)),
+            "vertical": float(np.mean(centre_row > (image_shape[0] - 1) / 2))}

@@ -2,3 +2,532 @@
 ``on_train_begin`` so one instance can be reused, registered for safe ``.keras`` round-trips)."""
 
 from __future__ import annotations
+
+
+# ----------------------------------------------------------------------------------------------
+# Monitoring and resuming (introduced in 06_monitoring_evaluation).
+
+import csv as _csv  # noqa: E402
+import json as _json  # noqa: E402
+import os as _os  # noqa: E402
+import re as _re  # noqa: E402
+import shutil as _shutil  # noqa: E402
+from pathlib import Path as _Path  # noqa: E402
+
+import keras as _keras  # noqa: E402
+
+from helpers import config as _config  # noqa: E402
+
+RESUME_LOG_NAME = "history.csv"  # the per-epoch log that ``training.fit(resume_dir=...)`` keeps
+RESUME_BACKUP_NAME = "backup"  # the BackupAndRestore folder inside a resume_dir
+_RUN_NAME = _re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def _check_run_name(name) -> str:
+    if not isinstance(name, str) or not _RUN_NAME.match(name) or name in {".", ".."} or ".." in name:
+        raise ValueError(
+            "name must be a short run name made of letters, digits, '_', '-' or '.', e.g. 'baseline' "
+            f"or 'dropout_0.3'; it becomes a folder name. Received: name={name!r}"
+        )
+    return name
+
+
+def get_callbacks(
+    name: str,
+    *,
+    monitor: str = "val_loss",
+    patience: int | None = 5,
+    min_delta: float = 0.0,
+    mode: str = "auto",
+    restore_best_weights: bool = True,
+    tensorboard: bool = True,
+    csv: bool = True,
+    checkpoint: bool = False,
+    log_dir=None,
+    checkpoint_dir=None,
+    overwrite: bool = True,
+) -> list:
+    """One callback bundle per run, like ``get_callbacks(name)`` in TF's overfit tutorial.
+
+    For a run called ``name`` it returns, in this order:
+
+    * ``EarlyStopping(monitor, patience, min_delta, restore_best_weights)``: stop once ``monitor``
+      has not improved for ``patience`` epochs, and end with the weights of the best epoch;
+    * ``TensorBoard`` writing to ``log_dir/name`` (one folder per run, so TensorBoard overlays runs);
+    * ``CSVLogger`` writing ``log_dir/name/history.csv`` (one row per epoch, readable with pandas);
+    * ``ModelCheckpoint`` saving the best model so far to ``checkpoint_dir/name.keras``.
+
+    Args:
+        name: the run name; letters, digits, ``_``, ``-``, ``.`` (it becomes a folder name).
+        monitor: the quantity to watch (default ``"val_loss"``).
+        patience: epochs without improvement before stopping (default 5); ``None`` leaves
+            EarlyStopping out.
+        min_delta: the smallest change that counts as an improvement (default 0).
+        mode: ``"min"``, ``"max"`` or ``"auto"`` (default: Keras infers it from the metric).
+        restore_best_weights: end with the best epoch's weights (default True).
+        tensorboard: add the TensorBoard callback (default True).
+        csv: add the CSVLogger (default True).
+        checkpoint: add a ModelCheckpoint of the best model (default False).
+        log_dir: the parent folder of the run folders (default ``helpers.config.LOG_DIR``,
+            ``build/logs``, ignored by git).
+        checkpoint_dir: where ``name.keras`` goes (default ``build/checkpoints``).
+        overwrite: remove the run's previous folder ``log_dir/name`` first, so curves of an old
+            run with the same name do not mix with the new one (default True). Only that one
+            folder is removed.
+    """
+    name = _check_run_name(name)
+    if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int) or patience < 0):
+        raise ValueError(f"patience must be a whole number >= 0 or None. Received: patience={patience!r}")
+    if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float)) or min_delta < 0:
+        raise ValueError(f"min_delta must be a number >= 0. Received: min_delta={min_delta!r}")
+    if not isinstance(monitor, str) or not monitor:
+        raise ValueError(f"monitor must be a metric name such as 'val_loss'. Received: monitor={monitor!r}")
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"mode must be 'auto', 'min' or 'max'. Received: mode={mode!r}")
+    run_dir = _Path(log_dir if log_dir is not None else _config.LOG_DIR) / name
+    if overwrite and run_dir.is_dir():
+        _shutil.rmtree(run_dir)
+    out: list = []
+    if patience is not None:
+        out.append(_keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, min_delta=min_delta,
+                                                  mode=mode, restore_best_weights=restore_best_weights))
+    if tensorboard:
+        out.append(_keras.callbacks.TensorBoard(log_dir=str(run_dir), histogram_freq=0, write_graph=False))
+    if csv:
+        _config.ensure_dir(run_dir)
+        out.append(_keras.callbacks.CSVLogger(str(run_dir / "history.csv")))
+    if checkpoint:
+        folder = _config.ensure_dir(_Path(checkpoint_dir if checkpoint_dir is not None
+                                          else _config.BUILD_DIR / "checkpoints"))
+        out.append(_keras.callbacks.ModelCheckpoint(str(folder / f"{name}.keras"), monitor=monitor,
+                                                    mode=mode, save_best_only=True))
+    return out
+
+
+def tensorboard_command(log_dir=None) -> str:
+    """The shell command that opens TensorBoard on the course's logs (default ``build/logs``).
+
+    Run it in a terminal from the repository root, then open http://localhost:6006. In Jupyter,
+    ``%load_ext tensorboard`` followed by ``%tensorboard --logdir build/logs`` shows it inline.
+    """
+    folder = _Path(log_dir if log_dir is not None else _config.LOG_DIR).resolve()
+    try:
+        folder = folder.relative_to(_config.ROOT)
+    except ValueError:
+        pass  # a folder outside the repository keeps its absolute path
+    return f"tensorboard --logdir {folder.as_posix()}"
+
+
+def early_stopping_trace(values, patience: int, *, min_delta: float = 0.0, mode: str = "min") -> tuple[int, int]:
+    """Replay ``keras.callbacks.EarlyStopping`` on a finished curve: ``(best_epoch, stopped_epoch)``.
+
+    Both are 1-based, as Keras prints them ("Epoch 3/30"). ``stopped_epoch`` is the last epoch
+    that would run: ``best + patience`` when the curve stalls long enough, else ``len(values)``.
+    The rule is Keras's own: an epoch improves when it beats the best so far by more than
+    ``min_delta``; every other epoch adds one to a counter that an improvement resets to 0, and
+    training stops at the end of the epoch where the counter reaches ``patience``.
+
+    Args:
+        values: the monitored value per epoch, e.g. ``history.history["val_loss"]``.
+        patience: epochs without improvement that are tolerated.
+        min_delta: the smallest change that counts as an improvement (default 0).
+        mode: ``"min"`` (default, for losses) or ``"max"`` (for accuracies).
+    """
+    import numpy as np
+
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 1 or len(values) == 0 or not np.all(np.isfinite(values)):
+        raise ValueError(f"values must be a non-empty 1-D sequence of finite numbers. Received shape={values.shape}")
+    if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+        raise ValueError(f"patience must be a whole number >= 0. Received: patience={patience!r}")
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'min' or 'max'. Received: mode={mode!r}")
+    sign = 1.0 if mode == "min" else -1.0
+    best, best_epoch, wait = None, 0, 0
+    for epoch, value in enumerate(values * sign):
+        wait += 1
+        if best is None or value + min_delta < best:
+            best, best_epoch, wait = value, epoch, 0
+            continue
+        if wait >= patience and epoch > 0:
+            return best_epoch + 1, epoch + 1
+    return best_epoch + 1, len(values)
+
+
+class TrainingInterrupted(RuntimeError):
+    """Raised by :class:`InterruptAfterEpoch` to simulate a crash in the middle of ``fit``."""
+
+
+class InterruptAfterEpoch(_keras.callbacks.Callback):
+    """Simulate an interruption: raise :class:`TrainingInterrupted` at the end of an epoch.
+
+    The exception leaves ``fit`` the way a crash or Ctrl-C would, right after the epoch finished.
+    ``training.fit(resume_dir=...)`` runs its log and backup before your callbacks, so that epoch
+    is saved and a resumed run continues with the next one. Used in 06 to demonstrate resuming.
+
+    Args:
+        epoch: the 1-based epoch after which to stop (e.g. 3 stops after "Epoch 3/10"), counted in
+            the absolute epoch numbers of the run, so a resumed run is not interrupted again.
+    """
+
+    def __init__(self, epoch: int):
+        super().__init__()
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
+            raise ValueError(f"epoch must be a whole number >= 1. Received: epoch={epoch!r}")
+        self.epoch = epoch
+        self.fired = False
+
+    def on_train_begin(self, logs=None):
+        self.fired = False
+
+    def on_epoch_end(self, epoch, logs=None):
+        # epoch is 0-based here; fit(resume_dir=...) has already logged and backed it up.
+        if epoch + 1 == self.epoch:
+            self.fired = True
+            raise TrainingInterrupted(f"Simulated interruption after epoch {self.epoch}.")
+
+
+class ResumableCSVLogger(_keras.callbacks.Callback):
+    """Stream per-epoch metrics to a CSV file that stays exact across interruptions and resumes.
+
+    Like ``keras.callbacks.CSVLogger(filename, append=True)``, with one difference that matters
+    after a crash: when training (re)starts at epoch ``k`` (``BackupAndRestore`` decides ``k``),
+    rows for epochs ``>= k`` and a half-written last line are dropped before logging resumes. So a
+    run that is killed and resumed ends with exactly one row per epoch: no gap, no duplicate. Each
+    row is flushed as soon as it is written, so it survives the process being killed.
+    ``training.fit(resume_dir=...)`` uses it; the ``epoch`` column is 0-based, as in Keras's log.
+
+    Args:
+        filename: the CSV file (its folder is created).
+        separator: the column separator (default ``","``).
+    """
+
+    def __init__(self, filename, separator: str = ","):
+        super().__init__()
+        self.filename = _Path(filename)
+        self.separator = separator
+        self._fieldnames: list[str] | None = None
+        self._started = False
+
+    def on_train_begin(self, logs=None):
+        self._fieldnames = None
+        self._started = False
+
+    def _read(self, before_epoch: int) -> tuple[list[str] | None, list[dict]]:
+        """The header and the complete rows for epochs < ``before_epoch`` of the existing file."""
+        if not self.filename.is_file():
+            return None, []
+        text = self.filename.read_text(encoding="utf-8")
+        lines = text.splitlines(keepends=True)
+        if lines and not lines[-1].endswith("\n"):
+            lines = lines[:-1]  # killed while writing the last row
+        if not lines:
+            return None, []
+        reader = _csv.DictReader(lines, delimiter=self.separator)
+        header = list(reader.fieldnames or [])
+        if "epoch" not in header:
+            return None, []
+        rows, seen = [], set()
+        for row in reader:
+            try:
+                epoch = int(row["epoch"])
+            except (TypeError, ValueError):
+                continue
+            if epoch < before_epoch and None not in row.values() and epoch not in seen:
+                rows.append(row)
+                seen.add(epoch)
+        return header, rows
+
+    def _rewrite(self, header: list[str], rows: list[dict]) -> None:
+        tmp = self.filename.with_name(self.filename.name + ".tmp")
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            writer = _csv.DictWriter(fh, fieldnames=header, delimiter=self.separator, restval="NA")
+            writer.writeheader()
+            writer.writerows(rows)
+        _os.replace(tmp, self.filename)  # atomic: a kill leaves the old or the new file, never half
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._started:
+            return
+        self._started = True
+        _config.ensure_dir(self.filename.parent)
+        header, rows = self._read(epoch)
+        self._fieldnames = header
+        if header is not None:
+            self._rewrite(header, rows)
+        elif self.filename.exists():
+            self.filename.unlink()  # not a log of ours (no epoch column): start a clean one
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        row = {"epoch": int(epoch)}
+        for key, value in logs.items():
+            try:
+                row[key] = float(value)
+            except (TypeError, ValueError):
+                row[key] = str(value)
+        keys = ["epoch", *sorted(k for k in row if k != "epoch")]
+        if self._fieldnames is None:
+            self._fieldnames = keys
+            self._rewrite(keys, [])
+        elif set(keys) - set(self._fieldnames):
+            header, rows = self._read(epoch)
+            self._fieldnames = (header or ["epoch"]) + [k for k in keys if k not in (header or [])]
+            self._rewrite(self._fieldnames, rows)
+        with open(self.filename, "a", newline="", encoding="utf-8") as fh:
+            writer = _csv.DictWriter(fh, fieldnames=self._fieldnames, delimiter=self.separator, restval="NA",
+                                     extrasaction="ignore")
+            writer.writerow(row)
+            fh.flush()
+
+
+class SafeBackupAndRestore(_keras.callbacks.BackupAndRestore):
+    """``keras.callbacks.BackupAndRestore`` whose backup is never half-written.
+
+    Keras's callback overwrites ``latest.weights.h5`` and then ``training_metadata.json`` in place:
+    a process killed in between (or mid-write) can leave weights and epoch number that disagree,
+    or a file that no longer loads. Here each epoch's weights go to a new file, and one atomic
+    rename of the metadata (which names that file) publishes the new state. Whenever the process
+    dies, the backup is the last finished epoch, whole. Restoring also says clearly when the backup
+    belongs to a different model. Everything else (``save_freq``, deleting the backup when training
+    completes) is Keras's. ``training.fit(resume_dir=...)`` uses it.
+
+    Args:
+        backup_dir: the folder holding the backup (only this callback may write there).
+        save_freq: ``"epoch"`` (default) or a number of batches, as in Keras.
+        delete_checkpoint: delete the backup when training completes (default True).
+    """
+
+    def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint: bool = True):
+        super().__init__(str(backup_dir), save_freq=save_freq, delete_checkpoint=delete_checkpoint)
+
+    def _signature(self) -> list:
+        """Name and shape of every model weight: a backup only fits a model with the same ones."""
+        return [[getattr(v, "path", v.name), [int(d) for d in v.shape]] for v in self.model.weights]
+
+    def _state_files(self) -> list[_Path]:
+        folder = _Path(self.backup_dir)
+        return sorted(folder.glob("state-*.weights.h5")) if folder.is_dir() else []
+
+    def _save_model(self):
+        folder = _config.ensure_dir(_Path(self.backup_dir))
+        meta_path = _Path(self._training_metadata_path)
+        previous = self._state_files()
+        serial = 1 + max((int(p.name.split("-")[1].split(".")[0]) for p in previous), default=0)
+        weights = folder / f"state-{serial:06d}.weights.h5"
+        self.model.save_weights(str(weights), overwrite=True)
+        meta = {"epoch": self._current_epoch, "batch": self._last_batch_seen, "weights": weights.name,
+                "variables": self._signature()}
+        tmp = meta_path.with_name(meta_path.name + ".tmp")
+        tmp.write_text(_json.dumps(meta), encoding="utf-8")
+        _os.replace(tmp, meta_path)  # the commit point
+        for old in previous:
+            old.unlink(missing_ok=True)
+
+    def _load_model(self):
+        meta_path = _Path(self._training_metadata_path)
+        if not meta_path.is_file():
+            return  # nothing finished yet: a fresh start
+        meta = _json.loads(meta_path.read_text(encoding="utf-8"))
+        if "weights" not in meta:
+            return super()._load_model()  # a backup written by Keras's own callback
+        if not self.model.built:
+            raise ValueError("To resume training, build the model before fit(), e.g. with keras.Input.")
+        advice = ("Resume with the same architecture and compile settings, or start over after "
+                  "helpers.training.clear_resume_state(resume_dir).")
+        saved, current = meta.get("variables"), self._signature()
+        if saved is not None and saved != current:
+            diff = next(((a, b) for a, b in zip(saved, current) if a != b), None)
+            detail = (f"first difference: backup {diff[0][0]} {tuple(diff[0][1])} vs model {diff[1][0]} "
+                      f"{tuple(diff[1][1])}" if diff else f"{len(saved)} weights in the backup, {len(current)} here")
+            raise ValueError(f"The training backup in {self.backup_dir} does not match this model ({detail}). {advice}")
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        try:
+            self.model.load_weights(str(_Path(self.backup_dir) / meta["weights"]))
+        except Exception as exc:  # noqa: BLE001 - explain, then keep the cause
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise ValueError(f"Could not restore the training backup in {self.backup_dir}: it does not match "
+                             f"this model ({type(exc).__name__}: {first}). {advice}") from exc
+        self.model._initial_epoch = int(meta["epoch"])
+
+
+# ----------------------------------------------------------------------------------------------
+# Learning-rate range test and epoch timing (introduced in 04_training_strategies).
+
+import math as _math  # noqa: E402
+import time as _time  # noqa: E402
+
+import keras as _keras  # noqa: E402,F811
+
+
+@_keras.saving.register_keras_serializable(package="course")
+class LRFinder(_keras.callbacks.Callback):
+    """A learning-rate range test (Smith, 2017): raise the rate every batch and record the loss.
+
+    The learning rate starts at ``start_lr`` and is multiplied by the same factor after every batch,
+    so it reaches ``end_lr`` after ``num_steps`` batches (evenly spaced on a log scale). The loss of
+    every batch is recorded, together with an exponentially smoothed, bias-corrected copy (as in
+    fastai) that is easier to read. Training stops after ``num_steps`` batches, or earlier once the
+    run has clearly diverged: the loss is not finite, or the smoothed loss exceeds ``stop_factor``
+    times its lowest value (larger rates would tell nothing new).
+    :func:`helpers.training.lr_range_test` runs it on a copy of a model, and
+    :func:`helpers.training.suggest_learning_rate` turns the curve into a learning rate.
+
+    Keras 3 passes ``logs["loss"]`` as the *running mean* of the epoch so far, not the batch's own
+    loss. The callback recovers each batch's loss from two consecutive means, which is exact when
+    all batches of the epoch have the same size (``lr_range_test`` makes sure they do).
+
+    The optimizer needs a float learning rate: like ``ReduceLROnPlateau``, this callback sets the
+    rate, and Keras refuses (``TypeError``) to set one that comes from a ``LearningRateSchedule``.
+
+    Args:
+        start_lr: the first learning rate (default 1e-6).
+        end_lr: the learning rate at batch ``num_steps`` (default 1.0).
+        num_steps: batches from ``start_lr`` to ``end_lr`` (default 100); training stops after them.
+        smoothing: weight of the past in the smoothed loss, in ``[0, 1)`` (default 0.9; 0 turns
+            smoothing off).
+        stop_factor: stop once the smoothed loss exceeds this multiple of its lowest value (default
+            4.0); ``None`` never stops early (except on a non-finite loss).
+
+    Attributes:
+        learning_rates, losses, smoothed_losses: one entry per recorded batch (reset at the start
+            of every ``fit``, so one instance can be reused).
+        diverged: True when the run stopped because the loss blew up (not because it ran out of steps).
+    """
+
+    def __init__(self, start_lr: float = 1e-6, end_lr: float = 1.0, num_steps: int = 100,
+                 smoothing: float = 0.9, stop_factor: float | None = 4.0):
+        super().__init__()
+        for name, value in (("start_lr", start_lr), ("end_lr", end_lr)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < _math.inf:
+                raise ValueError(f"{name} must be a positive number. Received: {name}={value!r}")
+        if not start_lr < end_lr:
+            raise ValueError(f"start_lr must be smaller than end_lr. Received: start_lr={start_lr}, end_lr={end_lr}")
+        if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 2:
+            raise ValueError(f"num_steps must be an integer >= 2. Received: num_steps={num_steps!r}")
+        if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float)) or not 0 <= smoothing < 1:
+            raise ValueError(f"smoothing must be in [0, 1). Received: smoothing={smoothing!r}")
+        if stop_factor is not None and (isinstance(stop_factor, bool) or not isinstance(stop_factor, (int, float))
+                                        or not stop_factor > 1):
+            raise ValueError(f"stop_factor must be a number > 1 or None. Received: stop_factor={stop_factor!r}")
+        self.start_lr = float(start_lr)
+        self.end_lr = float(end_lr)
+        self.num_steps = int(num_steps)
+        self.smoothing = float(smoothing)
+        self.stop_factor = None if stop_factor is None else float(stop_factor)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.learning_rates: list[float] = []
+        self.losses: list[float] = []
+        self.smoothed_losses: list[float] = []
+        self.diverged = False
+        self._step = 0
+        self._average = 0.0
+        self._best = _math.inf
+        self._epoch_batches = 0
+        self._previous_mean = 0.0
+
+    def learning_rate_at(self, step: int) -> float:
+        """The learning rate used for batch ``step`` (0-based): ``start_lr * factor ** step``."""
+        ratio = self.end_lr / self.start_lr
+        return self.start_lr * ratio ** (min(step, self.num_steps - 1) / (self.num_steps - 1))
+
+    def on_train_begin(self, logs=None):
+        self._reset()
+        try:
+            self.model.optimizer.learning_rate = self.start_lr
+        except TypeError as exc:
+            raise TypeError(
+                "LRFinder sets the learning rate itself, so compile the model with a float learning "
+                "rate, not a LearningRateSchedule (Keras cannot overwrite a schedule; "
+                "ReduceLROnPlateau fails the same way)."
+            ) from exc
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_batches = 0
+        self._previous_mean = 0.0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.model.optimizer.learning_rate = self.learning_rate_at(self._step)
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = logs or {}
+        if "loss" not in logs:
+            raise ValueError(f"LRFinder needs the training loss in the batch logs. Received keys: {sorted(logs)}")
+        mean = float(logs["loss"])
+        self._epoch_batches += 1
+        n = self._epoch_batches
+        loss = n * mean - (n - 1) * self._previous_mean  # undo Keras's running mean
+        self._previous_mean = mean
+        lr = self.learning_rate_at(self._step)
+        self._step += 1
+        if not _math.isfinite(loss):
+            self.diverged = True
+            self.model.stop_training = True
+            return
+        self._average = self.smoothing * self._average + (1 - self.smoothing) * loss
+        smoothed = self._average / (1 - self.smoothing ** self._step) if self.smoothing else loss
+        self.learning_rates.append(lr)
+        self.losses.append(loss)
+        self.smoothed_losses.append(smoothed)
+        self._best = min(self._best, smoothed)
+        if self.stop_factor is not None and self._best > 0 and smoothed > self.stop_factor * self._best:
+            self.diverged = True
+            self.model.stop_training = True
+        elif self._step >= self.num_steps:
+            self.model.stop_training = True
+
+    def get_config(self) -> dict:
+        return {"start_lr": self.start_lr, "end_lr": self.end_lr, "num_steps": self.num_steps,
+                "smoothing": self.smoothing, "stop_factor": self.stop_factor}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "LRFinder":
+        return cls(**config)
+
+
+@_keras.saving.register_keras_serializable(package="course")
+class EpochTimer(_keras.callbacks.Callback):
+    """Record the wall-clock seconds of every training epoch (validation included).
+
+    The first epoch also builds the training graph (tracing), so :attr:`seconds_per_epoch` is the
+    median of the *later* epochs, the steady state (the only epoch when there is just one). Used in
+    04 to measure time per epoch against batch size.
+
+    Attributes:
+        epoch_seconds: one entry per epoch (reset at the start of every ``fit``).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.epoch_seconds: list[float] = []
+        self._start = None
+
+    def on_train_begin(self, logs=None):
+        self.epoch_seconds = []
+        self._start = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = _time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._start is not None:
+            self.epoch_seconds.append(_time.perf_counter() - self._start)
+            self._start = None
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        """Median seconds of the epochs after the first (NaN before any epoch has finished)."""
+        import numpy as np
+
+        times = self.epoch_seconds[1:] or self.epoch_seconds
+        return float(np.median(times)) if times else float("nan")
+
+    def get_config(self) -> dict:
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "EpochTimer":
+        return cls(**config)

@@ -77,6 +77,7 @@ def simple_cnn(
     kernel_size: int = 3,
     convs_per_block: int = 2,
     batch_norm: bool = True,
+    bn_momentum: float = 0.99,
     dropout: float = 0.3,
     head: str = "gap",
     dense_units: int = 128,
@@ -98,6 +99,8 @@ def simple_cnn(
         kernel_size: conv kernel size, odd (default 3).
         convs_per_block: conv layers per block (default 2).
         batch_norm: add BatchNormalization after every conv (default True).
+        bn_momentum: momentum of BatchNorm's moving statistics (Keras's default 0.99). With few
+            steps per epoch (small datasets) 0.9 lets the inference statistics catch up sooner.
         dropout: dropout rate in the head, 0 to disable (default 0.3).
         head: ``"gap"`` (default) or ``"flatten"``.
         dense_units: units of the hidden dense layer, 0 for none (default 128).
@@ -115,6 +118,8 @@ def simple_cnn(
         raise ValueError(f"convs_per_block must be >= 1. Received: convs_per_block={convs_per_block!r}")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout!r}")
+    if not 0.0 <= bn_momentum < 1.0:
+        raise ValueError(f"bn_momentum must be in [0, 1). Received: bn_momentum={bn_momentum!r}")
     if head not in HEADS:
         raise ValueError(f"head must be one of {HEADS}. Received: head={head!r}")
     if l2 < 0 or l1 < 0:
@@ -138,7 +143,7 @@ def simple_cnn(
             x = layers.Conv2D(n_filters, kernel_size, padding="same", use_bias=not batch_norm,
                               kernel_regularizer=reg, name=f"block{b}_conv{c}")(x)
             if batch_norm:
-                x = layers.BatchNormalization(name=f"block{b}_bn{c}")(x)
+                x = layers.BatchNormalization(momentum=bn_momentum, name=f"block{b}_bn{c}")(x)
             x = layers.Activation("relu", name=f"block{b}_relu{c}")(x)
         x = layers.MaxPooling2D(2, name=f"block{b}_pool")(x)
         if spatial_dropout:
@@ -161,3 +166,136 @@ def simple_cnn(
 def conv_layer_names(model: keras.Model) -> list[str]:
     """Names of the model's Conv2D layers, in order (for feature-map and filter plots)."""
     return [layer.name for layer in model.layers if isinstance(layer, layers.Conv2D)]
+
+
+# ----------------------------------------------------------------------------------------------
+# Residual networks (introduced in 03_architecture).
+
+
+def residual_block(
+    x,
+    filters: int,
+    *,
+    stride: int = 1,
+    kernel_size: int = 3,
+    batch_norm: bool = True,
+    skip: bool = True,
+    l2: float = 0.0,
+    name: str = "res",
+):
+    """One basic residual block (He et al., 2016): ``relu(F(x) + shortcut(x))``.
+
+    ``F`` is Conv(``kernel_size``, ``stride``) -> [BN] -> ReLU -> Conv -> [BN]. The shortcut is the
+    identity when the shape is unchanged, otherwise a 1x1 convolution with the same stride (a
+    "projection", plus BN when ``batch_norm``). With ``skip=False`` the block is the same two
+    convolutions without the shortcut: the "plain" twin used to show what the skip buys.
+
+    Layer names: ``{name}_conv1``, ``{name}_bn1``, ``{name}_relu1``, ``{name}_conv2``, ``{name}_bn2``,
+    ``{name}_proj`` and ``{name}_proj_bn`` (projection only), ``{name}_add`` (skip only), ``{name}_out``.
+
+    Args:
+        x: a 4-D Keras tensor ``(batch, height, width, channels)``.
+        filters: output channels of both convolutions.
+        stride: stride of the first convolution (2 halves height and width; default 1).
+        kernel_size: odd kernel size of both convolutions (default 3).
+        batch_norm: BatchNormalization after each convolution (default True).
+        skip: add the shortcut (default True); False builds the plain twin.
+        l2: L2 weight penalty on the conv kernels (default 0).
+        name: prefix of every layer name (default ``"res"``).
+    """
+    if len(getattr(x, "shape", ())) != 4:
+        raise ValueError(f"x must be a 4-D tensor (batch, height, width, channels). Received shape={getattr(x, 'shape', None)}")
+    if isinstance(filters, bool) or not isinstance(filters, int) or filters <= 0:
+        raise ValueError(f"filters must be a positive integer. Received: filters={filters!r}")
+    if stride not in (1, 2):
+        raise ValueError(f"stride must be 1 or 2. Received: stride={stride!r}")
+    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be a positive odd integer. Received: kernel_size={kernel_size!r}")
+    if l2 < 0:
+        raise ValueError(f"l2 must be >= 0. Received: l2={l2!r}")
+    reg = keras.regularizers.L2(l2) if l2 > 0 else None
+
+    def conv(t, k, s, suffix):
+        return layers.Conv2D(filters, k, strides=s, padding="same", use_bias=not batch_norm,
+                             kernel_regularizer=reg, name=f"{name}_{suffix}")(t)
+
+    y = conv(x, kernel_size, stride, "conv1")
+    if batch_norm:
+        y = layers.BatchNormalization(name=f"{name}_bn1")(y)
+    y = layers.Activation("relu", name=f"{name}_relu1")(y)
+    y = conv(y, kernel_size, 1, "conv2")
+    if batch_norm:
+        y = layers.BatchNormalization(name=f"{name}_bn2")(y)
+    if skip:
+        shortcut = x
+        if stride != 1 or x.shape[-1] != filters:
+            shortcut = conv(x, 1, stride, "proj")
+            if batch_norm:
+                shortcut = layers.BatchNormalization(name=f"{name}_proj_bn")(shortcut)
+        y = layers.Add(name=f"{name}_add")([y, shortcut])
+    return layers.Activation("relu", name=f"{name}_out")(y)
+
+
+def small_resnet(
+    input_shape: tuple[int, int, int] = (28, 28, 1),
+    num_classes: int = 10,
+    *,
+    filters: Sequence[int] = (16, 32),
+    blocks_per_stage: int = 1,
+    kernel_size: int = 3,
+    batch_norm: bool = True,
+    skip: bool = True,
+    dropout: float = 0.0,
+    l2: float = 0.0,
+    name: str = "small_resnet",
+) -> keras.Model:
+    """A small ResNet: a conv stem, stages of :func:`residual_block`, and a GAP -> softmax head.
+
+    Stage ``s`` has ``blocks_per_stage`` blocks with ``filters[s]`` channels; every stage after the
+    first starts with a stride-2 block (half the resolution, a projection shortcut). Depth is
+    ``1 + 2 * len(filters) * blocks_per_stage`` convolutions (plus projections). ``skip=False``
+    builds the plain network with the same convolutions and no shortcuts, for comparison.
+
+    Layer names: ``stem_conv``, ``stem_bn``, ``stem_relu``, ``stage{s}_block{b}_*`` (see
+    :func:`residual_block`), ``head_gap``, ``head_dropout``, ``predictions``.
+
+    Args:
+        filters: channels per stage (default ``(16, 32)``: two stages).
+        blocks_per_stage: residual blocks per stage (default 1).
+        kernel_size: odd kernel size of the block convolutions (default 3).
+        batch_norm: BatchNormalization after every convolution (default True).
+        skip: use shortcuts (default True); False gives the plain twin.
+        dropout: dropout before the output layer, 0 to disable (default 0).
+        l2: L2 weight penalty on conv and dense kernels (default 0).
+    """
+    input_shape = _check_shape_and_classes(input_shape, num_classes)
+    filters = tuple(filters)
+    if not filters or any(isinstance(f, bool) or not isinstance(f, int) or f <= 0 for f in filters):
+        raise ValueError(f"filters must be a non-empty sequence of positive integers. Received: filters={filters!r}")
+    if isinstance(blocks_per_stage, bool) or not isinstance(blocks_per_stage, int) or blocks_per_stage < 1:
+        raise ValueError(f"blocks_per_stage must be an integer >= 1. Received: blocks_per_stage={blocks_per_stage!r}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout!r}")
+    if min(input_shape[:2]) < 2 ** (len(filters) - 1):
+        raise ValueError(
+            f"{len(filters) - 1} stride-2 stages need images of at least {2 ** (len(filters) - 1)} pixels per side. "
+            f"Received: input_shape={input_shape}. Use fewer stages or larger images."
+        )
+    reg = keras.regularizers.L2(l2) if l2 > 0 else None
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = layers.Conv2D(filters[0], 3, padding="same", use_bias=not batch_norm, kernel_regularizer=reg,
+                      name="stem_conv")(inputs)
+    if batch_norm:
+        x = layers.BatchNormalization(name="stem_bn")(x)
+    x = layers.Activation("relu", name="stem_relu")(x)
+    for s, n_filters in enumerate(filters, start=1):
+        for b in range(1, blocks_per_stage + 1):
+            stride = 2 if (s > 1 and b == 1) else 1
+            x = residual_block(x, n_filters, stride=stride, kernel_size=kernel_size, batch_norm=batch_norm,
+                               skip=skip, l2=l2, name=f"stage{s}_block{b}")
+    x = layers.GlobalAveragePooling2D(name="head_gap")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="head_dropout")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", kernel_regularizer=reg, name="predictions",
+                           dtype="float32")(x)
+    return keras.Model(inputs, outputs, name=name)

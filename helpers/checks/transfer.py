@@ -1,5 +1,148 @@
-"""Checks for the notebook on transfer (filled in with that notebook)."""
+"""Checks for ``07_transfer_learning``: a new head on a frozen base, what fine-tuning trains, and
+starting fine-tuning correctly (unfreeze the top, keep BatchNorm frozen, recompile with a low rate).
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import numpy as np
+
+from helpers.checks._core import Hint, exercise, require, require_callable, require_int
+
+__all__ = ["feature_extraction_model", "fine_tune_trainable_params", "start_fine_tuning"]
+
+
+def _tiny_source():
+    """A small copy of the course's source architecture (3 blocks, BN, GAP head), fast to build."""
+    from helpers import transfer
+
+    return transfer.SourceRecipe(name="check_source", filters=(4, 8, 8)).build((16, 16, 1), 10)
+
+
+def _require_model(model, what: str):
+    import keras
+
+    if model is None or model is Ellipsis:
+        raise Hint(f"{what} returned {model!r}. Did you forget to `return` the model?")
+    require(isinstance(model, keras.Model), f"{what} must return a keras.Model. Received {type(model).__name__}.")
+    return model
+
+
+@exercise("Exercise: a new head on a frozen base")
+def feature_extraction_model(fn) -> str:
+    """``fn(source, num_classes)`` must return base-of-source (frozen, a copy) + a new softmax head."""
+    from helpers import transfer
+
+    require_callable(fn, "build_feature_extraction_model")
+    source = _tiny_source()
+    model = _require_model(fn(source, 3), "build_feature_extraction_model(source, 3)")
+    if tuple(model.output_shape) == (None, 10):
+        raise Hint("Your model still ends in the source's 10-class head. Cut the source before its head "
+                   "(transfer.feature_extractor(source)) and add a new Dense(num_classes) layer.")
+    require(tuple(model.output_shape) == (None, 3),
+            f"The output shape is {model.output_shape}; with num_classes=3 it should be (None, 3).")
+    source_vars = {id(v) for v in source.weights}
+    if any(id(v) in source_vars for v in model.weights):
+        raise Hint("Your model reuses the source model's own layers, so training it would change `source` "
+                   "too (and every later experiment would start from modified weights). Start from "
+                   "transfer.feature_extractor(source), which copies the base.")
+    features = 8  # the tiny source's last block has 8 filters: GAP gives 8 features
+    head = features * 3 + 3
+    counts = transfer.trainable_counts(model)
+    if counts["trainable"] == 0:
+        raise Hint("Nothing in your model is trainable: freeze the base only. The new head must learn.")
+    if counts["trainable"] > head:
+        raise Hint(f"{counts['trainable']:,} parameters would train, but only the new head's {head} should: "
+                   "the base is not frozen. Set `base.trainable = False` (or transfer.freeze(model)) "
+                   "before compiling.")
+    require(counts["trainable"] == head,
+            f"{counts['trainable']} trainable parameters; a Dense(3) head on 8 pooled features has {head}. "
+            "Add exactly one new Dense(num_classes, activation='softmax') layer.")
+    probs = np.asarray(model(np.random.default_rng(0).random((4, 16, 16, 1), dtype=np.float32)))
+    require(np.allclose(probs.sum(axis=1), 1.0, atol=1e-4) and probs.min() >= 0,
+            "The outputs are not probabilities: give the new Dense layer activation='softmax'.")
+    return (f"Only the new head ({head} parameters here) trains; the copied base keeps its "
+            f"{counts['non_trainable']:,} pretrained parameters fixed.")
+
+
+# The course's source CNN: 3 blocks of one 3x3 conv (32, 64, 128 filters, no bias because BatchNorm
+# follows), BatchNorm, pooling; the new head is Dense(10) on the 128 pooled features.
+_CONV = {"block1": 3 * 3 * 1 * 32, "block2": 3 * 3 * 32 * 64, "block3": 3 * 3 * 64 * 128}
+_BN = {"block1": 2 * 32, "block2": 2 * 64, "block3": 2 * 128}  # gamma and beta (trainable ones)
+_BIAS = {"block1": 32, "block2": 64, "block3": 128}
+_HEAD = 128 * 10 + 10
+FINE_TUNE_TRAINABLE = _CONV["block2"] + _CONV["block3"] + _HEAD  # 93,450
+
+
+@exercise("Exercise: what does fine-tuning train?")
+def fine_tune_trainable_params(answer) -> str:
+    """``answer``: trainable parameters after ``unfreeze_top(model, 2)`` on the course's transfer model."""
+    if answer is None or answer is Ellipsis:
+        raise Hint("Replace the `...` with a number.")
+    top = ("block2", "block3")
+    mistakes = {
+        FINE_TUNE_TRAINABLE + sum(_BN[b] for b in top):
+            "You counted BatchNormalization's gamma and beta in blocks 2 and 3. unfreeze_top keeps every "
+            "BatchNorm layer frozen (the BatchNorm rule), so they do not train.",
+        FINE_TUNE_TRAINABLE + sum(_BIAS[b] for b in top):
+            "The convolutions have no bias: a BatchNorm layer follows each one, and its beta already "
+            "shifts the output (simple_cnn sets use_bias=False).",
+        FINE_TUNE_TRAINABLE + sum(_BN[b] + _BIAS[b] for b in top):
+            "Two things to drop: the convolutions have no bias (BatchNorm follows them), and the "
+            "BatchNorm layers stay frozen.",
+        FINE_TUNE_TRAINABLE + _CONV["block1"]:
+            "Block 1 stays frozen: unfreeze_top(model, 2) opens only the top two blocks, 2 and 3.",
+        _CONV["block3"] + _HEAD: "Two blocks are unfrozen, 2 and 3, not only the top one.",
+        FINE_TUNE_TRAINABLE - _HEAD: "Add the new head: Dense(10) on 128 features, biases included.",
+    }
+    if answer in mistakes:
+        raise Hint(mistakes[answer])
+    require_int(answer, FINE_TUNE_TRAINABLE, "Your count",
+                "Add block 2's conv (3x3x32x64), block 3's conv (3x3x64x128) and the head (128x10 + 10). "
+                "No conv biases (BatchNorm follows), BatchNorm frozen.")
+    return ("93,450: block 2 and block 3 convolutions plus the new head. 288 weights in block 1 and all "
+            "BatchNorm parameters and statistics stay as the source learned them.")
+
+
+@exercise("Exercise: start fine-tuning")
+def start_fine_tuning(fn) -> str:
+    """``fn(model, n_blocks, learning_rate)`` must unfreeze the top ``n_blocks`` blocks (BatchNorm stays
+    frozen) and recompile with ``learning_rate``; it returns the model."""
+    import keras
+
+    from helpers import transfer
+
+    require_callable(fn, "start_fine_tuning")
+    for n_blocks in (2, 1):
+        model = transfer.with_new_head(transfer.feature_extractor(_tiny_source()), 3)
+        model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
+        old_optimizer = model.optimizer
+        result = _require_model(fn(model, n_blocks, 1e-4), f"start_fine_tuning(model, {n_blocks}, 1e-4)")
+        flags = transfer.trainable_layers(result)
+        names = transfer.blocks(result)
+        top, lower = names[len(names) - n_blocks:], names[:len(names) - n_blocks]
+        if any(flags[n] for n in flags if "_bn" in n):
+            raise Hint("A BatchNormalization layer is trainable. Keep them frozen when fine-tuning on a small "
+                       "dataset: frozen, they run in inference mode with the source's statistics "
+                       "(transfer.unfreeze_top does this for you).")
+        base = result.get_layer("base")
+        if not base.trainable and not any(flags[f"{b}_conv1"] for b in top):
+            raise Hint("The base model itself is still `trainable = False`, which hides every layer inside "
+                       "it, whatever their own flags say. Use transfer.unfreeze_top(model, n_blocks).")
+        if any(flags[f"{b}_conv1"] for b in lower):
+            raise Hint(f"With n_blocks={n_blocks} only {', '.join(top)} may train; "
+                       f"{', '.join(b for b in lower if flags[f'{b}_conv1'])} must stay frozen.")
+        require(all(flags[f"{b}_conv1"] for b in top),
+                f"With n_blocks={n_blocks} the convolutions of {', '.join(top)} must be trainable. "
+                "Did you use the n_blocks argument?")
+        require(flags.get("new_predictions", False), "The new head must keep training too.")
+        if result.optimizer is old_optimizer:
+            raise Hint("You changed `trainable` but did not compile again. Keras builds the training step "
+                       "when you compile; without it, fit() silently keeps training only the head. "
+                       "Call training.compile_classifier(model, learning_rate=learning_rate).")
+        lr = result.optimizer.learning_rate
+        lr = float(lr.numpy() if hasattr(lr, "numpy") else lr)
+        require(abs(lr - 1e-4) < 1e-9,
+                f"The new optimizer's learning rate is {lr:g}, but learning_rate=1e-4 was passed. Use the "
+                "argument: fine-tuning needs a rate ~10x lower than the head's.")
+    return ("Top blocks open, BatchNorm frozen, recompiled with the low rate: the base can now adapt "
+            "without forgetting what it learned.")

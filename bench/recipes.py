@@ -1,0 +1,85 @@
+"""The recipes raced in the time-to-accuracy benchmark: the course's and three well-known references.
+
+References are re-implemented from their sources (layer for layer, optimizer and batch size as
+published); epochs are capped by the time budget rather than by the original epoch counts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import keras
+from keras import layers
+
+from helpers import config, training
+from helpers.data import Dataset
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchRecipe:
+    name: str
+    source: str
+    batch_size: int
+    max_epochs: int
+    build: Callable[[Dataset, int], keras.Model]  # returns a compiled model
+    augment: Callable[[Dataset, int], object] | None = None
+
+
+def _compile(model, optimizer):
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def keras_simple_convnet(ds: Dataset, seed: int) -> keras.Model:
+    """keras.io "Simple MNIST convnet": conv32-pool-conv64-pool-flatten-dropout0.5-dense, Adam, batch 128."""
+    config.seed_everything(seed)
+    model = keras.Sequential([
+        keras.Input(ds.input_shape),
+        layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(2),
+        layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(2),
+        layers.Flatten(), layers.Dropout(0.5),
+        layers.Dense(ds.num_classes, activation="softmax"),
+    ], name="keras_simple_convnet")
+    return _compile(model, keras.optimizers.Adam())
+
+
+def tf_cnn_tutorial(ds: Dataset, seed: int) -> keras.Model:
+    """TensorFlow "Convolutional Neural Network" tutorial: conv32-pool-conv64-pool-conv64-dense64, Adam."""
+    config.seed_everything(seed)
+    model = keras.Sequential([
+        keras.Input(ds.input_shape),
+        layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(2),
+        layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(2),
+        layers.Conv2D(64, 3, activation="relu"),
+        layers.Flatten(), layers.Dense(64, activation="relu"),
+        layers.Dense(ds.num_classes, activation="softmax"),
+    ], name="tf_cnn_tutorial")
+    return _compile(model, keras.optimizers.Adam())
+
+
+def lenet5_sgd(ds: Dataset, seed: int) -> keras.Model:
+    """Classic LeNet-5 (tanh, average pooling) trained with plain SGD, as in 1998 (no momentum)."""
+    from helpers import models
+
+    config.seed_everything(seed)
+    return _compile(models.lenet5(ds.input_shape, ds.num_classes), keras.optimizers.SGD(0.05))
+
+
+def course(ds: Dataset, seed: int, recipe: training.Recipe = training.RECOMMENDED) -> keras.Model:
+    return recipe.build(ds, seed=seed)
+
+
+def all_recipes(max_epochs: int, recipe: training.Recipe = training.RECOMMENDED) -> list[BenchRecipe]:
+    """The course recipe runs its own epoch count (its schedule spans it; capped by ``max_epochs``);
+    the references train at their constant learning rates until the time budget runs out."""
+    course_recipe = dataclasses.replace(recipe, epochs=min(recipe.epochs, max_epochs))
+    return [
+        BenchRecipe("course recipe", "helpers.training.RECOMMENDED", course_recipe.batch_size, course_recipe.epochs,
+                    lambda ds, seed: course(ds, seed, course_recipe),
+                    (lambda ds, seed: course_recipe.augmentation(ds, seed=seed)) if course_recipe.augment else None),
+        BenchRecipe("Keras simple MNIST convnet", "keras.io/examples/vision/mnist_convnet", 128, max_epochs,
+                    keras_simple_convnet),
+        BenchRecipe("TF CNN tutorial", "tensorflow.org/tutorials/images/cnn", 32, max_epochs, tf_cnn_tutorial),
+        BenchRecipe("LeNet-5 + SGD", "LeCun et al. 1998", 32, max_epochs, lenet5_sgd),
+    ]

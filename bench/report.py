@@ -1,0 +1,62 @@
+"""Turn the benchmark results into the markdown table a person reads (bench/results/latest.md)."""
+
+from __future__ import annotations
+
+
+def _fmt_time(t):
+    return "not reached" if t is None or t == float("inf") else f"{t:.1f} s"
+
+
+def markdown(results: dict) -> str:
+    env = results["environment"]
+    out = ["# Benchmark results", "",
+           f"Generated {results['generated']} on {env['device']} ({env['cpu_count']} CPUs, {env['machine']}), "
+           f"TensorFlow {env['tensorflow']}, Keras {env['keras']}, precision {env['precision_policy']}, "
+           f"XLA {'on' if env['xla'] else 'off'}{' — QUICK RUN (tiny budgets, numbers meaningless)' if results['quick'] else ''}. "
+           f"Total {results['total_seconds']:.0f} s.", ""]
+    b = results["benchmarks"]
+    if "time_to_accuracy" in b:
+        t = b["time_to_accuracy"]
+        s = t["summary"]
+        out += [f"## Time to {s['target_accuracy']:.1%} test accuracy on mnist5k",
+                "", f"Training seconds (evaluation excluded) until the test accuracy, checked after every epoch, first "
+                f"reaches the target; best accuracy within {s['budget_s']:.0f} s of training. Medians over seeds "
+                f"{s['seeds']}.", "",
+                "| recipe | batch | reached | median time to target | median best accuracy |",
+                "|---|---|---|---|---|"]
+        for name, r in t["recipes"].items():
+            out.append(f"| {name} | {r['batch_size']} | {r['reached_target']} | "
+                       f"{_fmt_time(r['median_time_to_target_s'])} | {r['median_best_accuracy']:.2%} |")
+        out += ["", f"Course recipe speed-up over the fastest reference: **{s['speedup_vs_fastest_reference']}**; "
+                f"course recipe has the best accuracy: **{s['course_best_accuracy_is_highest']}**.", ""]
+    if "throughput" in b:
+        t = b["throughput"]
+        out += ["## Input pipeline throughput", "",
+                f"Training images/s of the course CNN on {t['images']} images, batch {t['batch_size']}, median of "
+                f"{t['repeats']} epochs after a warm-up epoch.", "", "| feed | images/s |", "|---|---|"]
+        out += [f"| {k} | {v:.0f} |" for k, v in t["images_per_second"].items()]
+        out += ["", f"Best augmented tf.data feed vs the naive Python generator: **{t['ratio_best_tfdata_augmented_vs_naive']}x**.", ""]
+    if "hardware" in b:
+        h = b["hardware"]
+        out += ["## Fraction of the hardware limit", "",
+                "| forward MFLOP/image | training images/s | achieved GFLOP/s (3x forward) | fp32 matmul GFLOP/s | fraction |",
+                "|---|---|---|---|---|",
+                f"| {h['forward_mflops_per_image']} | {h['training_images_per_second']:.0f} | {h['achieved_gflops']} | "
+                f"{h['matmul_gflops']} | **{h['fraction_of_matmul']:.1%}** |", ""]
+    if "course_runtime" in b:
+        out += ["## Course runtime and memory", "",
+                "Each notebook in a fresh kernel (`helpers.runner`); peak = resident memory of the kernel.", "",
+                "| profile | notebook | seconds | peak MiB | ok |", "|---|---|---|---|---|"]
+        for profile, r in b["course_runtime"].items():
+            out += [f"| {profile} | {n['notebook']} | {n['seconds']:.0f} | {n['peak_rss_mib']:.0f} | "
+                    f"{'yes' if n['ok'] else 'NO'} |" for n in r["notebooks"]]
+            out.append(f"| {profile} | **total** | **{r['total_s']:.0f}** | **{r['peak_rss_mib']:.0f}** | "
+                       f"{'yes' if r['all_ok'] else 'NO'} |")
+        out += ["", "Budgets: smoke under 360 s, full under 1800 s, peak memory under 4096 MiB: " + ", ".join(
+            f"{p} time {'met' if r['within_time_budget'] else 'MISSED'}, memory {'met' if r['within_memory_budget'] else 'MISSED'}"
+            for p, r in b["course_runtime"].items()), ""]
+    out += ["## How to read this", "",
+            "Absolute numbers depend on the machine and on what else runs; compare rows within one table (they "
+            "were measured in the same run). Re-run with `make bench`; `make bench BENCH_ARGS=\"--device gpu "
+            "--mixed-precision --xla\"` records the toggles in the header.", ""]
+    return "\n".join(out)

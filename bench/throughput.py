@@ -1,0 +1,92 @@
+"""Input-pipeline throughput: training images/s of one model fed four ways, same augmentations.
+
+1. tf.data pipeline, no augmentation (the ceiling);
+2. tf.data pipeline + augmentation layers inside the model (run as part of the training step);
+3. tf.data pipeline + augmentation in ``Dataset.map`` with parallel calls;
+4. a naive ``keras.utils.PyDataset`` that augments every image with NumPy/SciPy in Python.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+
+import keras
+import numpy as np
+
+from helpers import augment, config, data, models, training
+
+DIGITS = augment.PRESET_FOR_DATASET["mnist5k"]
+
+
+class NaiveAugmentingSequence(keras.utils.PyDataset):
+    """The way many tutorials still do it: per-image affine warps in Python, one batch at a time.
+
+    Same family of transformations as ``augment.preset("digits")``: rotation up to 0.03 turns,
+    shifts up to 8 %, zoom up to 8 %, constant (zero) fill.
+    """
+
+    def __init__(self, x, y, batch_size, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.x, self.y, self.batch_size = x, y, batch_size
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self):
+        return math.ceil(len(self.x) / self.batch_size)
+
+    def _warp(self, img):
+        from scipy import ndimage
+
+        h, w = img.shape[:2]
+        angle = self.rng.uniform(-0.03, 0.03) * 2 * np.pi
+        zoom = 1 + self.rng.uniform(-0.08, 0.08)
+        shift = self.rng.uniform(-0.08, 0.08, size=2) * (h, w)
+        rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]) / zoom
+        center = np.array([h, w]) / 2
+        offset = center - rot @ center - shift
+        return ndimage.affine_transform(img[..., 0], rot, offset=offset, order=1, cval=0.0)[..., None]
+
+    def __getitem__(self, index):
+        sl = slice(index * self.batch_size, (index + 1) * self.batch_size)
+        return np.stack([self._warp(img) for img in self.x[sl]]).astype(np.float32), self.y[sl]
+
+
+def _model(ds, with_augmentation):
+    config.seed_everything()
+    aug = augment.preset(DIGITS) if with_augmentation else None
+    model = models.simple_cnn(ds.input_shape, ds.num_classes, filters=training.RECOMMENDED.filters,
+                              convs_per_block=training.RECOMMENDED.convs_per_block,
+                              head=training.RECOMMENDED.head, augmentation=aug)
+    return training.compile_classifier(model, learning_rate=1e-3)
+
+
+def _images_per_second(model, feed, n_images, repeats):
+    model.fit(feed, epochs=1, verbose=0)  # warm-up: tracing, caches, thread pools
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.fit(feed, epochs=1, verbose=0)
+        rates.append(n_images / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
+def run(ds: data.Dataset, *, n_images: int, repeats: int, batch_size: int = 64, log=print) -> dict:
+    x, y = ds.x_train[:n_images], ds.y_train[:n_images]
+    n = len(x)
+    feeds = {
+        "tf.data, no augmentation": (False, lambda: data.to_tf_dataset(x, y, batch_size=batch_size, shuffle=True)),
+        "tf.data + augmentation in the model": (True, lambda: data.to_tf_dataset(x, y, batch_size=batch_size,
+                                                                                 shuffle=True)),
+        "tf.data + augmentation in map (parallel)": (False, lambda: data.to_tf_dataset(
+            x, y, batch_size=batch_size, shuffle=True, augment=augment.preset(DIGITS))),
+        "naive PyDataset (NumPy/SciPy per image)": (False, lambda: NaiveAugmentingSequence(x, y, batch_size)),
+    }
+    rates = {}
+    for name, (in_model, make_feed) in feeds.items():
+        rates[name] = round(_images_per_second(_model(ds, in_model), make_feed(), n, repeats), 1)
+        log(f"    {name:<44} {rates[name]:>9.1f} images/s")
+    naive = rates["naive PyDataset (NumPy/SciPy per image)"]
+    best_aug = max(rates["tf.data + augmentation in the model"], rates["tf.data + augmentation in map (parallel)"])
+    return {"images_per_second": rates, "images": n, "batch_size": batch_size, "repeats": repeats,
+            "ratio_best_tfdata_augmented_vs_naive": round(best_aug / naive, 2)}

@@ -1,0 +1,86 @@
+"""Time to accuracy: wall-clock training time until test accuracy (checked each epoch) first reaches
+the target, and the best accuracy within a fixed time budget. Evaluation time is not counted."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import keras
+import numpy as np
+
+from bench.recipes import BenchRecipe
+from helpers import data, evaluation
+
+
+class _Clock(keras.callbacks.Callback):
+    """Counts training seconds only, evaluates the test set after every epoch, stops at the budget."""
+
+    def __init__(self, ds: data.Dataset, target: float, budget_s: float):
+        super().__init__()
+        self.ds, self.target, self.budget_s = ds, target, budget_s
+
+    def on_train_begin(self, logs=None):
+        self.train_s, self.curve, self.time_to_target = 0.0, [], None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.train_s += time.perf_counter() - self._start
+        acc = evaluation.evaluate(self.model, self.ds, "test")
+        self.curve.append((round(self.train_s, 2), round(acc, 4)))
+        if self.time_to_target is None and acc >= self.target:
+            self.time_to_target = self.train_s
+        if self.train_s >= self.budget_s:
+            self.model.stop_training = True
+
+
+def run_one(recipe: BenchRecipe, ds: data.Dataset, seed: int, *, target: float, budget_s: float) -> dict:
+    model = recipe.build(ds, seed)
+    clock = _Clock(ds, target, budget_s)
+    augment = recipe.augment(ds, seed) if recipe.augment else None
+    train, val, _ = ds.pipelines(recipe.batch_size, augment=augment, seed=seed)
+    model.fit(train, epochs=recipe.max_epochs, callbacks=[clock], verbose=0, shuffle=False)
+    return {"seed": seed, "time_to_target_s": clock.time_to_target, "best_accuracy": max(a for _, a in clock.curve),
+            "final_accuracy": clock.curve[-1][1], "epochs": len(clock.curve), "train_s": round(clock.train_s, 2),
+            "curve": clock.curve}
+
+
+def run(recipes: list[BenchRecipe], ds: data.Dataset, *, seeds, target: float, budget_s: float, log=print) -> dict:
+    results = {}
+    for recipe in recipes:
+        runs = []
+        for seed in seeds:
+            runs.append(run_one(recipe, ds, seed, target=target, budget_s=budget_s))
+            r = runs[-1]
+            log(f"    {recipe.name:<28} seed {seed}: best {r['best_accuracy']:.4f}, "
+                f"time to {target:.1%}: {r['time_to_target_s'] if r['time_to_target_s'] is None else round(r['time_to_target_s'], 1)} s")
+        times = [r["time_to_target_s"] for r in runs]
+        reached = [t for t in times if t is not None]
+        results[recipe.name] = {
+            "source": recipe.source,
+            "batch_size": recipe.batch_size,
+            "reached_target": f"{len(reached)}/{len(runs)}",
+            # the median over seeds, counting a seed that never reached the target as infinitely slow
+            "median_time_to_target_s": (statistics.median([t if t is not None else float("inf") for t in times])
+                                        if reached else None),
+            "median_best_accuracy": float(np.median([r["best_accuracy"] for r in runs])),
+            "runs": runs,
+        }
+    course = results[recipes[0].name]["median_time_to_target_s"]
+    refs = [v["median_time_to_target_s"] for k, v in results.items() if k != recipes[0].name]
+    finite_refs = [t for t in refs if t is not None and t != float("inf")]
+    fastest_ref = min(finite_refs) if finite_refs else None
+    summary = {
+        "target_accuracy": target,
+        "budget_s": budget_s,
+        "seeds": list(seeds),
+        "speedup_vs_fastest_reference": (round(fastest_ref / course, 2) if course and fastest_ref and course != float("inf")
+                                         else None),
+        "course_best_accuracy_is_highest": results[recipes[0].name]["median_best_accuracy"]
+        >= max(v["median_best_accuracy"] for v in results.values()),
+    }
+    if course not in (None, float("inf")) and fastest_ref is None:
+        summary["speedup_vs_fastest_reference"] = "no reference reached the target"
+    return {"summary": summary, "recipes": results}

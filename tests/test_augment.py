@@ -1,0 +1,247 @@
+"""helpers.augment: presets, the value-range guard, RandomStrokeWidth (tested the way Keras tests its
+own layers: output shape, inference identity, tf.data, config round-trip, bad arguments) and the
+tools that inspect an augmenter."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from helpers import augment, data
+
+
+@pytest.fixture(scope="module")
+def images():
+    return np.random.default_rng(0).random((6, 28, 28, 1)).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------------------------
+# Presets.
+
+
+@pytest.mark.parametrize("name", ["digits", "clothing", "objects", "mnist5k", "cifar10", "folder:/x"])
+def test_preset_keeps_shape_and_is_identity_at_inference(name, images):
+    layer = augment.preset(name)
+    x = np.repeat(images, 3, axis=-1) if name in ("objects", "cifar10", "folder:/x") else images
+    out = np.asarray(layer(x, training=True))
+    assert out.shape == x.shape and np.all(np.isfinite(out)) and not np.allclose(out, x)
+    np.testing.assert_array_equal(np.asarray(layer(x, training=False)), x)
+
+
+def test_preset_for_dataset_maps_every_known_dataset():
+    assert augment.PRESET_FOR_DATASET["mnist5k"] == "digits"
+    assert set(augment.PRESET_FOR_DATASET.values()) <= set(augment.PRESETS)
+    assert augment.preset("fashion_mnist").name == "augment_clothing"
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"name": "sideways"}, "Unknown augmentation preset 'sideways'"),
+    ({"name": "digits", "strength": 0}, r"strength must be in \(0, 3\]. Received: strength=0"),
+    ({"name": "digits", "strength": True}, "Received: strength=True"),
+])
+def test_preset_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        augment.preset(**kwargs)
+
+
+def test_digit_preset_never_flips_and_clothing_does():
+    assert augment.flip_modes(augment.preset("digits")) == set()
+    assert augment.flip_rate(augment.preset("digits")) == {"horizontal": 0.0, "vertical": 0.0}
+    assert augment.flip_modes(augment.preset("clothing")) == {"horizontal"}
+    rate = augment.flip_rate(augment.preset("clothing"))
+    assert 0.3 < rate["horizontal"] < 0.7 and rate["vertical"] == 0.0
+
+
+def test_preset_stops_raw_pixels_eagerly(images):
+    with pytest.raises(ValueError, match=r"raw 0\.\.255 pixels: divide by 255"):
+        augment.preset("digits")(images * 255, training=True)
+
+
+def test_preset_stops_standardized_pixels(images):
+    with pytest.raises(ValueError, match="look standardized"):
+        augment.preset("digits")(images * 4 - 2, training=True)
+
+
+def test_preset_stops_raw_pixels_inside_tf_data(images):
+    pipeline = data.to_tf_dataset(images * 255, np.zeros(len(images), int), batch_size=3,
+                                  augment=augment.preset("digits"))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="pixel values outside"):
+        list(pipeline)
+
+
+def test_preset_ignores_the_range_at_inference(images):
+    x = images * 255
+    np.testing.assert_array_equal(np.asarray(augment.preset("digits")(x, training=False)), x)
+
+
+# ----------------------------------------------------------------------------------------------
+# CheckValueRange and value_range_problem.
+
+
+@pytest.mark.parametrize(("low", "high", "expected"), [
+    (0.0, 1.0, None), (-0.005, 1.005, None),
+    (0.0, 255.0, "raw 0..255"), (-2.0, 3.0, "standardized"), (0.0, 1.8, "Rescale them to [0, 1]"),
+])
+def test_value_range_problem(low, high, expected):
+    problem = augment.value_range_problem(low, high)
+    assert problem is None if expected is None else expected in problem
+
+
+def test_check_value_range_passes_good_input_through(images):
+    layer = augment.CheckValueRange((0, 1))
+    np.testing.assert_array_equal(np.asarray(layer(images, training=True)), images)
+    assert layer.compute_output_shape((None, 28, 28, 1)) == (None, 28, 28, 1)
+
+
+def test_check_value_range_accepts_other_ranges(images):
+    layer = augment.CheckValueRange((0, 255))
+    np.testing.assert_array_equal(np.asarray(layer(images * 255)), images * 255)
+    with pytest.raises(ValueError, match=r"expects pixels in \[0, 255\]"):
+        layer(images * 255 - 100)
+
+
+def test_check_value_range_config_round_trip():
+    layer = augment.CheckValueRange((0, 255), tolerance=0.1, name="guard")
+    clone = augment.CheckValueRange.from_config(layer.get_config())
+    assert clone.value_range == (0.0, 255.0) and clone.tolerance == 0.1 and clone.name == "guard"
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"value_range": 1}, r"Received: value_range=1"),
+    ({"value_range": (1, 0)}, r"lower < upper.*Received: value_range=\(1, 0\)"),
+    ({"value_range": (0, float("nan"))}, "Received: value_range"),
+    ({"tolerance": -0.1}, r"Received: tolerance=-0.1"),
+])
+def test_check_value_range_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        augment.CheckValueRange(**kwargs)
+
+
+# ----------------------------------------------------------------------------------------------
+# RandomStrokeWidth.
+
+
+def _stroke_image():
+    x = np.zeros((1, 12, 12, 1), np.float32)
+    x[0, 3:9, 5:7] = 1.0  # a vertical bar two pixels wide
+    return x
+
+
+def test_stroke_width_output_shape_batched_and_unbatched(images):
+    layer = augment.RandomStrokeWidth(0.5, seed=1)
+    assert layer(images).shape == images.shape
+    assert layer(images[0]).shape == images[0].shape
+    assert layer.compute_output_shape((None, 28, 28, 1)) == (None, 28, 28, 1)
+
+
+def test_stroke_width_is_identity_at_inference(images):
+    layer = augment.RandomStrokeWidth(0.9, seed=1)
+    np.testing.assert_array_equal(np.asarray(layer(images, training=False)), images)
+
+
+def test_stroke_width_thickens_and_thins():
+    x = _stroke_image()
+    thick = np.asarray(augment.RandomStrokeWidth((1.0, 1.0))(x))
+    thin = np.asarray(augment.RandomStrokeWidth((-1.0, -1.0))(x))
+    assert thick.sum() > x.sum() > thin.sum()
+    assert thick[0, 4, 4, 0] == 1.0 and thick[0, 4, 3, 0] == 0.0      # one pixel wider on each side
+    np.testing.assert_array_equal(thin, np.zeros_like(x))             # a 2-pixel bar erodes away
+
+
+def test_stroke_width_stays_in_the_input_range(images):
+    out = np.asarray(augment.RandomStrokeWidth(1.0, seed=3)(images))
+    assert out.min() >= images.min() - 1e-6 and out.max() <= images.max() + 1e-6
+
+
+def test_stroke_width_is_seeded(images):
+    a = np.asarray(augment.RandomStrokeWidth(0.8, seed=5)(images))
+    b = np.asarray(augment.RandomStrokeWidth(0.8, seed=5)(images))
+    np.testing.assert_array_equal(a, b)
+
+
+def test_stroke_width_in_tf_data(images):
+    layer = augment.RandomStrokeWidth(0.5, seed=1)
+    unbatched = tf.data.Dataset.from_tensor_slices(images).map(layer).batch(6)
+    assert next(iter(unbatched)).shape == images.shape
+    batched = tf.data.Dataset.from_tensor_slices(images).batch(3).map(layer, num_parallel_calls=tf.data.AUTOTUNE)
+    assert [tuple(b.shape) for b in batched] == [(3, 28, 28, 1)] * 2
+
+
+def test_stroke_width_config_round_trip_and_saving(tmp_path, images):
+    layer = augment.RandomStrokeWidth((-0.2, 0.6), seed=7, name="pen")
+    config = layer.get_config()
+    assert config["factor"] == (-0.2, 0.6) and config["seed"] == 7 and config["name"] == "pen"
+    clone = augment.RandomStrokeWidth.from_config(config)
+    assert clone.factor == layer.factor and clone.seed == 7
+    model = keras.Sequential([keras.Input((28, 28, 1)), layer, keras.layers.Flatten(), keras.layers.Dense(2)])
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded.layers[0], augment.RandomStrokeWidth)
+    np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6)
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"factor": 1.5}, r"Received: factor=1.5"),
+    ({"factor": -0.2}, r"Received: factor=-0.2"),
+    ({"factor": (0.5, 0.1)}, r"lower <= upper <= 1. Received: factor=\(0.5, 0.1\)"),
+    ({"factor": (0.1, 0.2, 0.3)}, "Received: factor="),
+    ({"factor": "thick"}, "Received: factor=thick"),
+    ({"factor": 0.5, "seed": 1.5}, r"Received: seed=1.5"),
+])
+def test_stroke_width_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        augment.RandomStrokeWidth(**kwargs)
+
+
+def test_stroke_width_rejects_bad_rank():
+    with pytest.raises(ValueError, match="rank 3 or 4"):
+        augment.RandomStrokeWidth(0.5)(np.zeros((28, 28), np.float32))
+
+
+# ----------------------------------------------------------------------------------------------
+# Inspecting an augmenter.
+
+
+def test_describe_lists_every_layer():
+    lines = augment.describe(augment.preset("objects"))
+    assert lines[0].startswith("CheckValueRange") and len(lines) == 5
+    assert any("RandomFlip(mode='horizontal')" == line for line in lines)
+    assert augment.describe(keras.layers.RandomRotation(0.1)) == ["RandomRotation(factor=(-0.1, 0.1), fill_mode='reflect')"]
+
+
+def test_flip_modes_of_nested_augmenters():
+    nested = keras.Sequential([keras.Sequential([keras.layers.RandomFlip("horizontal_and_vertical")])])
+    assert augment.flip_modes(nested) == {"horizontal", "vertical"}
+    assert augment.flip_modes(keras.layers.RandomFlip("vertical")) == {"vertical"}
+
+
+@pytest.mark.parametrize("fn", [augment.describe, augment.flip_modes, augment.flip_rate])
+def test_inspectors_reject_non_layers(fn):
+    with pytest.raises(TypeError, match="Pass a Keras layer"):
+        fn(lambda x: x)
+
+
+def test_variants_shape_and_validation(images):
+    out = augment.variants(augment.preset("digits"), images[:2], n=3)
+    assert out.shape == (2, 3, 28, 28, 1)
+    assert not np.allclose(out[:, 0], out[:, 1])
+    with pytest.raises(ValueError, match="Received: n=0"):
+        augment.variants(augment.preset("digits"), images, n=0)
+    with pytest.raises(ValueError, match="channel axis"):
+        augment.variants(augment.preset("digits"), images[..., 0])
+
+
+def test_flip_rate_measures_flips():
+    assert augment.flip_rate(keras.layers.RandomFlip("vertical", seed=1))["horizontal"] == 0.0
+    rate = augment.flip_rate(keras.layers.RandomFlip("horizontal_and_vertical", seed=1), n=400)
+    assert 0.35 < rate["horizontal"] < 0.65 and 0.35 < rate["vertical"] < 0.65
+    assert augment.flip_rate(keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant")) == {
+        "horizontal": 0.0, "vertical": 0.0}
+
+
+def test_asymmetric_probe():
+    probe = augment.asymmetric_probe((32, 32, 3))
+    assert probe.shape == (32, 32, 3) and probe[:16, :16].sum() == probe.sum() > 0
+    with pytest.raises(ValueError, match=r"at least 8x8. Received: image_shape=\(4, 4, 1\)"):
+        augment.asymmetric_probe((4, 4, 1))

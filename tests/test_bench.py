@@ -1,0 +1,48 @@
+"""Smoke test of `make bench`: every benchmark runs and writes its fields (no timing assertions)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_quick_bench_writes_every_field(tmp_path):
+    env = {**os.environ, "COURSE_VERBOSE": "0"}
+    proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--device", "cpu", "--out", str(tmp_path)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = json.loads((tmp_path / "quick.json").read_text())
+    assert results["environment"]["device"] == "cpu" and results["environment"]["precision_policy"] == "float32"
+    b = results["benchmarks"]
+    tta = b["time_to_accuracy"]
+    assert set(tta["recipes"]) == {"course recipe", "Keras simple MNIST convnet", "TF CNN tutorial", "LeNet-5 + SGD"}
+    for r in tta["recipes"].values():
+        assert 0.0 <= r["median_best_accuracy"] <= 1.0 and r["runs"][0]["epochs"] >= 1
+    assert {"speedup_vs_fastest_reference", "course_best_accuracy_is_highest"} <= set(tta["summary"])
+    rates = b["throughput"]["images_per_second"]
+    assert len(rates) == 4 and all(v > 0 for v in rates.values())
+    assert b["throughput"]["ratio_best_tfdata_augmented_vs_naive"] > 0
+    hw = b["hardware"]
+    assert hw["forward_mflops_per_image"] > 0 and 0 < hw["fraction_of_matmul"] < 1.5
+    course = b["course_runtime"]["smoke"]
+    assert course["notebooks"][0]["ok"] and course["peak_rss_mib"] > 0
+    md = (tmp_path / "quick.md").read_text()
+    for heading in ("Time to", "Input pipeline throughput", "Fraction of the hardware limit", "Course runtime"):
+        assert heading in md
+
+
+def test_gpu_request_without_gpu_is_a_clear_error(tmp_path):
+    pytest.importorskip("tensorflow")
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("a GPU is visible here")
+    proc = subprocess.run([sys.executable, "-m", "bench", "--device", "gpu", "--only", "hardware",
+                           "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0 and "TensorFlow sees no GPU" in proc.stderr

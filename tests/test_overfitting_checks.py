@@ -1,0 +1,182 @@
+"""The self-checks of 08_overfitting pass on correct answers and explain typical mistakes."""
+
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+
+from helpers import checks, training
+from helpers.data import Dataset
+
+
+def stub(*args):
+    raise NotImplementedError
+
+
+# ---------------------------------------------------------------------------------------------- diagnose_fit
+
+
+def good_diagnose(train_acc, val_acc, target=0.97, max_gap=0.02):
+    if train_acc < target:
+        return "high bias"
+    if train_acc - val_acc > max_gap:
+        return "high variance"
+    return "good fit"
+
+
+def test_diagnose_fit_passes_on_a_correct_answer():
+    assert checks.diagnose_fit(good_diagnose)
+    assert checks.diagnose_fit(lambda t, v, target, gap: good_diagnose(t, v, target, gap).upper())
+
+
+@pytest.mark.parametrize(("answer", "hint"), [
+    (stub, "Not started yet"),
+    (lambda t, v, target, gap: None, "forget to `return`"),
+    (lambda t, v, target, gap: "overfitting", "Return exactly one of"),
+    (lambda t, v, target, gap: "good fit", "should be 'high variance'"),
+    (lambda t, v, target, gap: good_diagnose(v, t, target, gap) if t - v > gap else good_diagnose(t, v, target, gap),
+     "The gap is train_acc - val_acc"),
+    (lambda t, v, target, gap: "high variance" if t - v > gap else ("high bias" if t < target else "good fit"),
+     "check bias first"),
+    (lambda t, v, target, gap: ("high variance" if t < target else "good fit") if t - v <= gap else "high bias",
+     "should be 'high variance'"),
+    (lambda t, v, target, gap: good_diagnose(t, v), "Use the `target` and `max_gap` arguments"),
+    ("diagnose", "Pass your function"),
+])
+def test_diagnose_fit_fails_with_a_hint(answer, hint):
+    result = checks.diagnose_fit(answer)
+    assert not result and hint in result.message
+
+
+def test_diagnose_fit_spots_a_model_that_cannot_fit():
+    result = checks.diagnose_fit(lambda t, v, target, gap: "high variance" if t - v > gap else "good fit")
+    assert not result and "should be 'high bias'" in result.message and "more capacity" in result.message
+
+
+# ---------------------------------------------------------------------------------------------- extrapolate_error
+
+
+def good_predict(sizes, errors, n):
+    slope, intercept = np.polyfit(np.log(sizes), np.log(errors), 1)
+    return np.exp(intercept + slope * np.log(n))
+
+
+def test_extrapolate_error_passes_on_correct_answers():
+    assert checks.extrapolate_error(good_predict)
+
+    def with_log10(sizes, errors, n):  # any base works if used consistently
+        slope, intercept = np.polyfit(np.log10(sizes), np.log10(errors), 1)
+        return 10 ** (intercept + slope * np.log10(n))
+
+    assert checks.extrapolate_error(with_log10)
+    assert checks.extrapolate_error(lambda s, e, n: np.array([good_predict(s, e, n)]))
+
+
+@pytest.mark.parametrize(("answer", "hint"), [
+    (stub, "Not started yet"),
+    (lambda s, e, n: None, "forget to `return`"),
+    (lambda s, e, n: "small", "return one number"),
+    (lambda s, e, n: np.log(good_predict(s, e, n)), "a logarithm of the error"),
+    (lambda s, e, n: np.polyval(np.polyfit(s, e, 1), n), "straight line through the raw numbers"),
+    (lambda s, e, n: np.polyval(np.polyfit(np.log(s), e, 1), np.log(n)), "log of the sizes only"),
+    (lambda s, e, n: e.max() * 2, "should be positive and below"),
+    (lambda s, e, n: good_predict(s, e, n) * 0.9, "expected"),
+    (lambda s, e, n: [1, 2], "return one number"),
+])
+def test_extrapolate_error_fails_with_a_hint(answer, hint):
+    result = checks.extrapolate_error(answer)
+    assert not result and hint in result.message
+
+
+# ---------------------------------------------------------------------------------------------- pick_best_recipe
+
+
+def good_best(table):
+    return table.groupby("name")["val_accuracy"].mean().idxmax()
+
+
+def test_pick_best_recipe_passes_on_a_correct_answer():
+    assert checks.pick_best_recipe(good_best)
+
+
+@pytest.mark.parametrize(("answer", "hint"), [
+    (stub, "Not started yet"),
+    (lambda t: None, "forget to `return`"),
+    (lambda t: t.loc[t["val_accuracy"].idxmax(), "name"], "One lucky seed"),
+    (lambda t: t.groupby("name")["train_accuracy"].mean().idxmax(), "rewards memorizing"),
+    (lambda t: t.groupby("name")["gap"].mean().idxmin(), "A model that fits nothing has no gap"),
+    (lambda t: t.groupby("name")["val_accuracy"].mean().idxmin(), "idxmax, not idxmin"),
+    (lambda t: t.groupby("name")["val_accuracy"].mean(), "return the configuration's name"),
+    (lambda t: int(t["val_accuracy"].idxmax()), "return the configuration's name"),
+    (lambda t: "steady", "not a configuration in the table"),
+])
+def test_pick_best_recipe_fails_with_a_hint(answer, hint):
+    result = checks.pick_best_recipe(answer)
+    assert not result and hint in result.message
+
+
+# ---------------------------------------------------------------------------------------------- capstone_accuracy
+
+
+def digit_like_dataset() -> Dataset:
+    """Two easy classes (left or right half lit) of 8x8 images."""
+    rng = np.random.default_rng(1)
+
+    def make(n):
+        y = np.arange(n) % 2
+        x = rng.uniform(0, 0.2, size=(n, 8, 8, 1)).astype(np.float32)
+        x[y == 0, :, :4] += 0.8
+        x[y == 1, :, 4:] += 0.8
+        return x, y.astype(np.int32)
+
+    (xtr, ytr), (xva, yva), (xte, yte) = make(80), make(20), make(40)
+    return Dataset("tiny", xtr, ytr, xva, yva, xte, yte, ("left", "right"), "two easy classes")
+
+
+@pytest.fixture(scope="module")
+def easy():
+    ds = digit_like_dataset()
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input(ds.input_shape), keras.layers.Flatten(),
+                              keras.layers.Dense(2, activation="softmax")])
+    training.compile_classifier(model, learning_rate=0.05)
+    training.fit(model, ds, epochs=5, batch_size=16, verbose=0)
+    return ds, model
+
+
+def test_capstone_accuracy_passes_on_a_trained_model(easy):
+    ds, model = easy
+    result = checks.capstone_accuracy(model, ds, target=0.95)
+    assert result and "Test accuracy 100.00% >= 95.0%" in result.message
+
+
+def test_capstone_accuracy_explains_a_missed_target(easy):
+    ds, model = easy
+    flipped = dataclasses.replace(ds, y_test=np.where(np.arange(40) < 2, 1 - ds.y_test, ds.y_test))
+    result = checks.capstone_accuracy(model, flipped, target=0.985)
+    assert not result and "95.00% is below the target 98.5% (2 more test images" in result.message
+    assert "augment.preset" in result.message
+
+
+def test_capstone_accuracy_default_target_is_the_stated_one():
+    import inspect
+
+    assert inspect.signature(checks.capstone_accuracy).parameters["target"].default == 0.985
+
+
+@pytest.mark.parametrize(("make", "hint"), [
+    (lambda ds: None, "Not started yet"),
+    (lambda ds: ..., "Not started yet"),
+    (lambda ds: "model", "Pass your trained keras.Model"),
+    (lambda ds: keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(2)]),
+     "expects inputs of shape (28, 28, 1)"),
+    (lambda ds: keras.Sequential([keras.Input(ds.input_shape), keras.layers.Flatten(), keras.layers.Dense(10)]),
+     "has 10 outputs"),
+    (lambda ds: keras.Sequential([keras.Input(ds.input_shape), keras.layers.Flatten(),
+                                  keras.layers.Dense(2, kernel_initializer="zeros")]), "is the model trained"),
+])
+def test_capstone_accuracy_fails_with_a_hint(easy, make, hint):
+    ds, _ = easy
+    result = checks.capstone_accuracy(make(ds), ds)
+    assert not result and hint in result.message

@@ -1,0 +1,282 @@
+"""helpers.regularization: weight statistics, pruning, dropout passes, seeded runs and the summary."""
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import data, models, regularization
+from helpers.data import Dataset
+
+
+def tiny_dataset(n_train=40, n_other=20, size=8, seed=0):
+    rng = np.random.default_rng(seed)
+
+    def split(n):
+        y = np.arange(n) % 3
+        x = rng.random((n, size, size, 1)).astype(np.float32) * 0.2
+        x[np.arange(n), y * 2, y * 2, 0] = 1.0  # a class-specific bright pixel: learnable
+        return x, y.astype(np.int32)
+
+    x_tr, y_tr = split(n_train)
+    x_va, y_va = split(n_other)
+    x_te, y_te = split(n_other)
+    return Dataset(name="tiny", x_train=x_tr, y_train=y_tr, x_val=x_va, y_val=y_va, x_test=x_te, y_test=y_te,
+                   class_names=("a", "b", "c"), description="synthetic")
+
+
+def small_cnn(**overrides):
+    return regularization.overfitting_cnn((8, 8, 1), 3, filters=(4,), dense_units=8, **overrides)
+
+
+# -- the model -------------------------------------------------------------------------------------
+
+
+def test_overfitting_cnn_has_the_documented_layout():
+    model = regularization.overfitting_cnn()
+    names = [layer.name for layer in model.layers]
+    assert not any("bn" in n or "dropout" in n for n in names)  # no BatchNorm, no dropout
+    assert model.get_layer("head_dense").units == 256 and "head_flatten" in names
+    dense_share = model.get_layer("head_dense").count_params() / model.count_params()
+    assert dense_share > 0.9  # the wide head holds the capacity to memorize
+
+
+def test_overfitting_cnn_switches_on_regularizers():
+    model = small_cnn(l2=1e-3, dropout=0.5, spatial_dropout=0.2)
+    assert model.get_layer("head_dense").kernel_regularizer.l2 == pytest.approx(1e-3)
+    assert model.get_layer("head_dropout").rate == 0.5
+    assert model.get_layer("block1_spatial_dropout").rate == 0.2
+
+
+def test_overfitting_cnn_rejects_unknown_options():
+    with pytest.raises(TypeError, match="Unknown model option.*weight_decay.*Choose from"):
+        regularization.overfitting_cnn(weight_decay=0.1)
+
+
+# -- weights ---------------------------------------------------------------------------------------
+
+
+def test_kernel_weights_are_conv_and_dense_kernels_only():
+    model = models.simple_cnn((8, 8, 1), 3, filters=(4,), convs_per_block=1, dense_units=5, batch_norm=True)
+    kernels = regularization.kernel_weights(model)
+    assert list(kernels) == ["block1_conv1", "head_dense", "predictions"]
+    assert kernels["block1_conv1"].shape == (3, 3, 1, 4) and kernels["predictions"].shape == (5, 3)
+    flat = regularization.flat_kernel_weights(model)
+    assert flat.shape == (36 + 4 * 5 + 15,)
+
+
+def test_kernel_norms_per_layer():
+    model = small_cnn()
+    norms = regularization.kernel_norms(model)
+    kernels = regularization.kernel_weights(model)
+    assert list(norms) == list(kernels)
+    for name, k in kernels.items():
+        assert norms[name] == pytest.approx(float(np.sqrt(np.sum(k.astype(np.float64) ** 2))))
+    model.get_layer("head_dense").kernel.assign(np.zeros(model.get_layer("head_dense").kernel.shape))
+    assert regularization.kernel_norms(model)["head_dense"] == 0.0
+    with pytest.raises(TypeError, match="Keras model"):
+        regularization.kernel_norms({"a": np.ones(3)})
+
+
+def test_kernel_weights_look_inside_nested_models():
+    inner = small_cnn()
+    outer = keras.Sequential([keras.Input((8, 8, 1)), inner])
+    assert list(regularization.kernel_weights(outer)) == list(regularization.kernel_weights(inner))
+
+
+def test_kernel_weights_explain_bad_input():
+    with pytest.raises(TypeError, match="Keras model"):
+        regularization.kernel_weights(np.zeros(3))
+    no_kernels = keras.Sequential([keras.Input((4,)), keras.layers.Activation("relu")])
+    with pytest.raises(ValueError, match="no Conv or Dense layer"):
+        regularization.kernel_weights(no_kernels)
+
+
+def test_near_zero_fraction_counts_absolute_values_below_threshold():
+    w = np.array([-0.5, -5e-4, 0.0, 2e-4, 0.3, -0.02, 0.01, 8e-4])
+    assert regularization.near_zero_fraction(w) == pytest.approx(4 / 8)
+    assert regularization.near_zero_fraction(w, 0.05) == pytest.approx(6 / 8)
+    assert regularization.near_zero_fraction(w, 0) == pytest.approx(1 / 8)  # exactly zero only
+    assert regularization.near_zero_fraction({"a": w[:4], "b": w[4:]}) == pytest.approx(0.5)
+    assert regularization.near_zero_fraction([w.reshape(2, 4)]) == pytest.approx(0.5)
+
+
+def test_near_zero_fraction_of_a_model_uses_its_kernels():
+    model = small_cnn()
+    for layer in model.layers:
+        if hasattr(layer, "kernel"):
+            layer.kernel.assign(np.zeros(layer.kernel.shape))
+    assert regularization.near_zero_fraction(model, 0) == 1.0  # biases are ignored
+
+
+@pytest.mark.parametrize(("weights", "threshold", "error", "match"), [
+    (np.ones(3), -1e-3, ValueError, "threshold must be a finite number >= 0"),
+    (np.ones(3), float("nan"), ValueError, "threshold must be a finite number >= 0"),
+    (np.ones(3), True, ValueError, "threshold must be"),
+    (np.array([]), 1e-3, ValueError, "array is empty"),
+    ([], 1e-3, ValueError, "list \\(or dict\\) is empty"),
+    (np.array([1.0, np.nan]), 1e-3, ValueError, "NaN or infinite"),
+    ("abc", 1e-3, TypeError, "weights must be numbers"),
+])
+def test_near_zero_fraction_rejects_bad_input(weights, threshold, error, match):
+    with pytest.raises(error, match=match):
+        regularization.near_zero_fraction(weights, threshold)
+
+
+def test_l1_l2_penalty_matches_keras():
+    rng = np.random.default_rng(0)
+    w = rng.normal(0, 0.1, (3, 3, 2, 4)).astype(np.float32)
+    for l1, l2 in [(1e-3, 0.0), (0.0, 1e-2), (0.05, 0.2)]:
+        keras_value = float(keras.regularizers.L1L2(l1=l1, l2=l2)(w))
+        assert regularization.l1_l2_penalty(w, l1, l2) == pytest.approx(keras_value, rel=1e-5)
+
+
+def test_l1_l2_penalty_of_a_model_equals_its_regularization_losses():
+    model = small_cnn(l1=1e-3, l2=1e-2)
+    expected = float(sum(float(loss) for loss in model.losses))
+    assert len(model.losses) == 3  # conv, dense and output kernels
+    assert regularization.l1_l2_penalty(model, 1e-3, 1e-2) == pytest.approx(expected, rel=1e-5)
+
+
+def test_l1_l2_penalty_rejects_negative_strengths():
+    with pytest.raises(ValueError, match="l1 must be a number >= 0. Received: l1=-1"):
+        regularization.l1_l2_penalty(np.ones(3), l1=-1)
+    with pytest.raises(ValueError, match="l2 must be a number >= 0"):
+        regularization.l1_l2_penalty(np.ones(3), l2="big")
+
+
+def test_prune_small_weights_zeroes_a_copy():
+    model = small_cnn()
+    before = regularization.flat_kernel_weights(model)
+    pruned = regularization.prune_small_weights(model, 0.05)
+    after = regularization.flat_kernel_weights(pruned)
+    np.testing.assert_array_equal(regularization.flat_kernel_weights(model), before)  # original untouched
+    small = np.abs(before) < 0.05
+    assert small.any() and np.all(after[small] == 0.0)
+    np.testing.assert_array_equal(after[~small], before[~small])
+    assert regularization.near_zero_fraction(pruned, 0) == pytest.approx(small.mean())
+    x = np.zeros((2, 8, 8, 1), np.float32)
+    assert pruned.predict(x, verbose=0).shape == (2, 3)
+
+
+def test_prune_small_weights_rejects_bad_threshold():
+    with pytest.raises(ValueError, match="threshold must be a number > 0"):
+        regularization.prune_small_weights(small_cnn(), 0)
+
+
+def test_cross_entropy_is_the_data_term_without_the_penalty():
+    model = small_cnn(l2=10.0)  # a huge penalty: Keras's evaluate() loss would include it
+    model.compile(loss="sparse_categorical_crossentropy")
+    ds = tiny_dataset()
+    probs = model.predict(ds.x_val, verbose=0)
+    expected = -np.mean(np.log(probs[np.arange(len(ds.y_val)), ds.y_val]))
+    assert regularization.cross_entropy(model, ds.x_val, ds.y_val) == pytest.approx(expected, rel=1e-5)
+    assert model.evaluate(ds.x_val, ds.y_val, verbose=0) > expected + 1.0
+    with pytest.raises(ValueError, match="one probability per class"):
+        regularization.cross_entropy(model, ds.x_val, np.full(len(ds.y_val), 7))
+    with pytest.raises(ValueError, match="labels but there are"):
+        regularization.cross_entropy(model, ds.x_val, ds.y_val[:3])
+
+
+# -- dropout at training and inference time -------------------------------------------------------
+
+
+def test_forward_passes_differ_only_in_training_mode(seeded):
+    model = small_cnn(dropout=0.5)
+    x = np.random.default_rng(0).random((6, 8, 8, 1)).astype(np.float32)
+    train_mode = regularization.forward_passes(model, x, n=4, training=True)
+    infer_mode = regularization.forward_passes(model, x, n=4, training=False)
+    assert train_mode.shape == infer_mode.shape == (4, 6, 3)
+    assert np.ptp(train_mode, axis=0).max() > 1e-4
+    assert np.ptp(infer_mode, axis=0).max() == 0.0
+    np.testing.assert_allclose(infer_mode[0], model.predict(x, verbose=0), atol=1e-6)
+
+
+def test_forward_passes_explain_bad_input():
+    model = small_cnn()
+    x = np.zeros((2, 8, 8, 1), np.float32)
+    with pytest.raises(ValueError, match="n must be a positive integer"):
+        regularization.forward_passes(model, x, n=0)
+    with pytest.raises(TypeError, match="training must be True or False"):
+        regularization.forward_passes(model, x, training="yes")
+    with pytest.raises(ValueError, match="channel axis"):
+        regularization.forward_passes(model, np.zeros((2, 8, 8)))
+
+
+# -- runs and the summary -------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_train_variant_measures_in_inference_mode_and_is_seeded():
+    ds = tiny_dataset()
+    a = regularization.train_variant("a", ds, epochs=2, filters=(4,), dense_units=8, dropout=0.5)
+    b = regularization.train_variant("b", ds, epochs=2, filters=(4,), dense_units=8, dropout=0.5)
+    assert a.train_accuracy == b.train_accuracy and a.val_accuracy == b.val_accuracy  # same seed, same run
+    from helpers import evaluation
+
+    assert a.train_accuracy == evaluation.evaluate(a.model, ds, "train")
+    assert a.gap == pytest.approx(a.train_accuracy - a.val_accuracy)
+    assert len(a.history.history["loss"]) == 2 and a.seconds > 0 and a.test_accuracy is None
+    assert a.val_loss == pytest.approx(regularization.cross_entropy(a.model, ds.x_val, ds.y_val))
+    assert "RunResult('a': train" in repr(a) and "test" not in repr(a)
+
+
+@pytest.mark.slow
+def test_train_variant_accepts_a_build_function_and_an_optimizer_instance():
+    ds = tiny_dataset()
+    run = regularization.train_variant("adamw", ds, epochs=1, build=small_cnn,
+                                       optimizer=keras.optimizers.AdamW(1e-3, weight_decay=0.1))
+    assert isinstance(run.model.optimizer, keras.optimizers.AdamW)
+    assert 0.0 <= run.val_accuracy <= 1.0
+
+
+def test_train_variant_explains_mistakes():
+    ds = tiny_dataset()
+    with pytest.raises(ValueError, match="either build= or model options \\(l2\\)"):
+        regularization.train_variant("x", ds, epochs=1, build=small_cnn, l2=1e-3)
+    with pytest.raises(TypeError, match="build must be a function that returns a new model.*Received: Functional"):
+        regularization.train_variant("x", ds, epochs=1, build=small_cnn())
+    with pytest.raises(TypeError, match="build must be a function"):
+        regularization.train_variant("x", ds, epochs=1, build="cnn")
+    with pytest.raises(ValueError, match="name must be a non-empty string"):
+        regularization.train_variant("", ds, epochs=1)
+
+
+def fake_run(name, train, val, seed=0, val_loss=None):
+    keras.utils.set_random_seed(seed)
+    return regularization.RunResult(name=name, model=small_cnn(), history=None, train_accuracy=train,
+                                    val_accuracy=val, seconds=1.5, val_loss=val_loss)
+
+
+def test_summary_table_without_and_with_the_test_split():
+    runs = {"base": fake_run("base", 1.0, 0.9, val_loss=0.3), "l2": fake_run("l2", 0.97, 0.93)}
+    table = regularization.summary_table(runs)
+    assert isinstance(table, pd.DataFrame) and list(table.index) == ["base", "l2"]
+    assert list(table.columns) == ["train acc", "val acc", "gap", "val loss", "|w|<0.001", "seconds"]
+    assert table.loc["base", "val loss"] == pytest.approx(0.3) and np.isnan(table.loc["l2", "val loss"])
+    assert table.loc["base", "gap"] == pytest.approx(0.1) and table.loc["l2", "gap"] == pytest.approx(0.04)
+    assert runs["base"].test_accuracy is None  # test untouched until asked
+
+    ds = tiny_dataset(size=8)
+    table = regularization.summary_table(list(runs.values()), test_data=ds, zero_threshold=0.01)
+    assert "test acc" in table.columns and "|w|<0.01" in table.columns
+    from helpers import evaluation
+
+    assert runs["l2"].test_accuracy == evaluation.evaluate(runs["l2"].model, ds, "test")
+    assert table.loc["l2", "test acc"] == runs["l2"].test_accuracy
+    assert "test" in repr(runs["l2"])
+
+
+def test_summary_table_explains_bad_input():
+    with pytest.raises(ValueError, match="No runs given"):
+        regularization.summary_table({})
+    with pytest.raises(TypeError, match="Expected RunResult objects.*float"):
+        regularization.summary_table([0.9])
+    single = regularization.summary_table(fake_run("one", 0.9, 0.8))
+    assert list(single.index) == ["one"]
+
+
+def test_real_mnist_shapes_fit_the_overfitting_cnn():
+    ds = data.load("mnist5k", train_size=100)
+    model = regularization.overfitting_cnn(ds.input_shape, ds.num_classes)
+    assert model.output_shape == (None, 10)

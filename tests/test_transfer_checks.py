@@ -1,0 +1,190 @@
+"""The exercise checks of 07_transfer_learning: pass on the solution, explain the typical mistakes."""
+
+import keras
+import pytest
+
+from helpers import checks, training, transfer
+from helpers.checks import transfer as transfer_checks
+
+
+def _run(check, answer, capsys):
+    result = check(answer)
+    return result, capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------------------------- exercise 1
+
+
+def good_head(source, num_classes):
+    return transfer.with_new_head(transfer.feature_extractor(source), num_classes, dropout=0.2)
+
+
+def by_hand(source, num_classes):
+    base = transfer.feature_extractor(source)
+    base.trainable = False
+    inputs = keras.Input(base.input_shape[1:])
+    outputs = keras.layers.Dense(num_classes, activation="softmax")(base(inputs))
+    return keras.Model(inputs, outputs)
+
+
+def not_frozen(source, num_classes):
+    return transfer.with_new_head(transfer.feature_extractor(source), num_classes, freeze_base=False)
+
+
+def all_frozen(source, num_classes):
+    model = good_head(source, num_classes)
+    model.trainable = False
+    return model
+
+
+def shares_source(source, num_classes):
+    base = keras.Model(source.input, source.get_layer("head_gap").output)
+    base.trainable = False
+    return keras.Sequential([base, keras.layers.Dense(num_classes, activation="softmax")])
+
+
+def old_head(source, num_classes):
+    return transfer.copy_model(source)
+
+
+def no_softmax(source, num_classes):
+    base = transfer.feature_extractor(source)
+    base.trainable = False
+    inputs = keras.Input(base.input_shape[1:])
+    return keras.Model(inputs, keras.layers.Dense(num_classes)(base(inputs)))
+
+
+def no_return(source, num_classes):
+    good_head(source, num_classes)
+
+
+def stub(source, num_classes):
+    raise NotImplementedError
+
+
+@pytest.mark.parametrize("fn", [good_head, by_hand])
+def test_feature_extraction_model_passes(fn, capsys):
+    result, out = _run(checks.feature_extraction_model, fn, capsys)
+    assert result and "passed" in out
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (stub, "Not started yet"),
+    (no_return, "forget to `return`"),
+    (not_frozen, "the base is not frozen"),
+    (all_frozen, "Nothing in your model is trainable"),
+    (shares_source, "reuses the source model's own layers"),
+    (old_head, "still ends in the source's 10-class head"),
+    (no_softmax, "activation='softmax'"),
+    (lambda s, n: "model", "must return a keras.Model"),
+])
+def test_feature_extraction_model_hints(fn, hint, capsys):
+    result, out = _run(checks.feature_extraction_model, fn, capsys)
+    assert not result and hint in out
+
+
+# ---------------------------------------------------------------------------------------------- exercise 2
+
+
+def test_fine_tune_count_matches_keras():
+    recipe = transfer.source_recipe("full")
+    model = transfer.with_new_head(transfer.feature_extractor(recipe.build()), 10, dropout=0.2)
+    transfer.unfreeze_top(model, 2)
+    assert transfer.trainable_counts(model)["trainable"] == transfer_checks.FINE_TUNE_TRAINABLE == 93_450
+    smoke = transfer.source_recipe("smoke")
+    assert (smoke.filters, smoke.convs_per_block) == (recipe.filters, recipe.convs_per_block)  # same answer
+
+
+def test_fine_tune_trainable_params_passes(capsys):
+    result, out = _run(checks.fine_tune_trainable_params, 3 * 3 * 32 * 64 + 3 * 3 * 64 * 128 + 1290, capsys)
+    assert result and "93,450" in out
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (..., "Replace the `...`"),
+    (93_450 + 384, "BatchNormalization's gamma and beta"),
+    (93_450 + 192, "no bias"),
+    (93_450 + 576, "Two things to drop"),
+    (93_450 + 288, "Block 1 stays frozen"),
+    (73_728 + 1290, "not only the top one"),
+    (93_450 - 1290, "Add the new head"),
+    (12345, "not right"),
+    (93450.5, "whole number"),
+])
+def test_fine_tune_trainable_params_hints(answer, hint, capsys):
+    result, out = _run(checks.fine_tune_trainable_params, answer, capsys)
+    assert not result and hint in out
+
+
+# ---------------------------------------------------------------------------------------------- exercise 3
+
+
+def good_start(model, n_blocks, learning_rate):
+    transfer.unfreeze_top(model, n_blocks)
+    return training.compile_classifier(model, learning_rate=learning_rate)
+
+
+def no_recompile(model, n_blocks, learning_rate):
+    return transfer.unfreeze_top(model, n_blocks)
+
+
+def bn_trainable(model, n_blocks, learning_rate):
+    transfer.unfreeze_top(model, n_blocks, train_batchnorm=True)
+    return training.compile_classifier(model, learning_rate=learning_rate)
+
+
+def everything(model, n_blocks, learning_rate):
+    transfer.unfreeze_top(model, 3)
+    return training.compile_classifier(model, learning_rate=learning_rate)
+
+
+def fixed_two(model, n_blocks, learning_rate):
+    return good_start(model, 2, learning_rate)
+
+
+def inner_only(model, n_blocks, learning_rate):
+    base = model.get_layer("base")
+    base.trainable = False  # frozen the classic way ...
+    for layer in base.layers:
+        if layer.name.startswith(("block2", "block3")) and "_bn" not in layer.name:
+            layer.trainable = True  # ... then only the inner layers unfrozen
+    return training.compile_classifier(model, learning_rate=learning_rate)
+
+
+def high_lr(model, n_blocks, learning_rate):
+    transfer.unfreeze_top(model, n_blocks)
+    return training.compile_classifier(model, learning_rate=1e-2)
+
+
+def forgot_return(model, n_blocks, learning_rate):
+    good_start(model, n_blocks, learning_rate)
+
+
+def stub3(model, n_blocks, learning_rate):
+    raise NotImplementedError
+
+
+def test_start_fine_tuning_passes(capsys):
+    result, out = _run(checks.start_fine_tuning, good_start, capsys)
+    assert result and "passed" in out
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (stub3, "Not started yet"),
+    (forgot_return, "forget to `return`"),
+    (no_recompile, "did not compile again"),
+    (bn_trainable, "BatchNormalization layer is trainable"),
+    (everything, "must stay frozen"),
+    (fixed_two, "must stay frozen"),
+    (inner_only, "still `trainable = False`"),
+    (high_lr, "learning_rate=1e-4 was passed"),
+])
+def test_start_fine_tuning_hints(fn, hint, capsys):
+    result, out = _run(checks.start_fine_tuning, fn, capsys)
+    assert not result and hint in out
+
+
+def test_checks_are_exported_once():
+    for name in transfer_checks.__all__:
+        assert getattr(checks, name) is getattr(transfer_checks, name)
+        assert getattr(checks, name).is_exercise_check
