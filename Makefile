@@ -6,13 +6,14 @@ STAMP  := $(VENV)/.installed-stamp
 # Which notebooks `make course` runs (all by default), e.g. `make course NOTEBOOKS=notebooks/01_*.ipynb`.
 NOTEBOOKS ?= notebooks/[0-9]*.ipynb
 
-.PHONY: help setup course lab test bench clean distclean
+.PHONY: help setup course lab test bench clean distclean tune-distributed
 
 help:
 	@echo "make course  run every notebook headless (profile: $${COURSE_PROFILE:-full}) into build/"
 	@echo "make test    run the whole test suite (unit tests + notebooks in the smoke profile)"
 	@echo "make lab     open the course in JupyterLab"
 	@echo "make bench   run the benchmarks, writing bench/results/latest.{md,json}"
+	@echo "make tune-distributed WORKERS=2   a KerasTuner search with a chief and N local workers"
 	@echo "make clean   remove build outputs; make distclean also removes .venv and data caches"
 
 $(STAMP): pyproject.toml
