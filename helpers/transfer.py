@@ -25,8 +25,8 @@ import socket
 import tempfile
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import keras
 import numpy as np
@@ -252,7 +252,7 @@ def pretrain(recipe: SourceRecipe, *, verbose=None) -> tuple[keras.Model, dict]:
     clean.set_weights(model.get_weights())
     metrics = {"val_accuracy": evaluation.evaluate(clean, source, "val"),
                "test_accuracy": evaluation.evaluate(clean, source, "test"),
-               "train_seconds": round(seconds, 1), "train_examples": int(len(source.x_train))}
+               "train_seconds": round(seconds, 1), "train_examples": len(source.x_train)}
     return clean, metrics
 
 
@@ -400,7 +400,7 @@ def unfreeze_top(model: keras.Model, n_blocks: int, *, train_batchnorm: bool = F
 
 def trainable_counts(model: keras.Model) -> dict[str, int]:
     """Numbers of trainable and non-trainable parameters (what ``summary()`` reports)."""
-    count = lambda ws: int(sum(int(np.prod(w.shape)) for w in ws))  # noqa: E731
+    count = lambda ws: int(sum(int(np.prod(w.shape)) for w in ws))
     return {"trainable": count(model.trainable_weights), "non_trainable": count(model.non_trainable_weights)}
 
 
@@ -723,7 +723,7 @@ def _spec(name: str) -> ApplicationSpec:
 def preprocess_function(name: str = "MobileNetV2") -> Callable:
     """The ``preprocess_input`` that matches ``name``'s pretrained weights (expects pixels 0..255)."""
     spec = _spec(name)
-    return getattr(getattr(keras.applications, spec.module), "preprocess_input")
+    return getattr(keras.applications, spec.module).preprocess_input
 
 
 def application_input_size(name: str = "MobileNetV2", input_size: int | None = None, *, weights=None) -> int:
@@ -771,7 +771,7 @@ def application(
     socket.setdefaulttimeout(download_timeout)
     try:
         base = constructor(include_top=False, weights=weights, input_shape=(size, size, 3), pooling="avg", **kwargs)
-    except Exception as exc:  # noqa: BLE001 - only download failures are translated; the rest re-raise
+    except Exception as exc:
         if weights == "imagenet" and _is_download_error(exc):
             raise WeightsUnavailableError(_offline_message(name, exc)) from exc
         raise

@@ -58,7 +58,7 @@ def test_input_size_rules():
 
 @pytest.mark.parametrize("error", [
     urllib.error.URLError(socket.gaierror(-2, "Name or service not known")),
-    socket.timeout("timed out"),
+    TimeoutError("timed out"),
     ConnectionResetError("reset by peer"),
 ])
 def test_offline_imagenet_fails_fast_with_a_clear_message(no_cached_weights, monkeypatch, error):

@@ -19,16 +19,26 @@ def _same_weights(a, b):
 
 
 class _CountingPretrain:
-    """Wraps transfer.pretrain to count how often the source model is trained."""
+    """Replaces transfer.pretrain and counts how often the source model is trained.
 
-    def __init__(self, monkeypatch):
+    By default it returns the module's tiny model instantly (the cache logic is what is tested);
+    ``real=True`` trains for real.
+    """
+
+    def __init__(self, monkeypatch, reference=None, real=False):
         self.calls = 0
         self._real = transfer.pretrain
+        self._reference = reference
+        self._use_real = real or reference is None
         monkeypatch.setattr(transfer, "pretrain", self)
 
     def __call__(self, recipe, **kwargs):
         self.calls += 1
-        return self._real(recipe, **kwargs)
+        if self._use_real:
+            return self._real(recipe, **kwargs)
+        model = recipe.build()
+        model.set_weights(self._reference.get_weights())
+        return model, {"val_accuracy": 0.5, "test_accuracy": 0.5, "train_seconds": 0.0, "train_examples": 100}
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +63,7 @@ def _no_temporaries(folder):
     return not [p.name for p in folder.iterdir() if ".tmp." in p.name]
 
 
+@pytest.mark.slow
 def test_first_use_builds_and_caches_with_metadata(tmp_path, monkeypatch):
     counter = _CountingPretrain(monkeypatch)
     model = transfer.source_model(TINY, directory=tmp_path, verbose=False)
@@ -66,9 +77,10 @@ def test_first_use_builds_and_caches_with_metadata(tmp_path, monkeypatch):
     assert meta["file_sha256"] == transfer._sha256(paths.model)
     assert meta["versions"]["keras"]
     assert _no_temporaries(tmp_path)
-    assert model.output_shape == (None, 10) and model.optimizer is None  # cached without optimizer state
+    assert model.output_shape == (None, 10) and getattr(model, "optimizer", None) is None  # no optimizer state
 
 
+@pytest.mark.slow
 def test_valid_cache_is_loaded_without_training(cache, monkeypatch, capsys):
     model, paths = cache
     counter = _CountingPretrain(monkeypatch)
@@ -79,6 +91,7 @@ def test_valid_cache_is_loaded_without_training(cache, monkeypatch, capsys):
     assert "Loaded the cached source model" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_pretraining_is_reproducible(built, tmp_path):
     model, _, _ = built
     again = transfer.source_model(TINY, directory=tmp_path, verbose=False)
@@ -95,7 +108,7 @@ def test_corrupt_file_is_detected_reported_and_rebuilt(cache, monkeypatch, damag
         paths.model.write_bytes(b"")
     else:
         paths.model.write_bytes(raw[:100] + bytes([raw[100] ^ 0xFF]) + raw[101:])
-    counter = _CountingPretrain(monkeypatch)
+    counter = _CountingPretrain(monkeypatch, model)
     with pytest.warns(transfer.SourceCacheWarning, match="corrupt or half-written"):
         rebuilt = transfer.source_model(TINY, directory=paths.model.parent, verbose=False)
     assert counter.calls == 1 and _same_weights(model, rebuilt)
@@ -104,22 +117,22 @@ def test_corrupt_file_is_detected_reported_and_rebuilt(cache, monkeypatch, damag
 
 
 def test_unloadable_file_with_matching_checksum_is_rebuilt(cache, monkeypatch):
-    _, paths = cache
+    model, paths = cache
     paths.model.write_bytes(b"not a zip file at all")
     meta = json.loads(paths.metadata.read_text())
     meta["file_sha256"] = transfer._sha256(paths.model)
     paths.metadata.write_text(json.dumps(meta))
-    counter = _CountingPretrain(monkeypatch)
+    counter = _CountingPretrain(monkeypatch, model)
     with pytest.warns(transfer.SourceCacheWarning, match="cannot be loaded"):
         transfer.source_model(TINY, directory=paths.model.parent, verbose=False)
     assert counter.calls == 1
 
 
 def test_changed_recipe_triggers_a_rebuild(cache, monkeypatch):
-    _, paths = cache
+    model, paths = cache
     changed = transfer.SourceRecipe(**{**TINY.to_dict(), "filters": (4, 8, 8), "dropout": 0.1})
     assert changed.name == TINY.name and changed.fingerprint() != TINY.fingerprint()
-    counter = _CountingPretrain(monkeypatch)
+    counter = _CountingPretrain(monkeypatch, model)
     with pytest.warns(transfer.SourceCacheWarning, match="recipe changed"):
         transfer.source_model(changed, directory=paths.model.parent, verbose=False)
     assert counter.calls == 1
@@ -133,30 +146,30 @@ def test_changed_recipe_triggers_a_rebuild(cache, monkeypatch):
 @pytest.mark.parametrize("problem, match", [("missing", "no metadata"), ("garbage", "unreadable"),
                                             ("no_hash", "unreadable")])
 def test_bad_metadata_is_reported_and_rebuilt(cache, monkeypatch, problem, match):
-    _, paths = cache
+    model, paths = cache
     if problem == "missing":
         paths.metadata.unlink()
     elif problem == "garbage":
         paths.metadata.write_text("{half a json")
     else:
         paths.metadata.write_text(json.dumps({"seed": 42}))
-    counter = _CountingPretrain(monkeypatch)
+    counter = _CountingPretrain(monkeypatch, model)
     with pytest.warns(transfer.SourceCacheWarning, match=match):
         transfer.source_model(TINY, directory=paths.model.parent, verbose=False)
     assert counter.calls == 1 and paths.metadata.is_file()
 
 
 def test_metadata_without_model_is_reported(cache, monkeypatch):
-    _, paths = cache
+    model, paths = cache
     paths.model.unlink()
-    _CountingPretrain(monkeypatch)
+    _CountingPretrain(monkeypatch, model)
     with pytest.warns(transfer.SourceCacheWarning, match="model file is missing"):
         transfer.source_model(TINY, directory=paths.model.parent, verbose=False)
     assert paths.model.is_file()
 
 
 def test_a_truncated_temporary_file_is_never_used(built, tmp_path, monkeypatch):
-    _, keras_bytes, _ = built
+    model, keras_bytes, _ = built
     stale = tmp_path / ".tiny_source.abc123.tmp.keras"  # what an interrupted writer leaves behind
     stale.write_bytes(keras_bytes[: len(keras_bytes) // 3])
     fresh = tmp_path / ".tiny_source.def456.tmp.keras"  # possibly another writer, still busy
@@ -167,7 +180,7 @@ def test_a_truncated_temporary_file_is_never_used(built, tmp_path, monkeypatch):
     real_load = transfer.keras.saving.load_model
     monkeypatch.setattr(transfer.keras.saving, "load_model",
                         lambda path, **kw: loads.append(str(path)) or real_load(path, **kw))
-    counter = _CountingPretrain(monkeypatch)
+    counter = _CountingPretrain(monkeypatch, model)
     transfer.source_model(TINY, directory=tmp_path, verbose=False)
     assert counter.calls == 1  # the temporary file did not count as a cache
     assert not any(str(stale) == p or str(fresh) == p for p in loads)
@@ -182,6 +195,7 @@ def test_a_failed_write_never_replaces_the_cache(cache, monkeypatch):
         with open(filepath, "wb") as fh:  # the process "dies" half way through the file
             fh.write(before[0][:200])
 
+    _CountingPretrain(monkeypatch, model)
     monkeypatch.setattr(transfer.keras.Model, "save", half_write)
     with pytest.warns(transfer.SourceCacheWarning, match="Could not cache"):
         returned = transfer.source_model(TINY, directory=paths.model.parent, rebuild=True, verbose=False)

@@ -33,7 +33,7 @@ def test_feature_extractor_is_an_independent_copy(source):
     assert base.output_shape == (None, 8) and base.layers[-1].name == "head_gap"
     assert not {id(v) for v in base.weights} & {id(v) for v in source.weights}
     x = np.random.default_rng(0).random((2, 16, 16, 1), dtype=np.float32)
-    np.testing.assert_allclose(base(x), keras.Model(source.input, source.get_layer("head_gap").output)(x), atol=1e-6)
+    np.testing.assert_allclose(base(x), keras.Model(source.inputs, source.get_layer("head_gap").output)(x), atol=1e-6)
     assert transfer.feature_extractor(source, output="block2_pool").output_shape == (None, 4, 4, 8)
     with pytest.raises(ValueError, match="is not a layer"):
         transfer.feature_extractor(source, output="nope")
@@ -121,7 +121,7 @@ def test_changing_trainable_needs_a_recompile(head_model):
     head_model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
     head_model.fit(x, y, epochs=1, verbose=0)
     transfer.unfreeze_top(head_model, 1)
-    kernel = lambda: head_model.get_layer("base").get_layer("block3_conv1").kernel.numpy().copy()  # noqa: E731
+    kernel = lambda: head_model.get_layer("base").get_layer("block3_conv1").kernel.numpy().copy()
     before = kernel()
     head_model.fit(x, y, epochs=1, verbose=0)
     assert np.array_equal(before, kernel())
@@ -197,9 +197,10 @@ def test_fit_small_repeats_a_tiny_training_set(head_model):
         transfer.fit_small(head_model, ds, epochs=0)
 
 
+@pytest.mark.slow
 def test_the_three_strategies_and_label_efficiency(source, monkeypatch):
     plan = transfer.TransferPlan(steps_per_epoch=2, head_epochs=1, fine_epochs=1, batch_size=8)
-    load = lambda n: transfer.reframe(data.load("digits", image_size=(16, 16), train_size=n), box=12, canvas=16)  # noqa: E731
+    load = lambda n: transfer.reframe(data.load("digits", image_size=(16, 16), train_size=n), box=12, canvas=16)
     target = load(20)
     scratch, h = transfer.train_from_scratch(RECIPE, target, plan)
     assert scratch.output_shape == (None, 10) and len(h.history["val_accuracy"]) == plan.scratch_epochs

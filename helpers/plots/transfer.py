@@ -4,7 +4,7 @@ trains (frozen vs trainable parameters per layer), and two-stage (head, then fin
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
