@@ -105,7 +105,7 @@ def simple_cnn(
         head: ``"gap"`` (default) or ``"flatten"``.
         dense_units: units of the hidden dense layer, 0 for none (default 128).
         l2: L2 weight penalty on conv and dense kernels (default 0).
-        l1: L1 weight penalty on the same kernels (default 0); drives weights to exactly zero.
+        l1: L1 weight penalty on the same kernels (default 0); pushes many weights to (near) zero: sparsity.
         spatial_dropout: SpatialDropout2D rate after each block's pooling, 0 to disable (default 0).
     """
     input_shape = _check_shape_and_classes(input_shape, num_classes)

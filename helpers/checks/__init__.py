@@ -16,15 +16,10 @@ from helpers.checks import (
     transfer,
     tuning,
 )
+from helpers._reexport import reexport
 from helpers.checks._core import CheckResult, Hint, exercise
 
 _MODULES = (foundations, data_preparation, architecture, training_strategies, regularization,
             monitoring, transfer, overfitting, tuning)
 
-for _module in _MODULES:
-    for _name in _module.__all__:
-        if _name in globals():
-            raise ImportError(f"Two notebooks define a check named {_name!r}; rename one.")
-        globals()[_name] = getattr(_module, _name)
-
-__all__ = ["CheckResult", "Hint", "exercise", *(n for m in _MODULES for n in m.__all__)]
+__all__ = ["CheckResult", "Hint", "exercise", *reexport(globals(), _MODULES, "check")]

@@ -109,3 +109,15 @@ def require_int(value, expected: int, what: str, hint: str = "") -> None:
         raise Hint(f"{what} must be a whole number. Received {value!r}.")
     if int(value) != expected:
         raise Hint(f"{what} is {value}, which is not right. {hint}".strip())
+
+
+def require_number(value, what: str = "Your function", returns: str = "a number") -> float:
+    """Convert a returned value to ``float``, with hints for a missing ``return`` and non-numbers."""
+    if value is None or value is Ellipsis:
+        raise Hint(f"{what} returned nothing. Did you forget `return`? It should return {returns}.")
+    if isinstance(value, (str, bytes)):
+        raise Hint(f"Return {returns}, not text. Received: {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError) as exc:
+        raise Hint(f"Return {returns}. Received: {type(value).__name__}") from exc

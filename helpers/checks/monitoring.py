@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from helpers.checks._core import Hint, exercise, require, require_array, require_callable
+from helpers.checks._core import Hint, exercise, require, require_array, require_callable, require_number
 
 __all__ = ["early_stopping_epochs", "per_class_metrics", "calibration_error"]
 
@@ -161,14 +161,7 @@ def calibration_error(fn) -> str:
         with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # an empty bin's mean is reported as a hint below
             got = fn(confidences.copy(), correct.copy(), n_bins)
-        if got is None or got is Ellipsis:
-            raise Hint("Your function returned nothing. Return one number: the ECE.")
-        try:
-            if isinstance(got, (str, bytes)):
-                raise TypeError
-            got = float(got)
-        except (TypeError, ValueError) as exc:
-            raise Hint(f"Return one number (the ECE), not {type(got).__name__}.") from exc
+        got = require_number(got, returns="one number: the ECE")
         if np.isnan(got):
             raise Hint("Your ECE is NaN: an empty bin has no mean. Skip bins that hold no example.")
         if abs(got - expected) < 1e-9:

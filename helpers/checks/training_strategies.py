@@ -11,6 +11,7 @@ from helpers.checks._core import (
     require,
     require_array,
     require_callable,
+    require_number,
 )
 
 __all__ = ["adam_update_step", "linear_scaling_rule", "lr_range_rule", "step_decay_rule"]
@@ -107,12 +108,7 @@ def linear_scaling_rule(fn) -> str:
     for base_lr, base_bs, bs in ((0.01, 32, 128), (0.1, 256, 64), (0.04, 64, 64), (3e-4, 32, 96)):
         expected = base_lr * bs / base_bs
         got = fn(base_lr, base_bs, bs)
-        if got is None or got is Ellipsis:
-            raise Hint("Your function returned nothing. Did you forget `return`?")
-        try:
-            got = float(got)
-        except (TypeError, ValueError) as exc:
-            raise Hint(f"Return a number. Received: {type(got).__name__}") from exc
+        got = require_number(got)
         if np.isclose(got, expected, rtol=1e-9):
             continue
         if np.isclose(got, base_lr * base_bs / bs):
@@ -152,12 +148,7 @@ def lr_range_rule(fn) -> str:
         best = int(np.argmin(np.where(finite, loss, np.inf)))
         expected = lrs[best] / 10
         got = fn(lrs.copy(), loss.copy())
-        if got is None or got is Ellipsis:
-            raise Hint("Your function returned nothing. Did you forget `return`?")
-        try:
-            got = float(got)
-        except (TypeError, ValueError) as exc:
-            raise Hint(f"Return one learning rate (a number). Received: {type(got).__name__}") from exc
+        got = require_number(got, returns="one learning rate (a number)")
         if np.isclose(got, expected, rtol=1e-6):
             continue
         if not np.isfinite(got) or (not finite.all() and np.isclose(got * 10, lrs[np.argmin(finite)], rtol=1e-6)):
@@ -193,12 +184,7 @@ def step_decay_rule(fn) -> str:
         for step in range(3 * drop_every + 2):
             expected = float(schedule(step))
             got = fn(step, initial_lr, drop_every, factor)
-            if got is None or got is Ellipsis:
-                raise Hint("Your function returned nothing. Did you forget `return`?")
-            try:
-                got = float(got)
-            except (TypeError, ValueError) as exc:
-                raise Hint(f"Return a number. Received: {type(got).__name__}") from exc
+            got = require_number(got)
             if np.isclose(got, expected, rtol=1e-5):
                 continue
             if np.isclose(got, initial_lr * factor ** (step / drop_every), rtol=1e-5):

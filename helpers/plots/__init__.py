@@ -4,6 +4,7 @@ Each function returns its ``Figure`` (end the notebook line with ``;`` to avoid 
 gives it a title and axis labels. Modules list their figures in ``__all__``; they are re-exported here.
 """
 
+from helpers._reexport import reexport
 from helpers.plots import (
     architecture,
     basics,
@@ -19,10 +20,4 @@ from helpers.plots import (
 _MODULES = (basics, data_preparation, architecture, training_strategies, regularization, monitoring,
             transfer, overfitting, tuning)
 
-for _module in _MODULES:
-    for _name in _module.__all__:
-        if _name in globals():
-            raise ImportError(f"Two plot modules define {_name!r}; rename one.")
-        globals()[_name] = getattr(_module, _name)
-
-__all__ = [n for m in _MODULES for n in m.__all__]
+__all__ = reexport(globals(), _MODULES, "plot")
