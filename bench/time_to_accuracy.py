@@ -47,6 +47,13 @@ def run_one(recipe: BenchRecipe, ds: data.Dataset, seed: int, *, target: float, 
             "curve": clock.curve}
 
 
+def _median_time(times: list[float | None]) -> float | None:
+    """The median over seeds, a seed that never reached the target counting as infinitely slow;
+    None when that median is itself "never" (JSON has no infinity)."""
+    median = statistics.median([t if t is not None else float("inf") for t in times])
+    return None if median == float("inf") else median
+
+
 def run(recipes: list[BenchRecipe], ds: data.Dataset, *, seeds, target: float, budget_s: float, log=print) -> dict:
     results = {}
     for recipe in recipes:
@@ -62,25 +69,22 @@ def run(recipes: list[BenchRecipe], ds: data.Dataset, *, seeds, target: float, b
             "source": recipe.source,
             "batch_size": recipe.batch_size,
             "reached_target": f"{len(reached)}/{len(runs)}",
-            # the median over seeds, counting a seed that never reached the target as infinitely slow
-            "median_time_to_target_s": (statistics.median([t if t is not None else float("inf") for t in times])
-                                        if reached else None),
+            "median_time_to_target_s": _median_time(times),
             "median_best_accuracy": float(np.median([r["best_accuracy"] for r in runs])),
             "runs": runs,
         }
     course = results[recipes[0].name]["median_time_to_target_s"]
     refs = [v["median_time_to_target_s"] for k, v in results.items() if k != recipes[0].name]
-    finite_refs = [t for t in refs if t is not None and t != float("inf")]
+    finite_refs = [t for t in refs if t is not None]
     fastest_ref = min(finite_refs) if finite_refs else None
     summary = {
         "target_accuracy": target,
         "budget_s": budget_s,
         "seeds": list(seeds),
-        "speedup_vs_fastest_reference": (round(fastest_ref / course, 2) if course and fastest_ref and course != float("inf")
-                                         else None),
+        "speedup_vs_fastest_reference": round(fastest_ref / course, 2) if course and fastest_ref else None,
         "course_best_accuracy_is_highest": results[recipes[0].name]["median_best_accuracy"]
         >= max(v["median_best_accuracy"] for v in results.values()),
     }
-    if course not in (None, float("inf")) and fastest_ref is None:
+    if course is not None and fastest_ref is None:
         summary["speedup_vs_fastest_reference"] = "no reference reached the target"
     return {"summary": summary, "recipes": results}

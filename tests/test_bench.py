@@ -46,3 +46,12 @@ def test_gpu_request_without_gpu_is_a_clear_error(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "bench", "--device", "gpu", "--only", "hardware",
                            "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0 and "TensorFlow sees no GPU" in proc.stderr
+
+
+def test_median_time_counts_misses_as_never_and_stays_json_safe():
+    from bench.time_to_accuracy import _median_time
+
+    assert _median_time([10.0, 20.0, 30.0]) == 20.0
+    assert _median_time([10.0, None, 30.0]) == 30.0  # a miss is the slowest seed, not a skipped one
+    assert _median_time([10.0, None, None]) is None  # most seeds never got there: "not reached"
+    json.dumps({"t": _median_time([None])}, allow_nan=False)
