@@ -58,7 +58,7 @@ def configure_device(args) -> dict:
 
 def main(argv=None) -> int:
     args = parse(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import helpers.config  # noqa: F401 - sets TensorFlow's C++ log level before TensorFlow loads
     env = configure_device(args)
     from bench import report
     from helpers import config, data

@@ -75,8 +75,8 @@ def run(recipes: list[BenchRecipe], ds: data.Dataset, *, seeds, target: float, b
         }
     course = results[recipes[0].name]["median_time_to_target_s"]
     refs = [v["median_time_to_target_s"] for k, v in results.items() if k != recipes[0].name]
-    finite_refs = [t for t in refs if t is not None]
-    fastest_ref = min(finite_refs) if finite_refs else None
+    reached_refs = [t for t in refs if t is not None]
+    fastest_ref = min(reached_refs) if reached_refs else None
     summary = {
         "target_accuracy": target,
         "budget_s": budget_s,

@@ -158,6 +158,7 @@ class TrainingInterrupted(RuntimeError):
     """Raised by :class:`InterruptAfterEpoch` to simulate a crash in the middle of ``fit``."""
 
 
+@_keras.saving.register_keras_serializable(package="cnn_course")
 class InterruptAfterEpoch(_keras.callbacks.Callback):
     """Simulate an interruption: raise :class:`TrainingInterrupted` at the end of an epoch.
 
@@ -186,7 +187,15 @@ class InterruptAfterEpoch(_keras.callbacks.Callback):
             self.fired = True
             raise TrainingInterrupted(f"Simulated interruption after epoch {self.epoch}.")
 
+    def get_config(self) -> dict:
+        return {"epoch": self.epoch}
 
+    @classmethod
+    def from_config(cls, config: dict) -> "InterruptAfterEpoch":
+        return cls(**config)
+
+
+@_keras.saving.register_keras_serializable(package="cnn_course")
 class ResumableCSVLogger(_keras.callbacks.Callback):
     """Stream per-epoch metrics to a CSV file that stays exact across interruptions and resumes.
 
@@ -280,7 +289,15 @@ class ResumableCSVLogger(_keras.callbacks.Callback):
             writer.writerow(row)
             fh.flush()
 
+    def get_config(self) -> dict:
+        return {"filename": str(self.filename), "separator": self.separator}
 
+    @classmethod
+    def from_config(cls, config: dict) -> "ResumableCSVLogger":
+        return cls(**config)
+
+
+@_keras.saving.register_keras_serializable(package="cnn_course")
 class SafeBackupAndRestore(_keras.callbacks.BackupAndRestore):
     """``keras.callbacks.BackupAndRestore`` whose backup is never half-written.
 
@@ -300,6 +317,14 @@ class SafeBackupAndRestore(_keras.callbacks.BackupAndRestore):
 
     def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint: bool = True):
         super().__init__(str(backup_dir), save_freq=save_freq, delete_checkpoint=delete_checkpoint)
+
+    def get_config(self) -> dict:
+        return {"backup_dir": str(self.backup_dir), "save_freq": self.save_freq,
+                "delete_checkpoint": self.delete_checkpoint}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "SafeBackupAndRestore":
+        return cls(**config)
 
     def _signature(self) -> list:
         """Name and shape of every model weight: a backup only fits a model with the same ones."""
@@ -361,7 +386,7 @@ import time as _time  # noqa: E402
 import keras as _keras  # noqa: E402,F811
 
 
-@_keras.saving.register_keras_serializable(package="course")
+@_keras.saving.register_keras_serializable(package="cnn_course")
 class LRFinder(_keras.callbacks.Callback):
     """A learning-rate range test (Smith, 2017): raise the rate every batch and record the loss.
 
@@ -488,7 +513,7 @@ class LRFinder(_keras.callbacks.Callback):
         return cls(**config)
 
 
-@_keras.saving.register_keras_serializable(package="course")
+@_keras.saving.register_keras_serializable(package="cnn_course")
 class EpochTimer(_keras.callbacks.Callback):
     """Record the wall-clock seconds of every training epoch (validation included).
 

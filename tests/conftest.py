@@ -4,10 +4,13 @@ Notebook kernels started by nbval inherit this environment, so they run in the s
 """
 
 import os
+import shutil
+from pathlib import Path
 
 os.environ.setdefault("COURSE_PROFILE", "smoke")
 os.environ.setdefault("COURSE_VERBOSE", "0")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import helpers.config  # noqa: E402,F401 - sets TensorFlow's C++ log level before any test imports TensorFlow
 
 import matplotlib  # noqa: E402
 
@@ -63,3 +66,34 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 _BEFORE = pytest.StashKey()
+
+
+# Notebooks must not depend on each other's leftovers: each notebook's kernel gets its own empty build
+# folder (COURSE_BUILD_DIR, read by helpers.config when the kernel imports it), so a checkpoint, log or
+# tuner folder written by another notebook, or by an earlier run, is never there to be found.
+NOTEBOOK_BUILD_ROOT = Path(__file__).resolve().parent.parent / "build" / "nbval"
+_emptied: set = set()
+
+
+def notebook_build_dir(path) -> Path:
+    """The build folder the kernel of notebook ``path`` sees during the tests."""
+    return NOTEBOOK_BUILD_ROOT / Path(path).stem
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_setup(item):
+    if Path(str(item.path)).suffix != ".ipynb":
+        return (yield)
+    folder = notebook_build_dir(item.path)
+    if folder not in _emptied:  # once per notebook per run, before its kernel starts
+        shutil.rmtree(folder, ignore_errors=True)
+        _emptied.add(folder)
+    previous = os.environ.get("COURSE_BUILD_DIR")
+    os.environ["COURSE_BUILD_DIR"] = str(folder)
+    try:
+        return (yield)
+    finally:
+        if previous is None:
+            os.environ.pop("COURSE_BUILD_DIR", None)
+        else:
+            os.environ["COURSE_BUILD_DIR"] = previous

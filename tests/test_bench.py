@@ -55,3 +55,28 @@ def test_median_time_counts_misses_as_never_and_stays_json_safe():
     assert _median_time([10.0, None, 30.0]) == 30.0  # a miss is the slowest seed, not a skipped one
     assert _median_time([10.0, None, None]) is None  # most seeds never got there: "not reached"
     json.dumps({"t": _median_time([None])}, allow_nan=False)
+
+
+def test_course_runtime_checks_each_notebook_against_its_budget():
+    from bench import course_runtime, report
+
+    assert course_runtime.notebook_budget("full", "03_architecture.ipynb") == 240
+    assert course_runtime.notebook_budget("full", "07_transfer_learning.ipynb") == 300
+    assert course_runtime.notebook_budget("full", "09_hyperparameter_search.ipynb") == 600
+    assert course_runtime.notebook_budget("smoke", "09_hyperparameter_search.ipynb") == 90
+    assert course_runtime.notebook_budget("smoke", "03_architecture.ipynb") is None
+    runner_report = {"total_seconds": 700.0, "notebooks": [
+        {"notebook": "03_architecture.ipynb", "seconds": 200.0, "peak_rss_mib": 900.0, "ok": True},
+        {"notebook": "08_overfitting.ipynb", "seconds": 250.0, "peak_rss_mib": 1200.0, "ok": True},
+        {"notebook": "09_hyperparameter_search.ipynb", "seconds": 250.0, "peak_rss_mib": 1000.0, "ok": True}]}
+    full = course_runtime.summarize("full", runner_report)
+    assert [n["within_budget"] for n in full["notebooks"]] == [True, False, True]
+    assert full["notebooks_over_budget"] == ["08_overfitting.ipynb"]
+    assert full["within_time_budget"] and full["within_memory_budget"] and full["peak_rss_mib"] == 1200.0
+    results = {"generated": "now", "quick": False, "total_seconds": 700.0,
+               "environment": {"device": "cpu", "cpu_count": 2, "machine": "x86_64", "tensorflow": "2", "keras": "3",
+                               "precision_policy": "float32", "xla": False},
+               "benchmarks": {"course_runtime": {"full": full}}}
+    md = report.markdown(results)
+    assert "| full | 08_overfitting.ipynb | 250 | 240 (**over**) |" in md
+    assert "notebooks over budget: 08_overfitting.ipynb" in md

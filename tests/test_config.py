@@ -74,3 +74,40 @@ def test_paths_live_in_the_repository():
     assert config.CACHE_DIR.parent == config.DATA_DIR
     assert config.PRETRAINED_DIR.name == "pretrained"
     assert config.BUILD_DIR == config.ROOT / "build"
+
+
+def test_build_dir_follows_course_build_dir(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COURSE_BUILD_DIR": str(tmp_path / "elsewhere")}
+    out = subprocess.run([sys.executable, "-c", "from helpers import config, persistence; "
+                          "print(config.BUILD_DIR); print(config.LOG_DIR); print(persistence.MODELS_DIR)"],
+                         env=env, capture_output=True, text=True, check=True, cwd=config.ROOT)
+    build = tmp_path.resolve() / "elsewhere"
+    assert out.stdout.split() == [str(build), str(build / "logs"), str(build / "models")]
+
+
+def test_each_notebook_kernel_gets_its_own_empty_build_dir(monkeypatch):
+    import os
+
+    import conftest
+
+    monkeypatch.delenv("COURSE_BUILD_DIR", raising=False)
+    item = type("Item", (), {"path": config.ROOT / "notebooks" / "zz_probe.ipynb"})()
+    folder = conftest.notebook_build_dir(item.path)
+    (folder / "checkpoints").mkdir(parents=True, exist_ok=True)
+    (folder / "checkpoints" / "left_by_another_run.keras").write_text("stale")
+    conftest._emptied.discard(folder)
+    try:
+        hook = conftest.pytest_runtest_setup(item)
+        next(hook)  # what the kernel of zz_probe.ipynb would start with
+        assert os.environ["COURSE_BUILD_DIR"] == str(folder) and not folder.exists()
+        with pytest.raises(StopIteration):
+            next(hook)
+        assert "COURSE_BUILD_DIR" not in os.environ  # the other tests keep the normal build folder
+    finally:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)

@@ -247,8 +247,9 @@ def test_recommended_recipe_is_the_documented_one():
     recipe = experiments.recommended_recipe()
     assert isinstance(recipe, training.Recipe)
     assert recipe.augment is True and recipe.epochs == experiments.RECOMMENDED_EPOCHS
-    assert (recipe.filters, recipe.convs_per_block, recipe.head, recipe.dropout) == ((32, 64), 2, "flatten", 0.3)
-    assert (recipe.batch_size, recipe.peak_lr) == (64, experiments.RECOMMENDED_PEAK_LR) == (64, 1.5e-3)
+    same_network = ("filters", "convs_per_block", "head", "dropout", "bn_momentum", "batch_size")
+    assert all(getattr(recipe, f) == getattr(training.RECOMMENDED, f) for f in same_network)
+    assert recipe.peak_lr == experiments.RECOMMENDED_PEAK_LR == 3e-3 and recipe.epochs == 20
     short = experiments.recommended_recipe(epochs=2, augment=False)
     assert short.epochs == 2 and short.augment is False and short.filters == recipe.filters
 

@@ -3,7 +3,7 @@ ValueError/TypeError with a message that says what to change. Nothing else may e
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -113,3 +113,39 @@ def test_augment_strength_is_validated(strength):
         out = np.asarray(layer(x, training=True))
         assert out.shape == x.shape and np.all(np.isfinite(out))
         np.testing.assert_array_equal(np.asarray(layer(x, training=False)), x)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(hnp.arrays(np.float64, st.tuples(st.integers(1, 3), st.integers(1, 9), st.integers(1, 9), st.sampled_from([1, 3])),
+                  elements=st.floats(0, 1))  # valid batches in the preset's range, tiny images included
+       | hnp.arrays(np.float64, hnp.array_shapes(min_dims=2, max_dims=5, min_side=0, max_side=9),
+                    elements=st.floats(-300, 300) | st.sampled_from([0.0, 0.5, 1.0, 255.0])),
+       st.sampled_from([np.float32, np.float64, np.uint8, np.int64]),
+       st.sampled_from(["digits", "clothing", "objects"]), st.sampled_from([1, 2, 3, 0, -1, 1.5]))
+def test_augment_variants_of_odd_images_work_or_explain(values, dtype, name, n):
+    """Any shape, dtype or pixel range: augmented copies in the input's range, or a clear error."""
+    from helpers import augment
+
+    x = values.astype(dtype)
+    try:
+        out = augment.variants(augment.preset(name), x, n=n)
+    except (ValueError, TypeError) as exc:
+        assert _explains(exc), str(exc)
+    else:
+        images = data.validate_images(x)
+        assert out.shape == (len(images), n, *images.shape[1:])
+        event("augmented")
+        assert np.all(np.isfinite(out)) and out.min() >= -0.02 and out.max() <= 1.02
+
+
+@SETTINGS
+@given(st.tuples(st.integers(-1, 40), st.integers(-1, 40), st.integers(-1, 4)) | st.just((28, 28)) | st.just((28.0, 28, 1)))
+def test_flip_rate_probe_shape_works_or_explains(shape):
+    from helpers import augment
+
+    try:
+        rates = augment.flip_rate(augment.preset("digits"), n=4, image_shape=shape)
+    except (ValueError, TypeError) as exc:
+        assert _explains(exc), str(exc)
+    else:
+        assert rates == {"horizontal": 0.0, "vertical": 0.0}

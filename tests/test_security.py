@@ -37,3 +37,24 @@ def test_models_are_loaded_in_safe_mode():
             if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "load_model":
                 flags = {k.arg: k.value for k in node.keywords}
                 assert "safe_mode" not in flags or getattr(flags["safe_mode"], "value", True) is not False, path
+
+
+def test_every_default_write_location_is_a_git_ignored_folder_of_the_repo():
+    """Helpers write only where git ignores it: datasets, source models, logs, models, tuners, resume state."""
+    import os
+    import subprocess
+
+    from helpers import config, distributed_search, persistence
+
+    if "COURSE_DATA_DIR" in os.environ or "COURSE_BUILD_DIR" in os.environ:
+        import pytest
+
+        pytest.skip("the data or build folder was moved on purpose")
+    places = [config.CACHE_DIR, config.PRETRAINED_DIR, config.BUILD_DIR, config.LOG_DIR, persistence.MODELS_DIR,
+              config.BUILD_DIR / "tuner", config.BUILD_DIR / "checkpoints", config.BUILD_DIR / "resume",
+              distributed_search.SearchSpec.directory]
+    for place in places:
+        probe = os.path.relpath(os.path.join(place, "probe.file"), config.ROOT)
+        assert not probe.startswith(".."), f"{place} is outside the repository"
+        ignored = subprocess.run(["git", "check-ignore", "-q", probe], cwd=config.ROOT).returncode == 0
+        assert ignored, f"{place} is not ignored by git: add it to .gitignore"

@@ -52,7 +52,7 @@ print("RESULT " + json.dumps({"epochs": history.epoch, "iterations": int(model.o
 
 
 def _child(resume_dir, pause):
-    env = {**os.environ, "COURSE_VERBOSE": "0", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "COURSE_VERBOSE": "0", "PYTHONPATH": str(ROOT)}
     return [sys.executable, "-c", CHILD, str(resume_dir), str(EPOCHS), str(pause)], env
 
 

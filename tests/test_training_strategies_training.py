@@ -178,7 +178,7 @@ def test_lr_finder_validates_arguments(kwargs, match):
 def test_callbacks_are_registered_and_round_trip():
     finder = callbacks.LRFinder(start_lr=1e-5, end_lr=3.0, num_steps=77, smoothing=0.8, stop_factor=None)
     config = keras.saving.serialize_keras_object(finder)
-    assert config["registered_name"] == "course>LRFinder"
+    assert config["registered_name"] == "cnn_course>LRFinder"
     again = keras.saving.deserialize_keras_object(config)
     assert isinstance(again, callbacks.LRFinder) and again.get_config() == finder.get_config()
     timer = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(callbacks.EpochTimer()))
