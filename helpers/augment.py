@@ -297,12 +297,18 @@ def variants(augmenter, images: np.ndarray, n: int = 6) -> np.ndarray:
 
 
 def asymmetric_probe(image_shape: tuple[int, int, int] = (28, 28, 1)) -> np.ndarray:
-    """A test image whose ink sits in the top-left quarter: any flip moves it to another quarter."""
-    if (len(image_shape) != 3 or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d <= 0
-                                     for d in image_shape) or min(image_shape[:2]) < 8):
+    """A test image whose ink sits in the top-left quarter: any flip moves it to another quarter.
+
+    The image must be at least 8x8 and at most twice as long as it is wide: in a long, narrow image
+    a small rotation about the centre already carries the ink across the midline, which would be
+    counted as a flip.
+    """
+    if (not isinstance(image_shape, (tuple, list)) or len(image_shape) != 3
+            or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d <= 0 for d in image_shape)
+            or min(image_shape[:2]) < 8 or max(image_shape[:2]) > 2 * min(image_shape[:2])):
         raise ValueError(
-            "image_shape must be (height, width, channels), at least 8x8. "
-            f"Received: image_shape={image_shape!r}"
+            "image_shape must be (height, width, channels), at least 8x8 and at most twice as long as "
+            f"wide, e.g. (28, 28, 1). Received: image_shape={image_shape!r}"
         )
     h, w, c = (int(d) for d in image_shape)
     probe = np.zeros((h, w, c), np.float32)

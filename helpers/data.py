@@ -100,6 +100,9 @@ def validate_images(x, *, name: str = "x", channels: tuple[int, ...] = (1, 3)) -
         raise ValueError(f"{name} must have shape (N, height, width, channels). Received shape={x.shape}")
     if x.shape[0] == 0:
         raise ValueError(f"{name} is empty (shape={x.shape}); pass at least one image.")
+    if min(x.shape[1:3]) == 0:
+        raise ValueError(f"{name} holds images of size {x.shape[1]}x{x.shape[2]} (shape={x.shape}); "
+                         "each image needs a height and width of at least 1 pixel.")
     if x.shape[-1] not in channels:
         raise ValueError(
             f"{name} must have {' or '.join(map(str, channels))} channels in the last axis. "

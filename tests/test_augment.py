@@ -243,5 +243,7 @@ def test_flip_rate_measures_flips():
 def test_asymmetric_probe():
     probe = augment.asymmetric_probe((32, 32, 3))
     assert probe.shape == (32, 32, 3) and probe[:16, :16].sum() == probe.sum() > 0
-    with pytest.raises(ValueError, match=r"at least 8x8. Received: image_shape=\(4, 4, 1\)"):
+    with pytest.raises(ValueError, match=r"at least 8x8 .*Received: image_shape=\(4, 4, 1\)"):
         augment.asymmetric_probe((4, 4, 1))
+    with pytest.raises(ValueError, match=r"twice as long as wide.*Received: image_shape=\(28, 8, 1\)"):
+        augment.asymmetric_probe((28, 8, 1))  # a small rotation would carry the ink across the midline

@@ -194,3 +194,8 @@ def test_split_too_small_to_stratify():
 def test_available_lists_offline_and_online():
     names = data.available()
     assert names["mnist5k"] == "offline" and "online" in names["cifar10"] and "folder:PATH" in names
+
+
+def test_images_without_pixels_are_a_clear_error():
+    with pytest.raises(ValueError, match=r"size 0x0 .*at least 1 pixel"):
+        data.validate_images(np.zeros((1, 0, 0, 1), np.float32))

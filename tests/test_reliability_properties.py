@@ -9,7 +9,9 @@ from hypothesis.extra import numpy as hnp
 
 from helpers import data
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: every run (and CI) tries the same examples, so a failure reproduces. To hunt for new
+# ones locally, set derandomize=False and run with --hypothesis-seed=<any number>.
+SETTINGS = settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 DTYPES = st.sampled_from([np.float32, np.float64, np.uint8, np.int64, np.bool_, np.complex64])
 SHAPES = hnp.array_shapes(min_dims=0, max_dims=5, min_side=0, max_side=6)
 
@@ -115,7 +117,7 @@ def test_augment_strength_is_validated(strength):
         np.testing.assert_array_equal(np.asarray(layer(x, training=False)), x)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(SETTINGS, max_examples=40)
 @given(hnp.arrays(np.float64, st.tuples(st.integers(1, 3), st.integers(1, 9), st.integers(1, 9), st.sampled_from([1, 3])),
                   elements=st.floats(0, 1))  # valid batches in the preset's range, tiny images included
        | hnp.arrays(np.float64, hnp.array_shapes(min_dims=2, max_dims=5, min_side=0, max_side=9),
