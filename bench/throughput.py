@@ -61,17 +61,15 @@ def _model(ds, with_augmentation):
     return training.compile_classifier(model, learning_rate=1e-3)
 
 
-def _images_per_second(model, feed, n_images, repeats):
-    model.fit(feed, epochs=1, verbose=0)  # warm-up: tracing, caches, thread pools
-    rates = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model.fit(feed, epochs=1, verbose=0)
-        rates.append(n_images / (time.perf_counter() - start))
-    return statistics.median(rates)
+def _epoch_seconds(model, feed) -> float:
+    start = time.perf_counter()
+    model.fit(feed, epochs=1, verbose=0)
+    return time.perf_counter() - start
 
 
 def run(ds: data.Dataset, *, n_images: int, repeats: int, batch_size: int = 64, log=print) -> dict:
+    """Training images/s per feed (median over ``repeats`` epochs, feeds timed in turn so that a slow
+    moment of the machine hits all of them alike) and what each feed's input side delivers alone."""
     x, y = ds.x_train[:n_images], ds.y_train[:n_images]
     n = len(x)
     feeds = {
@@ -82,11 +80,26 @@ def run(ds: data.Dataset, *, n_images: int, repeats: int, batch_size: int = 64, 
             x, y, batch_size=batch_size, shuffle=True, augment=augment.preset(DIGITS))),
         "naive PyDataset (NumPy/SciPy per image)": (False, lambda: NaiveAugmentingSequence(x, y, batch_size)),
     }
-    rates = {}
-    for name, (in_model, make_feed) in feeds.items():
-        rates[name] = round(_images_per_second(_model(ds, in_model), make_feed(), n, repeats), 1)
-        log(f"    {name:<44} {rates[name]:>9.1f} images/s")
+    setups = {name: (_model(ds, in_model), make_feed()) for name, (in_model, make_feed) in feeds.items()}
+    for model, feed in setups.values():
+        _epoch_seconds(model, feed)  # warm-up: tracing, caches, thread pools
+    seconds = {name: [] for name in setups}
+    for _ in range(repeats):
+        for name, (model, feed) in setups.items():
+            seconds[name].append(_epoch_seconds(model, feed))
+    rates, input_rates = {}, {}
+    for name, (model, feed) in setups.items():
+        rates[name] = round(n / statistics.median(seconds[name]), 1)
+        # Augmentation inside the model runs in the training step: its feed alone is the plain one.
+        input_rates[name] = (None if feeds[name][0] else
+                             round(data.pipeline_throughput(feed, repeats=repeats).images_per_second, 1))
+        alone = "" if input_rates[name] is None else f"   (input alone {input_rates[name]:>9.1f})"
+        log(f"    {name:<44} {rates[name]:>9.1f} images/s{alone}")
     naive = rates["naive PyDataset (NumPy/SciPy per image)"]
     best_aug = max(rates["tf.data + augmentation in the model"], rates["tf.data + augmentation in map (parallel)"])
-    return {"images_per_second": rates, "images": n, "batch_size": batch_size, "repeats": repeats,
-            "ratio_best_tfdata_augmented_vs_naive": round(best_aug / naive, 2)}
+    naive_input = input_rates["naive PyDataset (NumPy/SciPy per image)"]
+    return {"images_per_second": rates, "input_only_images_per_second": input_rates, "images": n,
+            "batch_size": batch_size, "repeats": repeats,
+            "ratio_best_tfdata_augmented_vs_naive": round(best_aug / naive, 2),
+            "ratio_tfdata_map_vs_naive_input_only": round(
+                input_rates["tf.data + augmentation in map (parallel)"] / naive_input, 2)}

@@ -28,6 +28,10 @@ def test_quick_bench_writes_every_field(tmp_path):
     rates = b["throughput"]["images_per_second"]
     assert len(rates) == 4 and all(v > 0 for v in rates.values())
     assert b["throughput"]["ratio_best_tfdata_augmented_vs_naive"] > 0
+    alone = b["throughput"]["input_only_images_per_second"]
+    assert alone["tf.data + augmentation in the model"] is None  # its augmentation runs in the step
+    assert sum(v is not None and v > 0 for v in alone.values()) == 3
+    assert b["throughput"]["ratio_tfdata_map_vs_naive_input_only"] > 0
     hw = b["hardware"]
     assert hw["forward_mflops_per_image"] > 0 and 0 < hw["fraction_of_matmul"] < 1.5
     course = b["course_runtime"]["smoke"]
