@@ -34,8 +34,8 @@ T = TypeVar("T")
 # false alarms at that level on every CPU machine: "failed call to cuInit" (no GPU) and, with op
 # determinism on, "NodeDef mentions attribute use_unbounded_threadpool" for each tf.data map it
 # rewrites. A real failure still raises a Python exception with its message.
-TF_CPP_LOG_LEVEL = "3"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", TF_CPP_LOG_LEVEL)
+# Processes the course starts (notebook kernels, tuner workers) inherit it.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 # Paths. ROOT is the repository (the folder holding helpers/); COURSE_DATA_DIR moves the data.
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,8 +110,8 @@ def seed_everything(seed: int = DEFAULT_SEED) -> None:
 
 
 def quiet_logging() -> None:
-    """Silence TensorFlow's C++ and Python chatter and absl warnings that hide the lesson."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", TF_CPP_LOG_LEVEL)
+    """Silence TensorFlow's Python chatter and absl warnings that hide the lesson (its C++ log level
+    is set when this module is imported, before TensorFlow loads)."""
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     logging.getLogger("absl").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=UserWarning, module="keras")

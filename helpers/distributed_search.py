@@ -214,8 +214,7 @@ def launch(workers: int = 2, *, spec: SearchSpec | None = None, port: int | None
     port = port or free_port()
     base_env = {k: v for k, v in os.environ.items() if k not in ROLE_ENV}
     base_env.update(KERASTUNER_ORACLE_IP="127.0.0.1", KERASTUNER_ORACLE_PORT=str(port), PYTHONUNBUFFERED="1",
-                    TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS="1", OMP_NUM_THREADS=str(threads),
-                    TF_CPP_MIN_LOG_LEVEL=config.TF_CPP_LOG_LEVEL)
+                    TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS="1", OMP_NUM_THREADS=str(threads))
     procs: dict[str, subprocess.Popen] = {}
     logs: dict[str, Path] = {}
     start = time.monotonic()

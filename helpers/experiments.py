@@ -384,8 +384,7 @@ def recommended_recipe(**overrides):
     unknown = sorted(set(overrides) - fields)
     if unknown:
         raise ValueError(f"Unknown recipe field(s) {', '.join(unknown)}. Fields: {', '.join(sorted(fields))}")
-    settings = {"augment": True, "epochs": RECOMMENDED_EPOCHS,
-                "peak_lr": RECOMMENDED_PEAK_LR, **overrides}
+    settings = {"augment": True, "epochs": RECOMMENDED_EPOCHS, "peak_lr": RECOMMENDED_PEAK_LR, **overrides}
     _check_positive_int(settings["epochs"], "epochs")
     return dataclasses.replace(training.RECOMMENDED, **settings)
 

@@ -92,7 +92,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         os.environ["COURSE_PROFILE"] = args.profile  # the kernels inherit it
     os.environ.setdefault("COURSE_VERBOSE", "2")  # one line per epoch in the executed copies
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", config.TF_CPP_LOG_LEVEL)
     paths = args.notebooks or sorted((config.ROOT / "notebooks").glob("[0-9]*.ipynb"))
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
