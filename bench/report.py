@@ -36,8 +36,11 @@ def markdown(results: dict) -> str:
         for name, r in t["recipes"].items():
             out.append(f"| {name} | {r['batch_size']} | {r['reached_target']} | "
                        f"{_fmt_time(r['median_time_to_target_s'])} | {r['median_best_accuracy']:.2%} |")
-        out += ["", f"Course recipe speed-up over the fastest reference: **{s['speedup_vs_fastest_reference']}**; "
-                f"course recipe has the best accuracy: **{s['course_best_accuracy_is_highest']}**.", ""]
+        speedup = s["speedup_vs_fastest_reference"]
+        speedup = f"{speedup:.2f}x" if isinstance(speedup, (int, float)) else speedup
+        best = {True: "yes", False: "no"}.get(s["course_best_accuracy_is_highest"], s["course_best_accuracy_is_highest"])
+        out += ["", f"Course recipe speed-up over the fastest reference: **{speedup}** (target 2x); "
+                f"course recipe has the best accuracy: **{best}**.", ""]
     if "throughput" in b:
         t = b["throughput"]
         alone = t.get("input_only_images_per_second", {})
