@@ -150,12 +150,21 @@ def early_stopping_trace(values, patience: int, *, min_delta: float = 0.0, mode:
     return best_epoch + 1, len(values)
 
 
+class _FromConfig:
+    """``from_config`` for the course's callbacks: their ``get_config`` holds exactly the arguments
+    of ``__init__``. (Keras's ``Callback`` has neither method, and a registered class needs both.)"""
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+
 class TrainingInterrupted(RuntimeError):
     """Raised by :class:`InterruptAfterEpoch` to simulate a crash in the middle of ``fit``."""
 
 
 @_keras.saving.register_keras_serializable(package="cnn_course")
-class InterruptAfterEpoch(_keras.callbacks.Callback):
+class InterruptAfterEpoch(_FromConfig, _keras.callbacks.Callback):
     """Simulate an interruption: raise :class:`TrainingInterrupted` at the end of an epoch.
 
     The exception leaves ``fit`` the way a crash or Ctrl-C would, right after the epoch finished.
@@ -186,13 +195,10 @@ class InterruptAfterEpoch(_keras.callbacks.Callback):
     def get_config(self) -> dict:
         return {"epoch": self.epoch}
 
-    @classmethod
-    def from_config(cls, config: dict) -> "InterruptAfterEpoch":
-        return cls(**config)
 
 
 @_keras.saving.register_keras_serializable(package="cnn_course")
-class ResumableCSVLogger(_keras.callbacks.Callback):
+class ResumableCSVLogger(_FromConfig, _keras.callbacks.Callback):
     """Stream per-epoch metrics to a CSV file that stays exact across interruptions and resumes.
 
     Like ``keras.callbacks.CSVLogger(filename, append=True)``, with one difference that matters
@@ -288,13 +294,10 @@ class ResumableCSVLogger(_keras.callbacks.Callback):
     def get_config(self) -> dict:
         return {"filename": str(self.filename), "separator": self.separator}
 
-    @classmethod
-    def from_config(cls, config: dict) -> "ResumableCSVLogger":
-        return cls(**config)
 
 
 @_keras.saving.register_keras_serializable(package="cnn_course")
-class SafeBackupAndRestore(_keras.callbacks.BackupAndRestore):
+class SafeBackupAndRestore(_FromConfig, _keras.callbacks.BackupAndRestore):
     """``keras.callbacks.BackupAndRestore`` whose backup is never half-written.
 
     Keras's callback overwrites ``latest.weights.h5`` and then ``training_metadata.json`` in place:
@@ -318,9 +321,6 @@ class SafeBackupAndRestore(_keras.callbacks.BackupAndRestore):
         return {"backup_dir": str(self.backup_dir), "save_freq": self.save_freq,
                 "delete_checkpoint": self.delete_checkpoint}
 
-    @classmethod
-    def from_config(cls, config: dict) -> "SafeBackupAndRestore":
-        return cls(**config)
 
     def _signature(self) -> list:
         """Name and shape of every model weight: a backup only fits a model with the same ones."""
@@ -383,7 +383,7 @@ import keras as _keras  # noqa: E402,F811
 
 
 @_keras.saving.register_keras_serializable(package="cnn_course")
-class LRFinder(_keras.callbacks.Callback):
+class LRFinder(_FromConfig, _keras.callbacks.Callback):
     """A learning-rate range test (Smith, 2017): raise the rate every batch and record the loss.
 
     The learning rate starts at ``start_lr`` and is multiplied by the same factor after every batch,
@@ -504,13 +504,10 @@ class LRFinder(_keras.callbacks.Callback):
         return {"start_lr": self.start_lr, "end_lr": self.end_lr, "num_steps": self.num_steps,
                 "smoothing": self.smoothing, "stop_factor": self.stop_factor}
 
-    @classmethod
-    def from_config(cls, config: dict) -> "LRFinder":
-        return cls(**config)
 
 
 @_keras.saving.register_keras_serializable(package="cnn_course")
-class EpochTimer(_keras.callbacks.Callback):
+class EpochTimer(_FromConfig, _keras.callbacks.Callback):
     """Record the wall-clock seconds of every training epoch (validation included).
 
     The first epoch also builds the training graph (tracing), so :attr:`seconds_per_epoch` is the
@@ -549,6 +546,3 @@ class EpochTimer(_keras.callbacks.Callback):
     def get_config(self) -> dict:
         return {}
 
-    @classmethod
-    def from_config(cls, config: dict) -> "EpochTimer":
-        return cls(**config)

@@ -1,7 +1,11 @@
 """Security basics: no pickle on downloaded data, HTTPS-only checksummed downloads."""
 
 import ast
+import os
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from helpers import downloads
 
@@ -41,14 +45,9 @@ def test_models_are_loaded_in_safe_mode():
 
 def test_every_default_write_location_is_a_git_ignored_folder_of_the_repo():
     """Helpers write only where git ignores it: datasets, source models, logs, models, tuners, resume state."""
-    import os
-    import subprocess
-
     from helpers import config, distributed_search, persistence
 
     if "COURSE_DATA_DIR" in os.environ or "COURSE_BUILD_DIR" in os.environ:
-        import pytest
-
         pytest.skip("the data or build folder was moved on purpose")
     places = [config.CACHE_DIR, config.PRETRAINED_DIR, config.BUILD_DIR, config.LOG_DIR, persistence.MODELS_DIR,
               config.BUILD_DIR / "tuner", config.BUILD_DIR / "checkpoints", config.BUILD_DIR / "resume",
