@@ -6,12 +6,14 @@ STAMP  := $(VENV)/.installed-stamp
 # Which notebooks `make course` runs (all by default), e.g. `make course NOTEBOOKS=notebooks/01_*.ipynb`.
 NOTEBOOKS ?= notebooks/[0-9]*.ipynb
 
-.PHONY: help setup course lab test bench clean distclean tune-distributed
+.PHONY: help setup course lab test lint format bench clean distclean tune-distributed
 
 help:
 	@echo "make course  run every notebook headless (profile: $${COURSE_PROFILE:-full}) into build/"
 	@echo "make test    run the whole test suite (unit tests + notebooks in the smoke profile)"
 	@echo "make lab     open the course in JupyterLab"
+	@echo "make lint    ruff check + ruff format --check (helpers, bench, tests, notebooks); make test runs it first"
+	@echo "make format  apply ruff's fixes and formatting"
 	@echo "make bench   run the benchmarks, writing bench/results/latest.{md,json}"
 	@echo "make tune-distributed WORKERS=2   a KerasTuner search with a chief and N local workers"
 	@echo "make clean   remove build outputs; make distclean also removes .venv and data caches"
@@ -30,8 +32,16 @@ course: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)

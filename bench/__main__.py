@@ -23,8 +23,12 @@ def parse(argv):
     p = argparse.ArgumentParser(prog="python -m bench", description="Benchmarks of the course's recipes.")
     p.add_argument("--quick", action="store_true", help="tiny budgets: checks that every benchmark runs")
     p.add_argument("--only", nargs="+", choices=BENCHES, default=list(BENCHES))
-    p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
-                   help="cpu hides GPUs; gpu fails if none is visible (default auto)")
+    p.add_argument(
+        "--device",
+        choices=("auto", "cpu", "gpu"),
+        default="auto",
+        help="cpu hides GPUs; gpu fails if none is visible (default auto)",
+    )
     p.add_argument("--mixed-precision", action="store_true", help="mixed_float16 on GPU, mixed_bfloat16 on CPU")
     p.add_argument("--xla", action="store_true", help="turn on XLA auto-clustering (tf.config.optimizer.set_jit)")
     p.add_argument("--seeds", type=int, default=3, help="seeds per recipe in time_to_accuracy (default 3)")
@@ -43,32 +47,48 @@ def configure_device(args) -> dict:
 
     gpus = tf.config.list_physical_devices("GPU")
     if args.device == "gpu" and not gpus:
-        sys.exit("--device gpu: TensorFlow sees no GPU here. Install the GPU build (pip install -e '.[gpu]') "
-                 "on a machine with an NVIDIA driver, or use --device cpu.")
+        sys.exit(
+            "--device gpu: TensorFlow sees no GPU here. Install the GPU build (pip install -e '.[gpu]') "
+            "on a machine with an NVIDIA driver, or use --device cpu."
+        )
     policy = "float32"
     if args.mixed_precision:
         policy = "mixed_float16" if gpus else "mixed_bfloat16"
         keras.mixed_precision.set_global_policy(policy)
     if args.xla:
         tf.config.optimizer.set_jit(True)
-    return {"device": "gpu" if gpus else "cpu", "gpus": [g.name for g in gpus], "precision_policy": policy,
-            "xla": bool(args.xla), "cpu_count": os.cpu_count(), "machine": platform.machine(),
-            "tensorflow": tf.__version__, "keras": keras.__version__}
+    return {
+        "device": "gpu" if gpus else "cpu",
+        "gpus": [g.name for g in gpus],
+        "precision_policy": policy,
+        "xla": bool(args.xla),
+        "cpu_count": os.cpu_count(),
+        "machine": platform.machine(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+    }
 
 
 def main(argv=None) -> int:
     args = parse(argv)
     import helpers.config  # noqa: F401 - sets TensorFlow's C++ log level before TensorFlow loads
+
     env = configure_device(args)
     from bench import report
     from helpers import config, data
 
     config.setup(show=False)
     quick = args.quick
-    results = {"generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "quick": quick,
-               "environment": env, "benchmarks": {}}
-    print(f"Benchmarks on {env['device']} ({env['cpu_count']} CPUs), policy {env['precision_policy']}, "
-          f"XLA {'on' if env['xla'] else 'off'}{' [quick]' if quick else ''}")
+    results = {
+        "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "quick": quick,
+        "environment": env,
+        "benchmarks": {},
+    }
+    print(
+        f"Benchmarks on {env['device']} ({env['cpu_count']} CPUs), policy {env['precision_policy']}, "
+        f"XLA {'on' if env['xla'] else 'off'}{' [quick]' if quick else ''}"
+    )
     ds = data.load("mnist5k", train_size=300 if quick else None)
     started = time.perf_counter()
     if "time_to_accuracy" in args.only:
@@ -78,13 +98,19 @@ def main(argv=None) -> int:
         seeds = [1] if quick else list(range(1, args.seeds + 1))
         budget = 2.0 if quick else args.budget
         results["benchmarks"]["time_to_accuracy"] = time_to_accuracy.run(
-            recipes.all_recipes(max_epochs=1 if quick else 100), ds, seeds=seeds, target=args.target, budget_s=budget)
+            recipes.all_recipes(max_epochs=1 if quick else 100),
+            ds,
+            seeds=seeds,
+            target=args.target,
+            budget_s=budget,
+        )
     if "throughput" in args.only:
         from bench import throughput
 
         print("  input pipeline throughput (training images/s):")
-        results["benchmarks"]["throughput"] = throughput.run(ds, n_images=256 if quick else 2048,
-                                                             repeats=1 if quick else 3)
+        results["benchmarks"]["throughput"] = throughput.run(
+            ds, n_images=256 if quick else 2048, repeats=1 if quick else 3
+        )
     if "hardware" in args.only:
         from bench import hardware
 
@@ -99,7 +125,8 @@ def main(argv=None) -> int:
             notebooks = notebooks[:1]
         profiles = ["smoke"] if (quick or args.no_full_course) else ["smoke", "full"]
         results["benchmarks"]["course_runtime"] = {
-            p: course_runtime.run(p, notebooks, config.BUILD_DIR / "bench" / p) for p in profiles}
+            p: course_runtime.run(p, notebooks, config.BUILD_DIR / "bench" / p) for p in profiles
+        }
     results["total_seconds"] = round(time.perf_counter() - started, 1)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "quick" if quick else "latest"

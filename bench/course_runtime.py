@@ -26,20 +26,35 @@ def summarize(profile: str, report: dict) -> dict:
     notebooks = []
     for rec in report["notebooks"]:
         budget = notebook_budget(profile, rec["notebook"])
-        notebooks.append({**rec, "budget_s": budget,
-                          "within_budget": None if budget is None else rec["seconds"] <= budget})
+        notebooks.append(
+            {**rec, "budget_s": budget, "within_budget": None if budget is None else rec["seconds"] <= budget}
+        )
     peak = max(r["peak_rss_mib"] for r in notebooks)
-    return {"profile": profile, "total_s": report["total_seconds"], "peak_rss_mib": peak,
-            "all_ok": all(r["ok"] for r in notebooks), "notebooks": notebooks,
-            "within_time_budget": report["total_seconds"] <= BUDGETS[profile]["total_s"],
-            "within_memory_budget": peak <= BUDGETS["peak_mib"],
-            "notebooks_over_budget": [r["notebook"] for r in notebooks if r["within_budget"] is False]}
+    return {
+        "profile": profile,
+        "total_s": report["total_seconds"],
+        "peak_rss_mib": peak,
+        "all_ok": all(r["ok"] for r in notebooks),
+        "notebooks": notebooks,
+        "within_time_budget": report["total_seconds"] <= BUDGETS[profile]["total_s"],
+        "within_memory_budget": peak <= BUDGETS["peak_mib"],
+        "notebooks_over_budget": [r["notebook"] for r in notebooks if r["within_budget"] is False],
+    }
 
 
 def run(profile: str, notebooks: list[Path], out: Path, log=print) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "COURSE_PROFILE": profile}
-    cmd = [sys.executable, "-m", "helpers.runner", "--profile", profile, "--out", str(out), *map(str, notebooks)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "helpers.runner",
+        "--profile",
+        profile,
+        "--out",
+        str(out),
+        *map(str, notebooks),
+    ]
     proc = subprocess.run(cmd, env=env, cwd=config.ROOT, capture_output=True, text=True)
     report_path = out / "course_report.json"
     if not report_path.exists():
@@ -48,6 +63,8 @@ def run(profile: str, notebooks: list[Path], out: Path, log=print) -> dict:
     result = summarize(profile, report)
     for rec in result["notebooks"]:
         budget = "" if rec["budget_s"] is None else f"  (budget {rec['budget_s']:.0f} s)"
-        log(f"    {profile:<6}{rec['notebook']:<36}{rec['seconds']:>8.1f} s {rec['peak_rss_mib']:>8.0f} MiB  "
-            f"{'ok' if rec['ok'] else 'FAILED'}{budget}")
+        log(
+            f"    {profile:<6}{rec['notebook']:<36}{rec['seconds']:>8.1f} s {rec['peak_rss_mib']:>8.0f} MiB  "
+            f"{'ok' if rec['ok'] else 'FAILED'}{budget}"
+        )
     return result

@@ -31,8 +31,14 @@ def matmul_flops_per_second(n: int = 2048, repeats: int = 5) -> float:
 def run(ds: data.Dataset, *, n_images: int, repeats: int, batch_size: int = 64, log=print) -> dict:
     config.seed_everything()
     r = training.RECOMMENDED
-    model = models.simple_cnn(ds.input_shape, ds.num_classes, filters=r.filters, convs_per_block=r.convs_per_block,
-                              head=r.head, dropout=r.dropout)
+    model = models.simple_cnn(
+        ds.input_shape,
+        ds.num_classes,
+        filters=r.filters,
+        convs_per_block=r.convs_per_block,
+        head=r.head,
+        dropout=r.dropout,
+    )
     training.compile_classifier(model, learning_rate=1e-3)
     forward = model_stats.count_flops(model)
     x, y = ds.x_train[:n_images], ds.y_train[:n_images]
@@ -46,9 +52,17 @@ def run(ds: data.Dataset, *, n_images: int, repeats: int, batch_size: int = 64, 
     images_per_s = statistics.median(rates)
     achieved = 3 * forward * images_per_s
     peak = matmul_flops_per_second()
-    log(f"    forward {forward / 1e6:.1f} MFLOP/image, {images_per_s:.0f} images/s -> {achieved / 1e9:.1f} GFLOP/s; "
-        f"matmul {peak / 1e9:.1f} GFLOP/s")
-    return {"forward_mflops_per_image": round(forward / 1e6, 2), "training_images_per_second": round(images_per_s, 1),
-            "achieved_gflops": round(achieved / 1e9, 2), "matmul_gflops": round(peak / 1e9, 2),
-            "fraction_of_matmul": round(achieved / peak, 3), "batch_size": batch_size,
-            "matmul_size": 2048, "dtype": str(np.float32.__name__)}
+    log(
+        f"    forward {forward / 1e6:.1f} MFLOP/image, {images_per_s:.0f} images/s -> {achieved / 1e9:.1f} GFLOP/s; "
+        f"matmul {peak / 1e9:.1f} GFLOP/s"
+    )
+    return {
+        "forward_mflops_per_image": round(forward / 1e6, 2),
+        "training_images_per_second": round(images_per_s, 1),
+        "achieved_gflops": round(achieved / 1e9, 2),
+        "matmul_gflops": round(peak / 1e9, 2),
+        "fraction_of_matmul": round(achieved / peak, 3),
+        "batch_size": batch_size,
+        "matmul_size": 2048,
+        "dtype": str(np.float32.__name__),
+    }

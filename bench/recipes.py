@@ -7,7 +7,7 @@ published); epochs are capped by the time budget rather than by the original epo
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import keras
 from keras import layers
@@ -34,27 +34,39 @@ def _compile(model, optimizer):
 def keras_simple_convnet(ds: Dataset, seed: int) -> keras.Model:
     """keras.io "Simple MNIST convnet": conv32-pool-conv64-pool-flatten-dropout0.5-dense, Adam, batch 128."""
     config.seed_everything(seed)
-    model = keras.Sequential([
-        keras.Input(ds.input_shape),
-        layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(2),
-        layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(2),
-        layers.Flatten(), layers.Dropout(0.5),
-        layers.Dense(ds.num_classes, activation="softmax"),
-    ], name="keras_simple_convnet")
+    model = keras.Sequential(
+        [
+            keras.Input(ds.input_shape),
+            layers.Conv2D(32, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(64, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Flatten(),
+            layers.Dropout(0.5),
+            layers.Dense(ds.num_classes, activation="softmax"),
+        ],
+        name="keras_simple_convnet",
+    )
     return _compile(model, keras.optimizers.Adam())
 
 
 def tf_cnn_tutorial(ds: Dataset, seed: int) -> keras.Model:
     """TensorFlow "Convolutional Neural Network" tutorial: conv32-pool-conv64-pool-conv64-dense64, Adam."""
     config.seed_everything(seed)
-    model = keras.Sequential([
-        keras.Input(ds.input_shape),
-        layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(2),
-        layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(2),
-        layers.Conv2D(64, 3, activation="relu"),
-        layers.Flatten(), layers.Dense(64, activation="relu"),
-        layers.Dense(ds.num_classes, activation="softmax"),
-    ], name="tf_cnn_tutorial")
+    model = keras.Sequential(
+        [
+            keras.Input(ds.input_shape),
+            layers.Conv2D(32, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(64, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(64, 3, activation="relu"),
+            layers.Flatten(),
+            layers.Dense(64, activation="relu"),
+            layers.Dense(ds.num_classes, activation="softmax"),
+        ],
+        name="tf_cnn_tutorial",
+    )
     return _compile(model, keras.optimizers.Adam())
 
 
@@ -75,11 +87,21 @@ def all_recipes(max_epochs: int, recipe: training.Recipe = training.RECOMMENDED)
     the references train at their constant learning rates until the time budget runs out."""
     course_recipe = dataclasses.replace(recipe, epochs=min(recipe.epochs, max_epochs))
     return [
-        BenchRecipe("course recipe", "helpers.training.RECOMMENDED", course_recipe.batch_size, course_recipe.epochs,
-                    lambda ds, seed: course(ds, seed, course_recipe),
-                    (lambda ds, seed: course_recipe.augmentation(ds, seed=seed)) if course_recipe.augment else None),
-        BenchRecipe("Keras simple MNIST convnet", "keras.io/examples/vision/mnist_convnet", 128, max_epochs,
-                    keras_simple_convnet),
+        BenchRecipe(
+            "course recipe",
+            "helpers.training.RECOMMENDED",
+            course_recipe.batch_size,
+            course_recipe.epochs,
+            lambda ds, seed: course(ds, seed, course_recipe),
+            (lambda ds, seed: course_recipe.augmentation(ds, seed=seed)) if course_recipe.augment else None,
+        ),
+        BenchRecipe(
+            "Keras simple MNIST convnet",
+            "keras.io/examples/vision/mnist_convnet",
+            128,
+            max_epochs,
+            keras_simple_convnet,
+        ),
         BenchRecipe("TF CNN tutorial", "tensorflow.org/tutorials/images/cnn", 32, max_epochs, tf_cnn_tutorial),
         BenchRecipe("LeNet-5 + SGD", "LeCun et al. 1998", 32, max_epochs, lenet5_sgd),
     ]

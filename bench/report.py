@@ -17,71 +17,127 @@ def _fmt_time(t):
     return "not reached" if t is None or t == float("inf") else f"{t:.1f} s"
 
 
+QUICK_NOTE = " — QUICK RUN (tiny budgets, numbers meaningless)"
+
+
 def markdown(results: dict) -> str:
     env = results["environment"]
-    out = ["# Benchmark results", "",
-           f"Generated {results['generated']} on {env['device']} ({env['cpu_count']} CPUs, {env['machine']}), "
-           f"TensorFlow {env['tensorflow']}, Keras {env['keras']}, precision {env['precision_policy']}, "
-           f"XLA {'on' if env['xla'] else 'off'}{' — QUICK RUN (tiny budgets, numbers meaningless)' if results['quick'] else ''}. "
-           f"Total {results['total_seconds']:.0f} s.", ""]
+    out = [
+        "# Benchmark results",
+        "",
+        f"Generated {results['generated']} on {env['device']} ({env['cpu_count']} CPUs, {env['machine']}), "
+        f"TensorFlow {env['tensorflow']}, Keras {env['keras']}, precision {env['precision_policy']}, "
+        f"XLA {'on' if env['xla'] else 'off'}{QUICK_NOTE if results['quick'] else ''}. "
+        f"Total {results['total_seconds']:.0f} s.",
+        "",
+    ]
     b = results["benchmarks"]
     if "time_to_accuracy" in b:
         t = b["time_to_accuracy"]
         s = t["summary"]
-        out += [f"## Time to {s['target_accuracy']:.1%} test accuracy on mnist5k",
-                "", f"Training seconds (evaluation excluded) until the test accuracy, checked after every epoch, first "
-                f"reaches the target; best accuracy within {s['budget_s']:.0f} s of training. Medians over seeds "
-                f"{s['seeds']}.", "",
-                "| recipe | batch | reached | median time to target | median best accuracy |",
-                "|---|---|---|---|---|"]
+        out += [
+            f"## Time to {s['target_accuracy']:.1%} test accuracy on mnist5k",
+            "",
+            f"Training seconds (evaluation excluded) until the test accuracy, checked after every epoch, first "
+            f"reaches the target; best accuracy within {s['budget_s']:.0f} s of training. Medians over seeds "
+            f"{s['seeds']}.",
+            "",
+            "| recipe | batch | reached | median time to target | median best accuracy |",
+            "|---|---|---|---|---|",
+        ]
         for name, r in t["recipes"].items():
-            out.append(f"| {name} | {r['batch_size']} | {r['reached_target']} | "
-                       f"{_fmt_time(r['median_time_to_target_s'])} | {r['median_best_accuracy']:.2%} |")
+            out.append(
+                f"| {name} | {r['batch_size']} | {r['reached_target']} | "
+                f"{_fmt_time(r['median_time_to_target_s'])} | {r['median_best_accuracy']:.2%} |"
+            )
         speedup = s["speedup_vs_fastest_reference"]
         speedup = f"{speedup:.2f}x" if isinstance(speedup, (int, float)) else speedup
         best = "yes" if s["course_best_accuracy_is_highest"] else "no"
-        out += ["", f"Course recipe speed-up over the fastest reference: **{speedup}** (target {TARGET_SPEEDUP:g}x); "
-                f"course recipe has the best accuracy: **{best}**.", ""]
+        out += [
+            "",
+            f"Course recipe speed-up over the fastest reference: **{speedup}** (target {TARGET_SPEEDUP:g}x); "
+            f"course recipe has the best accuracy: **{best}**.",
+            "",
+        ]
     if "throughput" in b:
         t = b["throughput"]
         alone = t.get("input_only_images_per_second", {})
-        out += ["## Input pipeline throughput", "",
-                f"Training images/s of the course CNN on {t['images']} images, batch {t['batch_size']}, median of "
-                f"{t['repeats']} epochs after a warm-up epoch (the feeds take turns, epoch by epoch); \"input alone\" "
-                "iterates the feed without training (augmentation in the model has no input-side cost).", "",
-                "| feed | training images/s | input alone images/s |", "|---|---|---|"]
-        out += [f"| {k} | {v:.0f} | {'-' if alone.get(k) is None else f'{alone[k]:.0f}'} |"
-                for k, v in t["images_per_second"].items()]
-        out += ["", f"Best augmented tf.data feed vs the naive Python generator, training: "
-                f"**{t['ratio_best_tfdata_augmented_vs_naive']}x**"
-                + (f"; input side alone (tf.data map vs naive): **{t['ratio_tfdata_map_vs_naive_input_only']}x**"
-                   if "ratio_tfdata_map_vs_naive_input_only" in t else "")
-                + ". When every feed alone delivers far more images/s than training consumes, the model is the "
-                "bottleneck and the training rates tie: the pipeline only matters once it is slower than the step.", ""]
+        out += [
+            "## Input pipeline throughput",
+            "",
+            f"Training images/s of the course CNN on {t['images']} images, batch {t['batch_size']}, median of "
+            f'{t["repeats"]} epochs after a warm-up epoch (the feeds take turns, epoch by epoch); "input alone" '
+            "iterates the feed without training (augmentation in the model has no input-side cost).",
+            "",
+            "| feed | training images/s | input alone images/s |",
+            "|---|---|---|",
+        ]
+        out += [
+            f"| {k} | {v:.0f} | {'-' if alone.get(k) is None else f'{alone[k]:.0f}'} |"
+            for k, v in t["images_per_second"].items()
+        ]
+        out += [
+            "",
+            f"Best augmented tf.data feed vs the naive Python generator, training: "
+            f"**{t['ratio_best_tfdata_augmented_vs_naive']}x**"
+            + (
+                f"; input side alone (tf.data map vs naive): **{t['ratio_tfdata_map_vs_naive_input_only']}x**"
+                if "ratio_tfdata_map_vs_naive_input_only" in t
+                else ""
+            )
+            + ". When every feed alone delivers far more images/s than training consumes, the model is the "
+            "bottleneck and the training rates tie: the pipeline only matters once it is slower than the step.",
+            "",
+        ]
     if "hardware" in b:
         h = b["hardware"]
-        out += ["## Fraction of the hardware limit", "",
-                "| forward MFLOP/image | training images/s | achieved GFLOP/s (3x forward) | fp32 matmul GFLOP/s | fraction |",
-                "|---|---|---|---|---|",
-                f"| {h['forward_mflops_per_image']} | {h['training_images_per_second']:.0f} | {h['achieved_gflops']} | "
-                f"{h['matmul_gflops']} | **{h['fraction_of_matmul']:.1%}** |", ""]
+        out += [
+            "## Fraction of the hardware limit",
+            "",
+            "| forward MFLOP/image | training images/s | achieved GFLOP/s (3x forward) | fp32 matmul GFLOP/s "
+            "| fraction |",
+            "|---|---|---|---|---|",
+            f"| {h['forward_mflops_per_image']} | {h['training_images_per_second']:.0f} | {h['achieved_gflops']} | "
+            f"{h['matmul_gflops']} | **{h['fraction_of_matmul']:.1%}** |",
+            "",
+        ]
     if "course_runtime" in b:
-        out += ["## Course runtime and memory", "",
-                "Each notebook in a fresh kernel (`helpers.runner`); peak = resident memory of the kernel.", "",
-                "| profile | notebook | seconds | budget s | peak MiB | ok |", "|---|---|---|---|---|---|"]
+        out += [
+            "## Course runtime and memory",
+            "",
+            "Each notebook in a fresh kernel (`helpers.runner`); peak = resident memory of the kernel.",
+            "",
+            "| profile | notebook | seconds | budget s | peak MiB | ok |",
+            "|---|---|---|---|---|---|",
+        ]
         for profile, r in b["course_runtime"].items():
-            out += [f"| {profile} | {n['notebook']} | {n['seconds']:.0f} | {_fmt_budget(n)} | {n['peak_rss_mib']:.0f} | "
-                    f"{'yes' if n['ok'] else 'NO'} |" for n in r["notebooks"]]
-            out.append(f"| {profile} | **total** | **{r['total_s']:.0f}** | {BUDGETS[profile]['total_s']} | "
-                       f"**{r['peak_rss_mib']:.0f}** | {'yes' if r['all_ok'] else 'NO'} |")
-        out += ["", f"Budgets: smoke under {BUDGETS['smoke']['total_s']} s, full under {BUDGETS['full']['total_s']} s, "
-                f"peak memory under {BUDGETS['peak_mib']} MiB, and each notebook within its own budget: " + "; ".join(
-                    f"{p} time {'met' if r['within_time_budget'] else 'MISSED'}, memory "
-                    f"{'met' if r['within_memory_budget'] else 'MISSED'}, notebooks over budget: "
-                    f"{', '.join(r.get('notebooks_over_budget') or []) or 'none'}"
-                    for p, r in b["course_runtime"].items()), ""]
-    out += ["## How to read this", "",
-            "Absolute numbers depend on the machine and on what else runs; compare rows within one table (they "
-            "were measured in the same run). Re-run with `make bench`; `make bench BENCH_ARGS=\"--device gpu "
-            "--mixed-precision --xla\"` records the toggles in the header.", ""]
+            out += [
+                f"| {profile} | {n['notebook']} | {n['seconds']:.0f} | {_fmt_budget(n)} | {n['peak_rss_mib']:.0f} | "
+                f"{'yes' if n['ok'] else 'NO'} |"
+                for n in r["notebooks"]
+            ]
+            out.append(
+                f"| {profile} | **total** | **{r['total_s']:.0f}** | {BUDGETS[profile]['total_s']} | "
+                f"**{r['peak_rss_mib']:.0f}** | {'yes' if r['all_ok'] else 'NO'} |"
+            )
+        out += [
+            "",
+            f"Budgets: smoke under {BUDGETS['smoke']['total_s']} s, full under {BUDGETS['full']['total_s']} s, "
+            f"peak memory under {BUDGETS['peak_mib']} MiB, and each notebook within its own budget: "
+            + "; ".join(
+                f"{p} time {'met' if r['within_time_budget'] else 'MISSED'}, memory "
+                f"{'met' if r['within_memory_budget'] else 'MISSED'}, notebooks over budget: "
+                f"{', '.join(r.get('notebooks_over_budget') or []) or 'none'}"
+                for p, r in b["course_runtime"].items()
+            ),
+            "",
+        ]
+    out += [
+        "## How to read this",
+        "",
+        "Absolute numbers depend on the machine and on what else runs; compare rows within one table (they "
+        'were measured in the same run). Re-run with `make bench`; `make bench BENCH_ARGS="--device gpu '
+        '--mixed-precision --xla"` records the toggles in the header.',
+        "",
+    ]
     return "\n".join(out)

@@ -55,9 +55,14 @@ class NaiveAugmentingSequence(keras.utils.PyDataset):
 def _model(ds, with_augmentation):
     config.seed_everything()
     aug = augment.preset(DIGITS) if with_augmentation else None
-    model = models.simple_cnn(ds.input_shape, ds.num_classes, filters=training.RECOMMENDED.filters,
-                              convs_per_block=training.RECOMMENDED.convs_per_block,
-                              head=training.RECOMMENDED.head, augmentation=aug)
+    model = models.simple_cnn(
+        ds.input_shape,
+        ds.num_classes,
+        filters=training.RECOMMENDED.filters,
+        convs_per_block=training.RECOMMENDED.convs_per_block,
+        head=training.RECOMMENDED.head,
+        augmentation=aug,
+    )
     return training.compile_classifier(model, learning_rate=1e-3)
 
 
@@ -73,11 +78,18 @@ def run(ds: data.Dataset, *, n_images: int, repeats: int, batch_size: int = 64, 
     x, y = ds.x_train[:n_images], ds.y_train[:n_images]
     n = len(x)
     feeds = {
-        "tf.data, no augmentation": (False, lambda: data.to_tf_dataset(x, y, batch_size=batch_size, shuffle=True)),
-        "tf.data + augmentation in the model": (True, lambda: data.to_tf_dataset(x, y, batch_size=batch_size,
-                                                                                 shuffle=True)),
-        "tf.data + augmentation in map (parallel)": (False, lambda: data.to_tf_dataset(
-            x, y, batch_size=batch_size, shuffle=True, augment=augment.preset(DIGITS))),
+        "tf.data, no augmentation": (
+            False,
+            lambda: data.to_tf_dataset(x, y, batch_size=batch_size, shuffle=True),
+        ),
+        "tf.data + augmentation in the model": (
+            True,
+            lambda: data.to_tf_dataset(x, y, batch_size=batch_size, shuffle=True),
+        ),
+        "tf.data + augmentation in map (parallel)": (
+            False,
+            lambda: data.to_tf_dataset(x, y, batch_size=batch_size, shuffle=True, augment=augment.preset(DIGITS)),
+        ),
         "naive PyDataset (NumPy/SciPy per image)": (False, lambda: NaiveAugmentingSequence(x, y, batch_size)),
     }
     setups = {name: (_model(ds, in_model), make_feed()) for name, (in_model, make_feed) in feeds.items()}
@@ -88,18 +100,25 @@ def run(ds: data.Dataset, *, n_images: int, repeats: int, batch_size: int = 64, 
         for name, (model, feed) in setups.items():
             seconds[name].append(_epoch_seconds(model, feed))
     rates, input_rates = {}, {}
-    for name, (model, feed) in setups.items():
+    for name, (_model, feed) in setups.items():
         rates[name] = round(n / statistics.median(seconds[name]), 1)
         # Augmentation inside the model runs in the training step: its feed alone is the plain one.
-        input_rates[name] = (None if feeds[name][0] else
-                             round(data.pipeline_throughput(feed, repeats=repeats).images_per_second, 1))
+        input_rates[name] = (
+            None if feeds[name][0] else round(data.pipeline_throughput(feed, repeats=repeats).images_per_second, 1)
+        )
         alone = "" if input_rates[name] is None else f"   (input alone {input_rates[name]:>9.1f})"
         log(f"    {name:<44} {rates[name]:>9.1f} images/s{alone}")
     naive = rates["naive PyDataset (NumPy/SciPy per image)"]
     best_aug = max(rates["tf.data + augmentation in the model"], rates["tf.data + augmentation in map (parallel)"])
     naive_input = input_rates["naive PyDataset (NumPy/SciPy per image)"]
-    return {"images_per_second": rates, "input_only_images_per_second": input_rates, "images": n,
-            "batch_size": batch_size, "repeats": repeats,
-            "ratio_best_tfdata_augmented_vs_naive": round(best_aug / naive, 2),
-            "ratio_tfdata_map_vs_naive_input_only": round(
-                input_rates["tf.data + augmentation in map (parallel)"] / naive_input, 2)}
+    return {
+        "images_per_second": rates,
+        "input_only_images_per_second": input_rates,
+        "images": n,
+        "batch_size": batch_size,
+        "repeats": repeats,
+        "ratio_best_tfdata_augmented_vs_naive": round(best_aug / naive, 2),
+        "ratio_tfdata_map_vs_naive_input_only": round(
+            input_rates["tf.data + augmentation in map (parallel)"] / naive_input, 2
+        ),
+    }

@@ -46,9 +46,15 @@ def run_one(recipe: BenchRecipe, ds: data.Dataset, seed: int, *, target: float, 
     augment = recipe.augment(ds, seed) if recipe.augment else None
     train, val, _ = ds.pipelines(recipe.batch_size, augment=augment, seed=seed)
     model.fit(train, epochs=recipe.max_epochs, callbacks=[clock], verbose=0, shuffle=False)
-    return {"seed": seed, "time_to_target_s": clock.time_to_target, "best_accuracy": max(a for _, a in clock.curve),
-            "final_accuracy": clock.curve[-1][1], "epochs": len(clock.curve), "train_s": round(clock.train_s, 2),
-            "curve": clock.curve}
+    return {
+        "seed": seed,
+        "time_to_target_s": clock.time_to_target,
+        "best_accuracy": max(a for _, a in clock.curve),
+        "final_accuracy": clock.curve[-1][1],
+        "epochs": len(clock.curve),
+        "train_s": round(clock.train_s, 2),
+        "curve": clock.curve,
+    }
 
 
 def _median_time(times: list[float | None]) -> float | None:
@@ -65,8 +71,9 @@ def run(recipes: list[BenchRecipe], ds: data.Dataset, *, seeds, target: float, b
         for seed in seeds:
             runs.append(run_one(recipe, ds, seed, target=target, budget_s=budget_s))
             r = runs[-1]
-            log(f"    {recipe.name:<28} seed {seed}: best {r['best_accuracy']:.4f}, "
-                f"time to {target:.1%}: {r['time_to_target_s'] if r['time_to_target_s'] is None else round(r['time_to_target_s'], 1)} s")
+            seconds = r["time_to_target_s"]
+            shown = seconds if seconds is None else round(seconds, 1)
+            log(f"    {recipe.name:<28} seed {seed}: best {r['best_accuracy']:.4f}, time to {target:.1%}: {shown} s")
         times = [r["time_to_target_s"] for r in runs]
         reached = [t for t in times if t is not None]
         results[recipe.name] = {

@@ -16,8 +16,7 @@ def reexport(namespace: dict, modules: tuple[ModuleType, ...], what: str) -> lis
     for module in modules:
         for name in module.__all__:
             if name in namespace:
-                raise ImportError(f"Two {what} modules define {name!r} ({module.__name__} is the second); "
-                                  "rename one.")
+                raise ImportError(f"Two {what} modules define {name!r} ({module.__name__} is the second); rename one.")
             namespace[name] = getattr(module, name)
             names.append(name)
     return names

@@ -21,8 +21,13 @@ from keras import layers, ops
 from helpers import config
 
 # Which preset fits which dataset (``folder:`` datasets default to "objects").
-PRESET_FOR_DATASET = {"mnist5k": "digits", "digits": "digits", "mnist": "digits",
-                      "fashion_mnist": "clothing", "cifar10": "objects"}
+PRESET_FOR_DATASET = {
+    "mnist5k": "digits",
+    "digits": "digits",
+    "mnist": "digits",
+    "fashion_mnist": "clothing",
+    "cifar10": "objects",
+}
 PRESETS = ("digits", "clothing", "objects")
 VALUE_RANGE = (0.0, 1.0)  # the pixel range every preset expects
 
@@ -48,18 +53,24 @@ def preset(name: str, *, strength: float = 1.0, seed: int = config.DEFAULT_SEED)
         raise ValueError(f"strength must be in (0, 3]. Received: strength={strength!r}")
     s = float(strength)
     if kind == "digits":  # small shifts, tilts and size changes; never flips
-        steps = [layers.RandomRotation(0.03 * s, fill_mode="constant", seed=seed),
-                 layers.RandomTranslation(0.08 * s, 0.08 * s, fill_mode="constant", seed=seed + 1),
-                 layers.RandomZoom(0.08 * s, fill_mode="constant", seed=seed + 2)]
+        steps = [
+            layers.RandomRotation(0.03 * s, fill_mode="constant", seed=seed),
+            layers.RandomTranslation(0.08 * s, 0.08 * s, fill_mode="constant", seed=seed + 1),
+            layers.RandomZoom(0.08 * s, fill_mode="constant", seed=seed + 2),
+        ]
     elif kind == "clothing":  # left/right flips keep clothes what they are; no vertical flips
-        steps = [layers.RandomFlip("horizontal", seed=seed),
-                 layers.RandomTranslation(0.06 * s, 0.06 * s, fill_mode="constant", seed=seed + 1),
-                 layers.RandomZoom(0.06 * s, fill_mode="constant", seed=seed + 2)]
+        steps = [
+            layers.RandomFlip("horizontal", seed=seed),
+            layers.RandomTranslation(0.06 * s, 0.06 * s, fill_mode="constant", seed=seed + 1),
+            layers.RandomZoom(0.06 * s, fill_mode="constant", seed=seed + 2),
+        ]
     else:  # natural photos: flips, shifts, zoom, contrast
-        steps = [layers.RandomFlip("horizontal", seed=seed),
-                 layers.RandomTranslation(0.1 * s, 0.1 * s, fill_mode="reflect", seed=seed + 1),
-                 layers.RandomZoom(0.1 * s, fill_mode="reflect", seed=seed + 2),
-                 layers.RandomContrast(0.2 * s, value_range=(0, 1), seed=seed + 3)]
+        steps = [
+            layers.RandomFlip("horizontal", seed=seed),
+            layers.RandomTranslation(0.1 * s, 0.1 * s, fill_mode="reflect", seed=seed + 1),
+            layers.RandomZoom(0.1 * s, fill_mode="reflect", seed=seed + 2),
+            layers.RandomContrast(0.2 * s, value_range=(0, 1), seed=seed + 3),
+        ]
     check = CheckValueRange(VALUE_RANGE, name="check_value_range")
     return keras.Sequential([check, *steps], name=f"augment_{kind}")
 
@@ -69,10 +80,12 @@ def preset(name: str, *, strength: float = 1.0, seed: int = config.DEFAULT_SEED)
 
 
 def _check_value_range_arg(value_range) -> tuple[float, float]:
-    if (not isinstance(value_range, (tuple, list)) or len(value_range) != 2
-            or not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v)
-                       for v in value_range)
-            or not value_range[0] < value_range[1]):
+    if (
+        not isinstance(value_range, (tuple, list))
+        or len(value_range) != 2
+        or not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v) for v in value_range)
+        or not value_range[0] < value_range[1]
+    ):
         raise ValueError(
             "The `value_range` argument should be a list of two finite numbers, lower < upper, e.g. "
             f"(0, 1). Received: value_range={value_range}"
@@ -92,11 +105,15 @@ def value_range_problem(low: float, high: float, value_range=VALUE_RANGE, *, tol
     found = f"Received images with pixel values in [{low:.4g}, {high:.4g}]"
     expected = f"this augmentation expects pixels in [{lo:g}, {hi:g}]"
     if high > hi + slack and high > 2 * hi and high <= 255.0 + slack and low >= lo - slack:
-        advice = ("They look like raw 0..255 pixels: divide by 255 first "
-                  "(helpers.data.load scales to [0, 1] unless scale=False).")
+        advice = (
+            "They look like raw 0..255 pixels: divide by 255 first "
+            "(helpers.data.load scales to [0, 1] unless scale=False)."
+        )
     elif low < lo - slack:
-        advice = ("Negative values look standardized (mean 0, std 1): augment the [0, 1] images "
-                  "first and normalize afterwards (e.g. with a Normalization layer in the model).")
+        advice = (
+            "Negative values look standardized (mean 0, std 1): augment the [0, 1] images "
+            "first and normalize afterwards (e.g. with a Normalization layer in the model)."
+        )
     else:
         advice = f"Rescale them to [{lo:g}, {hi:g}] first."
     return f"{found}, but {expected}. {advice}"
@@ -121,8 +138,7 @@ class CheckValueRange(layers.Layer):
     def __init__(self, value_range=VALUE_RANGE, tolerance: float = 0.01, **kwargs):
         super().__init__(**kwargs)
         self.value_range = _check_value_range_arg(value_range)
-        if (not isinstance(tolerance, numbers.Real) or isinstance(tolerance, bool)
-                or not 0 <= tolerance < 1):
+        if not isinstance(tolerance, numbers.Real) or isinstance(tolerance, bool) or not 0 <= tolerance < 1:
             raise ValueError(f"`tolerance` must be a number in [0, 1). Received: tolerance={tolerance}")
         self.tolerance = float(tolerance)
 
@@ -140,8 +156,10 @@ class CheckValueRange(layers.Layer):
             return inputs
         lo, hi = self.value_range
         slack = self.tolerance * (hi - lo)
-        message = (f"{self.name}: pixel values outside [{lo:g}, {hi:g}], the range this augmentation "
-                   "expects. Raw 0..255 pixels? Divide by 255 first. Standardized? Augment before normalizing.")
+        message = (
+            f"{self.name}: pixel values outside [{lo:g}, {hi:g}], the range this augmentation "
+            "expects. Raw 0..255 pixels? Divide by 255 first. Standardized? Augment before normalizing."
+        )
         ok = tf.logical_and(low >= lo - slack, high <= hi + slack)
         with tf.control_dependencies([tf.debugging.Assert(ok, [message, "min:", low, "max:", high])]):
             return tf.identity(inputs)
@@ -197,8 +215,12 @@ class RandomStrokeWidth(layers.Layer):
 
         if number(factor) and 0 <= factor <= 1:
             return (-float(factor), float(factor))
-        if (isinstance(factor, (tuple, list)) and len(factor) == 2 and all(number(v) for v in factor)
-                and -1 <= factor[0] <= factor[1] <= 1):
+        if (
+            isinstance(factor, (tuple, list))
+            and len(factor) == 2
+            and all(number(v) for v in factor)
+            and -1 <= factor[0] <= factor[1] <= 1
+        ):
             return (float(factor[0]), float(factor[1]))
         raise ValueError(self._FACTOR_VALIDATION_ERROR + f"Received: factor={factor}")
 
@@ -208,9 +230,7 @@ class RandomStrokeWidth(layers.Layer):
         images = ops.cast(inputs, self.compute_dtype)
         rank = len(images.shape)
         if rank not in (3, 4):
-            raise ValueError(
-                f"Expected the input image to be rank 3 or 4. Received inputs.shape={images.shape}"
-            )
+            raise ValueError(f"Expected the input image to be rank 3 or 4. Received inputs.shape={images.shape}")
         if rank == 3:
             images = ops.expand_dims(images, 0)
         padded = ops.pad(images, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="symmetric")
@@ -218,8 +238,13 @@ class RandomStrokeWidth(layers.Layer):
         dilated, eroded = images, images
         for n in neighbours:
             dilated, eroded = ops.maximum(dilated, n), ops.minimum(eroded, n)
-        t = keras.random.uniform((ops.shape(images)[0], 1, 1, 1), minval=self.factor[0],
-                                 maxval=self.factor[1], seed=self.generator, dtype=self.compute_dtype)
+        t = keras.random.uniform(
+            (ops.shape(images)[0], 1, 1, 1),
+            minval=self.factor[0],
+            maxval=self.factor[1],
+            seed=self.generator,
+            dtype=self.compute_dtype,
+        )
         target = ops.where(t > 0, dilated, eroded)
         outputs = images + ops.abs(t) * (target - images)
         return outputs[0] if rank == 3 else outputs
@@ -303,16 +328,20 @@ def asymmetric_probe(image_shape: tuple[int, int, int] = (28, 28, 1)) -> np.ndar
     a small rotation about the centre already carries the ink across the midline, which would be
     counted as a flip.
     """
-    if (not isinstance(image_shape, (tuple, list)) or len(image_shape) != 3
-            or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d <= 0 for d in image_shape)
-            or min(image_shape[:2]) < 8 or max(image_shape[:2]) > 2 * min(image_shape[:2])):
+    if (
+        not isinstance(image_shape, (tuple, list))
+        or len(image_shape) != 3
+        or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d <= 0 for d in image_shape)
+        or min(image_shape[:2]) < 8
+        or max(image_shape[:2]) > 2 * min(image_shape[:2])
+    ):
         raise ValueError(
             "image_shape must be (height, width, channels), at least 8x8 and at most twice as long as "
             f"wide, e.g. (28, 28, 1). Received: image_shape={image_shape!r}"
         )
     h, w, c = (int(d) for d in image_shape)
     probe = np.zeros((h, w, c), np.float32)
-    probe[h // 8: 3 * h // 8, w // 8: 3 * w // 8] = 1.0
+    probe[h // 8 : 3 * h // 8, w // 8 : 3 * w // 8] = 1.0
     return probe
 
 
@@ -334,5 +363,7 @@ def flip_rate(augmenter, *, n: int = 256, image_shape: tuple[int, int, int] = (2
     rows, cols = np.arange(image_shape[0]), np.arange(image_shape[1])
     centre_row = (ink.sum(axis=2) * rows).sum(axis=1) / total
     centre_col = (ink.sum(axis=1) * cols).sum(axis=1) / total
-    return {"horizontal": float(np.mean(centre_col > (image_shape[1] - 1) / 2)),
-            "vertical": float(np.mean(centre_row > (image_shape[0] - 1) / 2))}
+    return {
+        "horizontal": float(np.mean(centre_col > (image_shape[1] - 1) / 2)),
+        "vertical": float(np.mean(centre_row > (image_shape[0] - 1) / 2)),
+    }

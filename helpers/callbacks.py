@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-
 # ----------------------------------------------------------------------------------------------
 # Monitoring and resuming (introduced in 06_monitoring_evaluation).
-
 import csv as _csv  # noqa: E402
 import json as _json  # noqa: E402
 import os as _os  # noqa: E402
@@ -89,18 +87,29 @@ def get_callbacks(
         _shutil.rmtree(run_dir)
     out: list = []
     if patience is not None:
-        out.append(_keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, min_delta=min_delta,
-                                                  mode=mode, restore_best_weights=restore_best_weights))
+        out.append(
+            _keras.callbacks.EarlyStopping(
+                monitor=monitor,
+                patience=patience,
+                min_delta=min_delta,
+                mode=mode,
+                restore_best_weights=restore_best_weights,
+            )
+        )
     if tensorboard:
         out.append(_keras.callbacks.TensorBoard(log_dir=str(run_dir), histogram_freq=0, write_graph=False))
     if csv:
         _config.ensure_dir(run_dir)
         out.append(_keras.callbacks.CSVLogger(str(run_dir / "history.csv")))
     if checkpoint:
-        folder = _config.ensure_dir(_Path(checkpoint_dir if checkpoint_dir is not None
-                                          else _config.BUILD_DIR / "checkpoints"))
-        out.append(_keras.callbacks.ModelCheckpoint(str(folder / f"{name}.keras"), monitor=monitor,
-                                                    mode=mode, save_best_only=True))
+        folder = _config.ensure_dir(
+            _Path(checkpoint_dir if checkpoint_dir is not None else _config.BUILD_DIR / "checkpoints")
+        )
+        out.append(
+            _keras.callbacks.ModelCheckpoint(
+                str(folder / f"{name}.keras"), monitor=monitor, mode=mode, save_best_only=True
+            )
+        )
     return out
 
 
@@ -196,7 +205,6 @@ class InterruptAfterEpoch(_FromConfig, _keras.callbacks.Callback):
         return {"epoch": self.epoch}
 
 
-
 @_keras.saving.register_keras_serializable(package="cnn_course")
 class ResumableCSVLogger(_FromConfig, _keras.callbacks.Callback):
     """Stream per-epoch metrics to a CSV file that stays exact across interruptions and resumes.
@@ -286,14 +294,14 @@ class ResumableCSVLogger(_FromConfig, _keras.callbacks.Callback):
             self._fieldnames = (header or ["epoch"]) + [k for k in keys if k not in (header or [])]
             self._rewrite(self._fieldnames, rows)
         with open(self.filename, "a", newline="", encoding="utf-8") as fh:
-            writer = _csv.DictWriter(fh, fieldnames=self._fieldnames, delimiter=self.separator, restval="NA",
-                                     extrasaction="ignore")
+            writer = _csv.DictWriter(
+                fh, fieldnames=self._fieldnames, delimiter=self.separator, restval="NA", extrasaction="ignore"
+            )
             writer.writerow(row)
             fh.flush()
 
     def get_config(self) -> dict:
         return {"filename": str(self.filename), "separator": self.separator}
-
 
 
 @_keras.saving.register_keras_serializable(package="cnn_course")
@@ -318,9 +326,11 @@ class SafeBackupAndRestore(_FromConfig, _keras.callbacks.BackupAndRestore):
         super().__init__(str(backup_dir), save_freq=save_freq, delete_checkpoint=delete_checkpoint)
 
     def get_config(self) -> dict:
-        return {"backup_dir": str(self.backup_dir), "save_freq": self.save_freq,
-                "delete_checkpoint": self.delete_checkpoint}
-
+        return {
+            "backup_dir": str(self.backup_dir),
+            "save_freq": self.save_freq,
+            "delete_checkpoint": self.delete_checkpoint,
+        }
 
     def _signature(self) -> list:
         """Name and shape of every model weight: a backup only fits a model with the same ones."""
@@ -337,8 +347,12 @@ class SafeBackupAndRestore(_FromConfig, _keras.callbacks.BackupAndRestore):
         serial = 1 + max((int(p.name.split("-")[1].split(".")[0]) for p in previous), default=0)
         weights = folder / f"state-{serial:06d}.weights.h5"
         self.model.save_weights(str(weights), overwrite=True)
-        meta = {"epoch": self._current_epoch, "batch": self._last_batch_seen, "weights": weights.name,
-                "variables": self._signature()}
+        meta = {
+            "epoch": self._current_epoch,
+            "batch": self._last_batch_seen,
+            "weights": weights.name,
+            "variables": self._signature(),
+        }
         tmp = meta_path.with_name(meta_path.name + ".tmp")
         tmp.write_text(_json.dumps(meta), encoding="utf-8")
         _os.replace(tmp, meta_path)  # the commit point
@@ -354,13 +368,18 @@ class SafeBackupAndRestore(_FromConfig, _keras.callbacks.BackupAndRestore):
             return super()._load_model()  # a backup written by Keras's own callback
         if not self.model.built:
             raise ValueError("To resume training, build the model before fit(), e.g. with keras.Input.")
-        advice = ("Resume with the same architecture and compile settings, or start over after "
-                  "helpers.training.clear_resume_state(resume_dir).")
+        advice = (
+            "Resume with the same architecture and compile settings, or start over after "
+            "helpers.training.clear_resume_state(resume_dir)."
+        )
         saved, current = meta.get("variables"), self._signature()
         if saved is not None and saved != current:
             diff = next(((a, b) for a, b in zip(saved, current) if a != b), None)
-            detail = (f"first difference: backup {diff[0][0]} {tuple(diff[0][1])} vs model {diff[1][0]} "
-                      f"{tuple(diff[1][1])}" if diff else f"{len(saved)} weights in the backup, {len(current)} here")
+            detail = (
+                f"first difference: backup {diff[0][0]} {tuple(diff[0][1])} vs model {diff[1][0]} {tuple(diff[1][1])}"
+                if diff
+                else f"{len(saved)} weights in the backup, {len(current)} here"
+            )
             raise ValueError(f"The training backup in {self.backup_dir} does not match this model ({detail}). {advice}")
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
@@ -368,8 +387,10 @@ class SafeBackupAndRestore(_FromConfig, _keras.callbacks.BackupAndRestore):
             self.model.load_weights(str(_Path(self.backup_dir) / meta["weights"]))
         except Exception as exc:  # noqa: BLE001 - explain, then keep the cause
             first = (str(exc).splitlines() or [type(exc).__name__])[0]
-            raise ValueError(f"Could not restore the training backup in {self.backup_dir}: it does not match "
-                             f"this model ({type(exc).__name__}: {first}). {advice}") from exc
+            raise ValueError(
+                f"Could not restore the training backup in {self.backup_dir}: it does not match "
+                f"this model ({type(exc).__name__}: {first}). {advice}"
+            ) from exc
         self.model._initial_epoch = int(meta["epoch"])
 
 
@@ -417,8 +438,14 @@ class LRFinder(_FromConfig, _keras.callbacks.Callback):
         diverged: True when the run stopped because the loss blew up (not because it ran out of steps).
     """
 
-    def __init__(self, start_lr: float = 1e-6, end_lr: float = 1.0, num_steps: int = 100,
-                 smoothing: float = 0.9, stop_factor: float | None = 4.0):
+    def __init__(
+        self,
+        start_lr: float = 1e-6,
+        end_lr: float = 1.0,
+        num_steps: int = 100,
+        smoothing: float = 0.9,
+        stop_factor: float | None = 4.0,
+    ):
         super().__init__()
         for name, value in (("start_lr", start_lr), ("end_lr", end_lr)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < _math.inf:
@@ -429,8 +456,9 @@ class LRFinder(_FromConfig, _keras.callbacks.Callback):
             raise ValueError(f"num_steps must be an integer >= 2. Received: num_steps={num_steps!r}")
         if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float)) or not 0 <= smoothing < 1:
             raise ValueError(f"smoothing must be in [0, 1). Received: smoothing={smoothing!r}")
-        if stop_factor is not None and (isinstance(stop_factor, bool) or not isinstance(stop_factor, (int, float))
-                                        or not stop_factor > 1):
+        if stop_factor is not None and (
+            isinstance(stop_factor, bool) or not isinstance(stop_factor, (int, float)) or not stop_factor > 1
+        ):
             raise ValueError(f"stop_factor must be a number > 1 or None. Received: stop_factor={stop_factor!r}")
         self.start_lr = float(start_lr)
         self.end_lr = float(end_lr)
@@ -489,7 +517,7 @@ class LRFinder(_FromConfig, _keras.callbacks.Callback):
             self.model.stop_training = True
             return
         self._average = self.smoothing * self._average + (1 - self.smoothing) * loss
-        smoothed = self._average / (1 - self.smoothing ** self._step) if self.smoothing else loss
+        smoothed = self._average / (1 - self.smoothing**self._step) if self.smoothing else loss
         self.learning_rates.append(lr)
         self.losses.append(loss)
         self.smoothed_losses.append(smoothed)
@@ -501,9 +529,13 @@ class LRFinder(_FromConfig, _keras.callbacks.Callback):
             self.model.stop_training = True
 
     def get_config(self) -> dict:
-        return {"start_lr": self.start_lr, "end_lr": self.end_lr, "num_steps": self.num_steps,
-                "smoothing": self.smoothing, "stop_factor": self.stop_factor}
-
+        return {
+            "start_lr": self.start_lr,
+            "end_lr": self.end_lr,
+            "num_steps": self.num_steps,
+            "smoothing": self.smoothing,
+            "stop_factor": self.stop_factor,
+        }
 
 
 @_keras.saving.register_keras_serializable(package="cnn_course")
@@ -545,4 +577,3 @@ class EpochTimer(_FromConfig, _keras.callbacks.Callback):
 
     def get_config(self) -> dict:
         return {}
-

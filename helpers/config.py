@@ -43,7 +43,9 @@ DATA_DIR = Path(os.environ.get("COURSE_DATA_DIR", ROOT / "data")).resolve()
 CACHE_DIR = DATA_DIR / "cache"  # downloaded datasets (ignored by git)
 PRETRAINED_DIR = DATA_DIR / "pretrained"  # source models the course trains itself (ignored)
 # COURSE_BUILD_DIR moves the generated files; the tests give each notebook its own, empty one.
-BUILD_DIR = Path(os.environ.get("COURSE_BUILD_DIR", ROOT / "build")).resolve()  # executed notebooks, logs, tuners (ignored)
+BUILD_DIR = Path(
+    os.environ.get("COURSE_BUILD_DIR", ROOT / "build")
+).resolve()  # executed notebooks, logs, tuners (ignored)
 LOG_DIR = BUILD_DIR / "logs"  # TensorBoard and CSV logs
 
 
@@ -106,7 +108,7 @@ def seed_everything(seed: int = DEFAULT_SEED) -> None:
     try:
         tf.config.experimental.enable_op_determinism()
     except Exception:  # noqa: BLE001 - an older TF without it is still usable, just less exact
-        warnings.warn("TensorFlow op determinism is unavailable; results may vary slightly.")
+        warnings.warn("TensorFlow op determinism is unavailable; results may vary slightly.", stacklevel=2)
 
 
 def quiet_logging() -> None:
@@ -129,10 +131,7 @@ class SetupInfo:
 
     def __str__(self) -> str:
         vers = ", ".join(f"{k} {v}" for k, v in self.versions.items())
-        return (
-            f"profile={self.profile.name} seed={self.seed} dataset={self.dataset}\n"
-            f"versions: {vers}"
-        )
+        return f"profile={self.profile.name} seed={self.seed} dataset={self.dataset}\nversions: {vers}"
 
 
 def package_versions(names: tuple[str, ...] = ("tensorflow", "keras", "numpy")) -> dict[str, str]:

@@ -16,8 +16,8 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -26,10 +26,19 @@ from helpers import config, downloads
 OFFLINE = ("mnist5k", "digits")
 ONLINE = ("mnist", "fashion_mnist", "cifar10")
 DIGIT_NAMES = tuple(str(i) for i in range(10))
-FASHION_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                 "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
-CIFAR10_NAMES = ("airplane", "automobile", "bird", "cat", "deer",
-                 "dog", "frog", "horse", "ship", "truck")
+FASHION_NAMES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+CIFAR10_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
 
@@ -56,22 +65,26 @@ class Dataset:
         return len(self.class_names)
 
     def splits(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        return {"train": (self.x_train, self.y_train), "val": (self.x_val, self.y_val),
-                "test": (self.x_test, self.y_test)}
+        return {
+            "train": (self.x_train, self.y_train),
+            "val": (self.x_val, self.y_val),
+            "test": (self.x_test, self.y_test),
+        }
 
     def pipelines(self, batch_size: int = 128, augment: Callable | None = None, seed: int = config.DEFAULT_SEED):
         """``(train, val, test)`` tf.data pipelines; only the training one is shuffled/augmented."""
         return (
-            to_tf_dataset(self.x_train, self.y_train, batch_size=batch_size, shuffle=True,
-                          augment=augment, seed=seed),
+            to_tf_dataset(self.x_train, self.y_train, batch_size=batch_size, shuffle=True, augment=augment, seed=seed),
             to_tf_dataset(self.x_val, self.y_val, batch_size=batch_size),
             to_tf_dataset(self.x_test, self.y_test, batch_size=batch_size),
         )
 
     def __repr__(self) -> str:
-        lines = [f"Dataset {self.name!r}: {self.description}",
-                 f"  input_shape={self.input_shape}, {self.num_classes} classes, "
-                 f"pixel range [{self.x_train.min():.3g}, {self.x_train.max():.3g}]"]
+        lines = [
+            f"Dataset {self.name!r}: {self.description}",
+            f"  input_shape={self.input_shape}, {self.num_classes} classes, "
+            f"pixel range [{self.x_train.min():.3g}, {self.x_train.max():.3g}]",
+        ]
         for split, (x, y) in self.splits().items():
             counts = np.bincount(y, minlength=self.num_classes)
             lines.append(f"  {split:<5} {len(x):>6} images, per class {counts.min()}-{counts.max()}")
@@ -101,8 +114,10 @@ def validate_images(x, *, name: str = "x", channels: tuple[int, ...] = (1, 3)) -
     if x.shape[0] == 0:
         raise ValueError(f"{name} is empty (shape={x.shape}); pass at least one image.")
     if min(x.shape[1:3]) == 0:
-        raise ValueError(f"{name} holds images of size {x.shape[1]}x{x.shape[2]} (shape={x.shape}); "
-                         "each image needs a height and width of at least 1 pixel.")
+        raise ValueError(
+            f"{name} holds images of size {x.shape[1]}x{x.shape[2]} (shape={x.shape}); "
+            "each image needs a height and width of at least 1 pixel."
+        )
     if x.shape[-1] not in channels:
         raise ValueError(
             f"{name} must have {' or '.join(map(str, channels))} channels in the last axis. "
@@ -190,7 +205,7 @@ def resize_images(x: np.ndarray, size: tuple[int, int], *, method: str = "biline
     import tensorflow as tf
 
     x = validate_images(x)
-    if (len(size) != 2 or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s <= 0 for s in size)):
+    if len(size) != 2 or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s <= 0 for s in size):
         raise ValueError(f"size must be (height, width) with positive integers. Received: size={size!r}")
     if tuple(x.shape[1:3]) == tuple(size):
         return x.astype(np.float32)
@@ -241,7 +256,15 @@ def _load_digits(_arg):
 
     bunch = load_digits()
     x = bunch.images[..., None]
-    return x, bunch.target, None, None, DIGIT_NAMES, "scikit-learn's 1,797 8x8 handwritten digits (offline)", 16.0
+    return (
+        x,
+        bunch.target,
+        None,
+        None,
+        DIGIT_NAMES,
+        "scikit-learn's 1,797 8x8 handwritten digits (offline)",
+        16.0,
+    )
 
 
 _OFFLINE_HINT = f" Datasets that work offline: {', '.join(OFFLINE)}, or folder:PATH with your own images."
@@ -269,8 +292,13 @@ def _load_fashion_mnist(cache_dir):
         images = _read_idx(_fetch(f"fashion-{split}-images-idx3-ubyte.gz", cache_dir), 16)
         labels = _read_idx(_fetch(f"fashion-{split}-labels-idx1-ubyte.gz", cache_dir), 8)
         parts[split] = images.reshape(len(labels), 28, 28, 1), labels
-    return (*parts["train"], *parts["t10k"], FASHION_NAMES,
-            "Fashion-MNIST: 70,000 clothing images, 10 classes (downloaded)", 255.0)
+    return (
+        *parts["train"],
+        *parts["t10k"],
+        FASHION_NAMES,
+        "Fashion-MNIST: 70,000 clothing images, 10 classes (downloaded)",
+        255.0,
+    )
 
 
 def _load_cifar10(cache_dir):
@@ -306,14 +334,21 @@ def _load_folder(path_str: str, image_size=(64, 64), color_mode: str = "rgb"):
         )
     try:
         ds = keras.utils.image_dataset_from_directory(
-            path, labels="inferred", label_mode="int", class_names=classes, color_mode=color_mode,
-            image_size=tuple(image_size), batch_size=None, shuffle=False, verbose=False)
+            path,
+            labels="inferred",
+            label_mode="int",
+            class_names=classes,
+            color_mode=color_mode,
+            image_size=tuple(image_size),
+            batch_size=None,
+            shuffle=False,
+            verbose=False,
+        )
         pairs = list(ds.as_numpy_iterator())
     except tf.errors.InvalidArgumentError as exc:
         bad = _find_corrupt_image(files)
         raise ValueError(
-            f"folder:{path_str} holds an image that cannot be decoded: {bad or exc}. "
-            "Remove or replace that file."
+            f"folder:{path_str} holds an image that cannot be decoded: {bad or exc}. Remove or replace that file."
         ) from exc
     x = np.stack([p[0] for p in pairs])
     y = np.array([p[1] for p in pairs])
@@ -386,7 +421,7 @@ def load(
         )
     if name.startswith("folder:"):
         size = tuple(image_size) if image_size else (64, 64)
-        x, y, x_te, y_te, names, desc, max_value = _load_folder(name[len("folder:"):], size)
+        x, y, x_te, y_te, names, desc, max_value = _load_folder(name[len("folder:") :], size)
         image_size = None
     elif name in _SOURCES:
         x, y, x_te, y_te, names, desc, max_value = _SOURCES[name](cache_dir)
@@ -415,9 +450,15 @@ def load(
         return arr
 
     return Dataset(
-        name=name, x_train=prep(x_tr), y_train=y_tr, x_val=prep(x_va), y_val=y_va,
-        x_test=prep(x_te), y_test=validate_labels(y_te, num_classes=len(names)),
-        class_names=tuple(names), description=desc,
+        name=name,
+        x_train=prep(x_tr),
+        y_train=y_tr,
+        x_val=prep(x_va),
+        y_val=y_va,
+        x_test=prep(x_te),
+        y_test=validate_labels(y_te, num_classes=len(names)),
+        class_names=tuple(names),
+        description=desc,
     )
 
 
@@ -492,8 +533,9 @@ class Throughput:
         return float(self.images_per_second)
 
     def __str__(self) -> str:
-        return (f"{self.images_per_second:,.0f} images/s "
-                f"(median of {len(self.rates)} passes over {self.images:,} images)")
+        return (
+            f"{self.images_per_second:,.0f} images/s (median of {len(self.rates)} passes over {self.images:,} images)"
+        )
 
 
 def _check_count(value, name: str, minimum: int) -> int:

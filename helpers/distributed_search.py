@@ -66,18 +66,27 @@ class SearchSpec:
     seed: int = config.DEFAULT_SEED
 
     @classmethod
-    def for_profile(cls, **overrides) -> "SearchSpec":
+    def for_profile(cls, **overrides) -> SearchSpec:
         """Defaults of the active profile: a few seconds of work in smoke, a minute or two in full."""
         p = config.profile()
-        base = dict(max_trials=p.pick(smoke=4, full=8), epochs=p.pick(smoke=1, full=4),
-                    train_size=p.pick(smoke=300, full=1500))
+        base = dict(
+            max_trials=p.pick(smoke=4, full=8),
+            epochs=p.pick(smoke=1, full=4),
+            train_size=p.pick(smoke=300, full=1500),
+        )
         base.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**base)
 
     def to_args(self) -> list[str]:
-        return [f"--kind={self.kind}", f"--max-trials={self.max_trials}", f"--epochs={self.epochs}",
-                f"--train-size={self.train_size}", f"--project={self.project}",
-                f"--directory={self.directory}", f"--seed={self.seed}"]
+        return [
+            f"--kind={self.kind}",
+            f"--max-trials={self.max_trials}",
+            f"--epochs={self.epochs}",
+            f"--train-size={self.train_size}",
+            f"--project={self.project}",
+            f"--directory={self.directory}",
+            f"--seed={self.seed}",
+        ]
 
     @property
     def project_dir(self) -> Path:
@@ -92,9 +101,16 @@ def demo_space() -> dict:
     """A small space that trains in seconds: learning rate, width and dropout of a 1-block CNN."""
     from helpers.tuning import Range
 
-    return {"learning_rate": Range(1e-3, 1e-2, log=True), "filters": [8, 16],
-            "dropout": Range(0.0, 0.3, step=0.1), "blocks": 1, "convs_per_block": 1,
-            "batch_norm": False, "head": "flatten", "dense_units": 0}
+    return {
+        "learning_rate": Range(1e-3, 1e-2, log=True),
+        "filters": [8, 16],
+        "dropout": Range(0.0, 0.3, step=0.1),
+        "blocks": 1,
+        "convs_per_block": 1,
+        "batch_norm": False,
+        "head": "flatten",
+        "dense_units": 0,
+    }
 
 
 def _make_tuner(spec: SearchSpec):
@@ -102,8 +118,15 @@ def _make_tuner(spec: SearchSpec):
 
     hm = tuning.CNNHyperModel((28, 28, 1), 10, demo_space(), patience=2, seed=spec.seed)
     kwargs = {} if spec.kind == "hyperband" else {"max_trials": spec.max_trials}
-    return tuning.make_tuner(spec.kind, hm, project_name=spec.project, directory=spec.directory,
-                             max_epochs=spec.epochs, seed=spec.seed, **kwargs)
+    return tuning.make_tuner(
+        spec.kind,
+        hm,
+        project_name=spec.project,
+        directory=spec.directory,
+        max_epochs=spec.epochs,
+        seed=spec.seed,
+        **kwargs,
+    )
 
 
 def _wait_for_barrier(log_dir: Path, tuner_id: str, n: int, timeout: float = 120.0) -> None:
@@ -124,8 +147,10 @@ def run_role(spec: SearchSpec, *, barrier: int = 0) -> int:
     config.setup(seed=spec.seed, show=False)
     if tuning.is_chief():
         tuner = _make_tuner(spec)
-        print(f"chief: serving the oracle on {os.environ['KERASTUNER_ORACLE_IP']}:"
-              f"{os.environ['KERASTUNER_ORACLE_PORT']}", flush=True)
+        print(
+            f"chief: serving the oracle on {os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}",
+            flush=True,
+        )
         tuning.search(tuner, None)
         print("chief: all trials done", flush=True)
         return 0
@@ -138,8 +163,12 @@ def run_role(spec: SearchSpec, *, barrier: int = 0) -> int:
     try:
         tuning.search(tuner, ds)
     finally:
-        summary = {"tuner_id": tuner_id, "trials": tuner.course_trials_run,
-                   "failures": [t for t, _ in tuner.course_failures], "seconds": time.perf_counter() - start}
+        summary = {
+            "tuner_id": tuner_id,
+            "trials": tuner.course_trials_run,
+            "failures": [t for t, _ in tuner.course_failures],
+            "seconds": time.perf_counter() - start,
+        }
         (spec.log_dir / f"{tuner_id}.json").write_text(json.dumps(summary))
     print(f"{tuner_id}: ran trials {tuner.course_trials_run}", flush=True)
     return 0
@@ -184,9 +213,16 @@ def _stop(proc: subprocess.Popen, grace: float = 5.0) -> None:
             proc.wait(grace)
 
 
-def launch(workers: int = 2, *, spec: SearchSpec | None = None, port: int | None = None,
-           timeout: float = 300.0, resume: bool = False, threads_per_worker: int | None = None,
-           chief_grace: float = 5.0) -> DistributedResult:
+def launch(
+    workers: int = 2,
+    *,
+    spec: SearchSpec | None = None,
+    port: int | None = None,
+    timeout: float = 300.0,
+    resume: bool = False,
+    threads_per_worker: int | None = None,
+    chief_grace: float = 5.0,
+) -> DistributedResult:
     """Start a chief and ``workers`` workers on 127.0.0.1, wait for the search, return its results.
 
     Every process is stopped before this returns, also on errors and timeouts.
@@ -213,8 +249,14 @@ def launch(workers: int = 2, *, spec: SearchSpec | None = None, port: int | None
     config.ensure_dir(spec.log_dir)
     port = port or free_port()
     base_env = {k: v for k, v in os.environ.items() if k not in ROLE_ENV}
-    base_env.update(KERASTUNER_ORACLE_IP="127.0.0.1", KERASTUNER_ORACLE_PORT=str(port), PYTHONUNBUFFERED="1",
-                    TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS="1", OMP_NUM_THREADS=str(threads))
+    base_env.update(
+        KERASTUNER_ORACLE_IP="127.0.0.1",
+        KERASTUNER_ORACLE_PORT=str(port),
+        PYTHONUNBUFFERED="1",
+        TF_NUM_INTRAOP_THREADS=str(threads),
+        TF_NUM_INTEROP_THREADS="1",
+        OMP_NUM_THREADS=str(threads),
+    )
     procs: dict[str, subprocess.Popen] = {}
     logs: dict[str, Path] = {}
     start = time.monotonic()
@@ -222,10 +264,22 @@ def launch(workers: int = 2, *, spec: SearchSpec | None = None, port: int | None
 
     def spawn(tuner_id: str) -> None:
         logs[tuner_id] = spec.log_dir / f"{tuner_id}.log"
-        cmd = [sys.executable, "-m", "helpers.distributed_search", "--role", f"--barrier={workers}", *spec.to_args()]
+        cmd = [
+            sys.executable,
+            "-m",
+            "helpers.distributed_search",
+            "--role",
+            f"--barrier={workers}",
+            *spec.to_args(),
+        ]
         with open(logs[tuner_id], "w") as out:
-            procs[tuner_id] = subprocess.Popen(cmd, cwd=config.ROOT, env={**base_env, "KERASTUNER_TUNER_ID": tuner_id},
-                                               stdout=out, stderr=subprocess.STDOUT)
+            procs[tuner_id] = subprocess.Popen(
+                cmd,
+                cwd=config.ROOT,
+                env={**base_env, "KERASTUNER_TUNER_ID": tuner_id},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
 
     def fail(message: str, who: str, exc=RuntimeError):
         raise exc(f"{message}\n--- last lines of {logs[who]} ---\n{_tail(logs[who])}")
@@ -240,7 +294,11 @@ def launch(workers: int = 2, *, spec: SearchSpec | None = None, port: int | None
                 break
             except OSError:
                 if time.monotonic() > deadline:
-                    fail(f"The chief did not listen on port {port} within {timeout:.0f} s.", "chief", TimeoutError)
+                    fail(
+                        f"The chief did not listen on port {port} within {timeout:.0f} s.",
+                        "chief",
+                        TimeoutError,
+                    )
                 time.sleep(0.2)
         worker_ids = [f"tuner{i}" for i in range(workers)]
         for tuner_id in worker_ids:
@@ -272,8 +330,11 @@ def launch(workers: int = 2, *, spec: SearchSpec | None = None, port: int | None
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--role", action="store_true",
-                        help="run as chief or worker (from KERASTUNER_TUNER_ID); used by the launcher")
+    parser.add_argument(
+        "--role",
+        action="store_true",
+        help="run as chief or worker (from KERASTUNER_TUNER_ID); used by the launcher",
+    )
     parser.add_argument("--barrier", type=int, default=0, help="workers wait until this many are ready")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--kind", default="random", choices=("random", "hyperband", "bayesian", "grid"))
@@ -287,13 +348,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--resume", action="store_true", help="continue the project instead of starting over")
     args = parser.parse_args(argv)
-    spec = SearchSpec.for_profile(kind=args.kind, max_trials=args.max_trials, epochs=args.epochs,
-                                  train_size=args.train_size, project=args.project, directory=args.directory,
-                                  seed=args.seed)
+    spec = SearchSpec.for_profile(
+        kind=args.kind,
+        max_trials=args.max_trials,
+        epochs=args.epochs,
+        train_size=args.train_size,
+        project=args.project,
+        directory=args.directory,
+        seed=args.seed,
+    )
     if args.role:
         return run_role(spec, barrier=args.barrier)
-    print(f"distributed search: 1 chief + {args.workers} workers on 127.0.0.1, {spec.kind}, "
-          f"{spec.max_trials} trials x {spec.epochs} epochs, logs in {spec.log_dir}", flush=True)
+    print(
+        f"distributed search: 1 chief + {args.workers} workers on 127.0.0.1, {spec.kind}, "
+        f"{spec.max_trials} trials x {spec.epochs} epochs, logs in {spec.log_dir}",
+        flush=True,
+    )
     result = launch(args.workers, spec=spec, port=args.port, timeout=args.timeout, resume=args.resume)
     for tuner_id, trials in result.trials_per_worker.items():
         print(f"  {tuner_id}: ran trials {', '.join(trials) or 'none'}")

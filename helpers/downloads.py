@@ -16,8 +16,9 @@ import tempfile
 import urllib.error
 import urllib.request
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 from helpers import config
 
@@ -50,18 +51,36 @@ _KERAS = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 REGISTRY: dict[str, RemoteFile] = {
     f.name: f
     for f in (
-        RemoteFile("mnist.npz", _KERAS + "mnist.npz",
-                   "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"),
-        RemoteFile("fashion-train-images-idx3-ubyte.gz", _KERAS + "train-images-idx3-ubyte.gz",
-                   "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84"),
-        RemoteFile("fashion-train-labels-idx1-ubyte.gz", _KERAS + "train-labels-idx1-ubyte.gz",
-                   "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845"),
-        RemoteFile("fashion-t10k-images-idx3-ubyte.gz", _KERAS + "t10k-images-idx3-ubyte.gz",
-                   "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073"),
-        RemoteFile("fashion-t10k-labels-idx1-ubyte.gz", _KERAS + "t10k-labels-idx1-ubyte.gz",
-                   "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5"),
-        RemoteFile("cifar-10-binary.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
-                   "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd"),
+        RemoteFile(
+            "mnist.npz",
+            _KERAS + "mnist.npz",
+            "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1",
+        ),
+        RemoteFile(
+            "fashion-train-images-idx3-ubyte.gz",
+            _KERAS + "train-images-idx3-ubyte.gz",
+            "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+        ),
+        RemoteFile(
+            "fashion-train-labels-idx1-ubyte.gz",
+            _KERAS + "train-labels-idx1-ubyte.gz",
+            "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+        ),
+        RemoteFile(
+            "fashion-t10k-images-idx3-ubyte.gz",
+            _KERAS + "t10k-images-idx3-ubyte.gz",
+            "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+        ),
+        RemoteFile(
+            "fashion-t10k-labels-idx1-ubyte.gz",
+            _KERAS + "t10k-labels-idx1-ubyte.gz",
+            "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+        ),
+        RemoteFile(
+            "cifar-10-binary.tar.gz",
+            "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
+            "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd",
+        ),
     )
 }
 
@@ -110,8 +129,7 @@ def fetch(
             stacklevel=2,
         )
         path.unlink()
-    _download(remote, path, timeout=timeout, opener=opener or urllib.request.urlopen,
-              offline_hint=offline_hint)
+    _download(remote, path, timeout=timeout, opener=opener or urllib.request.urlopen, offline_hint=offline_hint)
     return path
 
 

@@ -20,7 +20,8 @@ class PackageStatus:
     @property
     def ok(self) -> bool:
         return self.installed is not None and Requirement(f"{self.name}{self.required}").specifier.contains(
-            self.installed, prereleases=True)
+            self.installed, prereleases=True
+        )
 
     @property
     def verdict(self) -> str:

@@ -107,8 +107,7 @@ def precision_recall_f1(cm) -> dict[str, np.ndarray]:
     return {"precision": precision, "recall": recall, "f1": f1, "support": actual.astype(np.int64)}
 
 
-def classification_report(y_true, y_pred, class_names=None, *, num_classes: int | None = None,
-                          averages: bool = True):
+def classification_report(y_true, y_pred, class_names=None, *, num_classes: int | None = None, averages: bool = True):
     """Precision, recall, F1 and support per class as a pandas DataFrame (one row per class).
 
     With ``averages=True`` (default) two rows follow: ``macro avg`` (every class counts the same)
@@ -158,9 +157,17 @@ def most_confused_pairs(cm, *, k: int = 5, class_names=None):
         raise ValueError(f"class_names has {len(names)} names but cm has {len(cm)} classes.")
     rows_total = cm.sum(axis=1)
     records = [
-        {"true": i, "predicted": j, "true_name": names[i], "predicted_name": names[j],
-         "count": int(cm[i, j]), "share": float(cm[i, j] / rows_total[i])}
-        for i in range(len(cm)) for j in range(len(cm)) if i != j and cm[i, j] > 0
+        {
+            "true": i,
+            "predicted": j,
+            "true_name": names[i],
+            "predicted_name": names[j],
+            "count": int(cm[i, j]),
+            "share": float(cm[i, j] / rows_total[i]),
+        }
+        for i in range(len(cm))
+        for j in range(len(cm))
+        if i != j and cm[i, j] > 0
     ]
     columns = ["true", "predicted", "true_name", "predicted_name", "count", "share"]
     frame = pd.DataFrame(records, columns=columns)
@@ -210,14 +217,24 @@ class Calibration:
         import pandas as pd
 
         lo, hi = self.bin_edges[:-1], self.bin_edges[1:]
-        frame = pd.DataFrame({"from": lo, "to": hi, "count": self.count, "confidence": self.confidence,
-                              "accuracy": self.accuracy, "gap": self.accuracy - self.confidence})
+        frame = pd.DataFrame(
+            {
+                "from": lo,
+                "to": hi,
+                "count": self.count,
+                "confidence": self.confidence,
+                "accuracy": self.accuracy,
+                "gap": self.accuracy - self.confidence,
+            }
+        )
         return frame[frame["count"] > 0].reset_index(drop=True)
 
     def __str__(self) -> str:
-        return (f"ECE {self.ece:.2%}, MCE {self.mce:.2%} over {int(self.count.sum())} images in "
-                f"{self.n_bins} bins; mean confidence {self.mean_confidence:.2%} vs accuracy "
-                f"{self.overall_accuracy:.2%}")
+        return (
+            f"ECE {self.ece:.2%}, MCE {self.mce:.2%} over {int(self.count.sum())} images in "
+            f"{self.n_bins} bins; mean confidence {self.mean_confidence:.2%} vs accuracy "
+            f"{self.overall_accuracy:.2%}"
+        )
 
 
 def _confidence_bins(confidences: np.ndarray, n_bins: int) -> np.ndarray:
@@ -242,8 +259,10 @@ def calibration(probs, y_true, *, n_bins: int = 10) -> Calibration:
     if not np.all(np.isfinite(probs)) or probs.min() < 0 or probs.max() > 1 + 1e-6:
         raise ValueError("probs must be probabilities in [0, 1]: pass the softmax output, not logits.")
     if not np.allclose(probs.sum(axis=1), 1.0, atol=1e-3):
-        raise ValueError("Each row of probs must sum to 1 (a softmax output). Received row sums like "
-                         f"{np.round(probs.sum(axis=1)[:3], 3)}; apply keras.ops.softmax to logits first.")
+        raise ValueError(
+            "Each row of probs must sum to 1 (a softmax output). Received row sums like "
+            f"{np.round(probs.sum(axis=1)[:3], 3)}; apply keras.ops.softmax to logits first."
+        )
     y_true = validate_labels(y_true, num_classes=probs.shape[1], n=len(probs), name="y_true")
     if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
         raise ValueError(f"n_bins must be a whole number >= 1. Received: n_bins={n_bins!r}")
@@ -257,9 +276,14 @@ def calibration(probs, y_true, *, n_bins: int = 10) -> Calibration:
     gaps = np.abs(acc - conf)
     filled = count > 0
     return Calibration(
-        bin_edges=np.linspace(0.0, 1.0, int(n_bins) + 1), confidence=conf, accuracy=acc, count=count,
-        ece=float(np.sum(gaps[filled] * count[filled]) / len(probs)), mce=float(np.max(gaps[filled])),
-        mean_confidence=float(confidences.mean()), overall_accuracy=float(correct.mean()),
+        bin_edges=np.linspace(0.0, 1.0, int(n_bins) + 1),
+        confidence=conf,
+        accuracy=acc,
+        count=count,
+        ece=float(np.sum(gaps[filled] * count[filled]) / len(probs)),
+        mce=float(np.max(gaps[filled])),
+        mean_confidence=float(confidences.mean()),
+        overall_accuracy=float(correct.mean()),
     )
 
 

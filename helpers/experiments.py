@@ -21,7 +21,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -39,8 +40,19 @@ RECOMMENDED_PEAK_LR = 3e-3
 RECOMMENDED_PATIENCE = 5
 """Early-stopping patience of the recommended recipe, in epochs without a lower validation loss."""
 
-ROW_COLUMNS = ("name", "seed", "train_size", "epochs_run", "best_epoch", "train_accuracy",
-               "val_accuracy", "gap", "val_loss", "params", "seconds")
+ROW_COLUMNS = (
+    "name",
+    "seed",
+    "train_size",
+    "epochs_run",
+    "best_epoch",
+    "train_accuracy",
+    "val_accuracy",
+    "gap",
+    "val_loss",
+    "params",
+    "seconds",
+)
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -54,8 +66,10 @@ class Run:
 
     def __repr__(self) -> str:
         r = self.row
-        return (f"Run {self.name!r} (seed {r['seed']}, {r['train_size']} examples): train {r['train_accuracy']:.2%}, "
-                f"val {r['val_accuracy']:.2%}, gap {r['gap']:+.2%}, {r['epochs_run']} epochs, {r['seconds']:.1f} s")
+        return (
+            f"Run {self.name!r} (seed {r['seed']}, {r['train_size']} examples): train {r['train_accuracy']:.2%}, "
+            f"val {r['val_accuracy']:.2%}, gap {r['gap']:+.2%}, {r['epochs_run']} epochs, {r['seconds']:.1f} s"
+        )
 
 
 def _check_positive_int(value, name: str) -> int:
@@ -184,11 +198,20 @@ def run_recipe(
     training.compile_classifier(net, learning_rate=training.warmup_cosine(peak_lr, steps))
     callbacks = []
     if patience is not None:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
-                                                       restore_best_weights=True))
+        callbacks.append(
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
+        )
     start = time.perf_counter()
-    history = training.fit(net, data, epochs=epochs, batch_size=batch_size, augment=_augmentation(augment, seed),
-                           callbacks=callbacks, seed=seed, verbose=verbose)
+    history = training.fit(
+        net,
+        data,
+        epochs=epochs,
+        batch_size=batch_size,
+        augment=_augmentation(augment, seed),
+        callbacks=callbacks,
+        seed=seed,
+        verbose=verbose,
+    )
     seconds = time.perf_counter() - start
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
     epochs_run = len(hist["loss"])
@@ -197,11 +220,17 @@ def run_recipe(
     train_acc = evaluation.evaluate(net, data, "train")
     val_acc = evaluation.evaluate(net, data, "val")
     row = {
-        "name": name, "seed": seed, "train_size": int(len(data.x_train)), "epochs_run": epochs_run,
-        "best_epoch": best_epoch, "train_accuracy": train_acc, "val_accuracy": val_acc,
+        "name": name,
+        "seed": seed,
+        "train_size": int(len(data.x_train)),
+        "epochs_run": epochs_run,
+        "best_epoch": best_epoch,
+        "train_accuracy": train_acc,
+        "val_accuracy": val_acc,
         "gap": train_acc - val_acc,
         "val_loss": val_losses[best_epoch - 1] if val_losses else float("nan"),
-        "params": int(net.count_params()), "seconds": seconds,
+        "params": int(net.count_params()),
+        "seconds": seconds,
     }
     return Run(name=name, row=row, history=hist, model=net)
 
@@ -244,11 +273,13 @@ def with_train_subset(data: Dataset, indices) -> Dataset:
     """``data`` with only ``indices`` of its training split kept (validation and test unchanged)."""
     indices = np.asarray(indices)
     if indices.ndim != 1 or len(indices) == 0 or not np.issubdtype(indices.dtype, np.integer):
-        raise ValueError(f"indices must be a non-empty 1-D array of integers. Received shape={indices.shape}, "
-                         f"dtype={indices.dtype}")
+        raise ValueError(
+            f"indices must be a non-empty 1-D array of integers. Received shape={indices.shape}, dtype={indices.dtype}"
+        )
     if indices.min() < 0 or indices.max() >= len(data.x_train):
-        raise ValueError(f"indices must lie in [0, {len(data.x_train)}). Received min={indices.min()}, "
-                         f"max={indices.max()}")
+        raise ValueError(
+            f"indices must lie in [0, {len(data.x_train)}). Received min={indices.min()}, max={indices.max()}"
+        )
     return dataclasses.replace(data, x_train=data.x_train[indices], y_train=data.y_train[indices])
 
 
@@ -309,9 +340,18 @@ def learning_curve_by_size(
         subsets = nested_subset_indices(data.y_train, sizes, seed=seed)
         for size in sorted(subsets):
             subset = with_train_subset(data, subsets[size])
-            run = run_recipe(name, subset, model, augment=augment, patience=patience, batch_size=batch_size,
-                             peak_lr=peak_lr, seed=seed, verbose=verbose,
-                             epochs=epochs_for_size(size, epochs=epochs, min_steps=min_steps, batch_size=batch_size))
+            run = run_recipe(
+                name,
+                subset,
+                model,
+                augment=augment,
+                patience=patience,
+                batch_size=batch_size,
+                peak_lr=peak_lr,
+                seed=seed,
+                verbose=verbose,
+                epochs=epochs_for_size(size, epochs=epochs, min_steps=min_steps, batch_size=batch_size),
+            )
             rows.append(run.row)
     return pd.DataFrame(rows, columns=list(ROW_COLUMNS)).sort_values(["train_size", "seed"], ignore_index=True)
 
@@ -347,7 +387,9 @@ def summarize(table, *, by: str = "name", metrics: Sequence[str] = ("train_accur
         table = results_table(table)
     missing = [c for c in (by, "seed", *metrics) if c not in table.columns]
     if missing:
-        raise ValueError(f"The table has no column {', '.join(map(repr, missing))}. Columns: {', '.join(table.columns)}")
+        raise ValueError(
+            f"The table has no column {', '.join(map(repr, missing))}. Columns: {', '.join(table.columns)}"
+        )
     grouped = table.groupby(by, sort=False)
     out = pd.DataFrame({"seeds": grouped["seed"].nunique()})
     for m in metrics:
@@ -429,18 +471,33 @@ def train_recommended(
         raise TypeError(f"data must be a helpers.data.Dataset (from data.load). Received: {type(data).__name__}")
     recipe = recommended_recipe() if recipe is None else recipe
     if not isinstance(recipe, training.Recipe):
-        raise TypeError(f"recipe must be a helpers.training.Recipe, e.g. recommended_recipe(). "
-                        f"Received: {type(recipe).__name__}")
+        raise TypeError(
+            f"recipe must be a helpers.training.Recipe, e.g. recommended_recipe(). Received: {type(recipe).__name__}"
+        )
     if patience is not None:
         patience = _check_positive_int(patience, "patience")
     if start_from_epoch is None:
         start_from_epoch = recipe.epochs // 2
-    if isinstance(start_from_epoch, bool) or not isinstance(start_from_epoch, (int, np.integer)) \
-            or not 0 <= start_from_epoch < recipe.epochs:
-        raise ValueError(f"start_from_epoch must be an integer in [0, {recipe.epochs}) (the recipe's epochs). "
-                         f"Received: start_from_epoch={start_from_epoch!r}")
+    if (
+        isinstance(start_from_epoch, bool)
+        or not isinstance(start_from_epoch, (int, np.integer))
+        or not 0 <= start_from_epoch < recipe.epochs
+    ):
+        raise ValueError(
+            f"start_from_epoch must be an integer in [0, {recipe.epochs}) (the recipe's epochs). "
+            f"Received: start_from_epoch={start_from_epoch!r}"
+        )
     seed = _check_seed(seed)
-    stop = ([keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, start_from_epoch=int(start_from_epoch),
-                                           restore_best_weights=True)]
-            if patience is not None else [])
+    stop = (
+        [
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss",
+                patience=patience,
+                start_from_epoch=int(start_from_epoch),
+                restore_best_weights=True,
+            )
+        ]
+        if patience is not None
+        else []
+    )
     return recipe.train(data, seed=seed, callbacks=[*stop, *callbacks], verbose=verbose)

@@ -31,12 +31,16 @@ import keras
 import numpy as np
 import pandas as pd
 
-__all__ = ["layer_flops", "count_flops", "layer_table", "receptive_fields", "summary_table",
-           "gradient_norms"]
+__all__ = ["layer_flops", "count_flops", "layer_table", "receptive_fields", "summary_table", "gradient_norms"]
 
 _VECTORIZING = (keras.layers.Flatten, keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D)
-_MERGES_PAIRWISE = (keras.layers.Add, keras.layers.Subtract, keras.layers.Multiply, keras.layers.Maximum,
-                    keras.layers.Minimum)
+_MERGES_PAIRWISE = (
+    keras.layers.Add,
+    keras.layers.Subtract,
+    keras.layers.Multiply,
+    keras.layers.Maximum,
+    keras.layers.Minimum,
+)
 
 
 def _check_model(model) -> keras.Model:
@@ -177,8 +181,16 @@ def layer_table(model: keras.Model, *, unknown: str = "raise") -> pd.DataFrame:
         if isinstance(layer, _VECTORIZING):
             part = "head"
         _, out_shape = _io_shapes(layer)
-        rows.append({"layer": name, "type": type(layer).__name__, "part": part, "output_shape": out_shape,
-                     "params": int(layer.count_params()), "flops": int(layer_flops(layer, unknown=unknown))})
+        rows.append(
+            {
+                "layer": name,
+                "type": type(layer).__name__,
+                "part": part,
+                "output_shape": out_shape,
+                "params": int(layer.count_params()),
+                "flops": int(layer_flops(layer, unknown=unknown)),
+            }
+        )
     return pd.DataFrame(rows, columns=["layer", "type", "part", "output_shape", "params", "flops"])
 
 
@@ -215,10 +227,21 @@ def _rf_walk(model: keras.Model, start, prefix: str, rows: list) -> tuple:
                 rf = tuple(r + (k - 1) * j for r, k, j in zip(rf, kernel, jump))
                 jump = tuple(j * s for j, s in zip(jump, stride))
                 out = _shape(_as_list(layer.output)[0])
-                squash = lambda v: v[0] if v[0] == v[1] else v
-                rows.append({"layer": name, "type": type(layer).__name__, "kernel": squash(kernel),
-                             "stride": squash(stride), "jump": squash(jump), "receptive_field": squash(rf),
-                             "output_size": f"{out[0]}x{out[1]}"})
+
+                def squash(v):
+                    return v[0] if v[0] == v[1] else v
+
+                rows.append(
+                    {
+                        "layer": name,
+                        "type": type(layer).__name__,
+                        "kernel": squash(kernel),
+                        "stride": squash(stride),
+                        "jump": squash(jump),
+                        "receptive_field": squash(rf),
+                        "output_size": f"{out[0]}x{out[1]}",
+                    }
+                )
         for t in _as_list(layer.output):
             state[id(t)] = (rf, jump)
     outs = [state[id(t)] for t in model.outputs if id(t) in state]
@@ -243,12 +266,12 @@ def receptive_fields(model: keras.Model) -> pd.DataFrame:
     _check_model(model)
     rows: list[dict] = []
     _rf_walk(model, ((1, 1), (1, 1)), "", rows)
-    return pd.DataFrame(rows, columns=["layer", "type", "kernel", "stride", "jump", "receptive_field",
-                                       "output_size"])
+    return pd.DataFrame(rows, columns=["layer", "type", "kernel", "stride", "jump", "receptive_field", "output_size"])
 
 
-def summary_table(models: Mapping[str, keras.Model],
-                  metrics: Mapping[str, Mapping[str, float]] | None = None) -> pd.DataFrame:
+def summary_table(
+    models: Mapping[str, keras.Model], metrics: Mapping[str, Mapping[str, float]] | None = None
+) -> pd.DataFrame:
     """Compare models in one table: parameters (total, feature extractor, head), forward MFLOPs
     per image, and any measured metrics.
 
@@ -267,9 +290,13 @@ def summary_table(models: Mapping[str, keras.Model],
     for name, model in models.items():
         table = layer_table(model)
         by_part = table.groupby("part")["params"].sum()
-        rows[name] = {"params": int(table["params"].sum()), "feature_params": int(by_part.get("features", 0)),
-                      "head_params": int(by_part.get("head", 0)), "mflops": table["flops"].sum() / 1e6,
-                      **metrics.get(name, {})}
+        rows[name] = {
+            "params": int(table["params"].sum()),
+            "feature_params": int(by_part.get("features", 0)),
+            "head_params": int(by_part.get("head", 0)),
+            "mflops": table["flops"].sum() / 1e6,
+            **metrics.get(name, {}),
+        }
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.name = "model"
     return out
@@ -290,13 +317,18 @@ def gradient_norms(model: keras.Model, x: np.ndarray, y: np.ndarray) -> pd.Serie
     y = np.asarray(y)
     if len(x) == 0 or len(x) != len(y):
         raise ValueError(f"x and y must be non-empty and of equal length. Received: {len(x)} and {len(y)}")
-    kernels = [(name, layer.kernel) for name, layer in _walk(model)
-               if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))]
+    kernels = [
+        (name, layer.kernel)
+        for name, layer in _walk(model)
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))
+    ]
     if not kernels:
         raise ValueError(f"Model {model.name!r} has no Conv2D or Dense kernels.")
     loss_fn = keras.losses.SparseCategoricalCrossentropy()
     with tf.GradientTape() as tape:
         loss = loss_fn(y, model(x, training=True))
     grads = tape.gradient(loss, [k for _, k in kernels])
-    return pd.Series({name: float(tf.norm(g)) if g is not None else 0.0
-                      for (name, _), g in zip(kernels, grads)}, name="gradient_norm")
+    return pd.Series(
+        {name: float(tf.norm(g)) if g is not None else 0.0 for (name, _), g in zip(kernels, grads)},
+        name="gradient_norm",
+    )

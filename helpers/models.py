@@ -8,7 +8,7 @@ the feature-map plots are stable from run to run.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import keras
 from keras import layers
@@ -140,8 +140,14 @@ def simple_cnn(
     x = augmentation(inputs) if augmentation is not None else inputs
     for b, n_filters in enumerate(filters, start=1):
         for c in range(1, convs_per_block + 1):
-            x = layers.Conv2D(n_filters, kernel_size, padding="same", use_bias=not batch_norm,
-                              kernel_regularizer=reg, name=f"block{b}_conv{c}")(x)
+            x = layers.Conv2D(
+                n_filters,
+                kernel_size,
+                padding="same",
+                use_bias=not batch_norm,
+                kernel_regularizer=reg,
+                name=f"block{b}_conv{c}",
+            )(x)
             if batch_norm:
                 x = layers.BatchNormalization(momentum=bn_momentum, name=f"block{b}_bn{c}")(x)
             x = layers.Activation("relu", name=f"block{b}_relu{c}")(x)
@@ -158,8 +164,9 @@ def simple_cnn(
         x = layers.Dense(dense_units, activation="relu", kernel_regularizer=reg, name="head_dense")(x)
     if dropout:
         x = layers.Dropout(dropout, name="head_dropout")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", kernel_regularizer=reg,
-                           name="predictions", dtype="float32")(x)
+    outputs = layers.Dense(
+        num_classes, activation="softmax", kernel_regularizer=reg, name="predictions", dtype="float32"
+    )(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -204,7 +211,9 @@ def residual_block(
         name: prefix of every layer name (default ``"res"``).
     """
     if len(getattr(x, "shape", ())) != 4:
-        raise ValueError(f"x must be a 4-D tensor (batch, height, width, channels). Received shape={getattr(x, 'shape', None)}")
+        raise ValueError(
+            f"x must be a 4-D tensor (batch, height, width, channels). Received shape={getattr(x, 'shape', None)}"
+        )
     if isinstance(filters, bool) or not isinstance(filters, int) or filters <= 0:
         raise ValueError(f"filters must be a positive integer. Received: filters={filters!r}")
     if stride not in (1, 2):
@@ -216,8 +225,15 @@ def residual_block(
     reg = keras.regularizers.L2(l2) if l2 > 0 else None
 
     def conv(t, k, s, suffix):
-        return layers.Conv2D(filters, k, strides=s, padding="same", use_bias=not batch_norm,
-                             kernel_regularizer=reg, name=f"{name}_{suffix}")(t)
+        return layers.Conv2D(
+            filters,
+            k,
+            strides=s,
+            padding="same",
+            use_bias=not batch_norm,
+            kernel_regularizer=reg,
+            name=f"{name}_{suffix}",
+        )(t)
 
     y = conv(x, kernel_size, stride, "conv1")
     if batch_norm:
@@ -283,19 +299,29 @@ def small_resnet(
         )
     reg = keras.regularizers.L2(l2) if l2 > 0 else None
     inputs = keras.Input(shape=input_shape, name="image")
-    x = layers.Conv2D(filters[0], 3, padding="same", use_bias=not batch_norm, kernel_regularizer=reg,
-                      name="stem_conv")(inputs)
+    x = layers.Conv2D(filters[0], 3, padding="same", use_bias=not batch_norm, kernel_regularizer=reg, name="stem_conv")(
+        inputs
+    )
     if batch_norm:
         x = layers.BatchNormalization(name="stem_bn")(x)
     x = layers.Activation("relu", name="stem_relu")(x)
     for s, n_filters in enumerate(filters, start=1):
         for b in range(1, blocks_per_stage + 1):
             stride = 2 if (s > 1 and b == 1) else 1
-            x = residual_block(x, n_filters, stride=stride, kernel_size=kernel_size, batch_norm=batch_norm,
-                               skip=skip, l2=l2, name=f"stage{s}_block{b}")
+            x = residual_block(
+                x,
+                n_filters,
+                stride=stride,
+                kernel_size=kernel_size,
+                batch_norm=batch_norm,
+                skip=skip,
+                l2=l2,
+                name=f"stage{s}_block{b}",
+            )
     x = layers.GlobalAveragePooling2D(name="head_gap")(x)
     if dropout:
         x = layers.Dropout(dropout, name="head_dropout")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", kernel_regularizer=reg, name="predictions",
-                           dtype="float32")(x)
+    outputs = layers.Dense(
+        num_classes, activation="softmax", kernel_regularizer=reg, name="predictions", dtype="float32"
+    )(x)
     return keras.Model(inputs, outputs, name=name)

@@ -14,13 +14,22 @@ Only the loss is different: a formula of two parameters instead of a network on 
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import keras
 import numpy as np
 
-__all__ = ["Surface", "Trajectory", "SURFACES", "OPTIMIZERS", "get_surface", "make_optimizer",
-           "descend", "compare_optimizers", "steps_to_reach"]
+__all__ = [
+    "Surface",
+    "Trajectory",
+    "SURFACES",
+    "OPTIMIZERS",
+    "get_surface",
+    "make_optimizer",
+    "descend",
+    "compare_optimizers",
+    "steps_to_reach",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,17 +81,32 @@ def _saddle(x, y):
 
 SURFACES: dict[str, Surface] = {
     "bowl": Surface(
-        "bowl", _bowl, start=(-2.5, 1.0), xlim=(-3.0, 3.0), ylim=(-2.5, 2.5), min_value=0.0,
+        "bowl",
+        _bowl,
+        start=(-2.5, 1.0),
+        xlim=(-3.0, 3.0),
+        ylim=(-2.5, 2.5),
+        min_value=0.0,
         description="f = (x² + y²) / 2: the same curvature in every direction",
         learning_rates={"gd": 0.3, "momentum": 0.05, "rmsprop": 0.05, "adam": 0.2},
     ),
     "ravine": Surface(
-        "ravine", _ravine, start=(-4.5, 1.0), xlim=(-5.0, 5.0), ylim=(-1.5, 1.5), min_value=0.0,
+        "ravine",
+        _ravine,
+        start=(-4.5, 1.0),
+        xlim=(-5.0, 5.0),
+        ylim=(-1.5, 1.5),
+        min_value=0.0,
         description="f = 0.01 x² + 2 y²: 200x more curved across the valley than along it",
         learning_rates={"gd": 0.45, "momentum": 0.2, "rmsprop": 0.05, "adam": 0.2},
     ),
     "saddle": Surface(
-        "saddle", _saddle, start=(1.5, 1e-3), xlim=(-2.0, 2.0), ylim=(-1.5, 1.5), min_value=-0.025,
+        "saddle",
+        _saddle,
+        start=(1.5, 1e-3),
+        xlim=(-2.0, 2.0),
+        ylim=(-1.5, 1.5),
+        min_value=-0.025,
         description="f = x² + (y⁴ - 2y²) / 40: a saddle at (0, 0), 20x flatter along y, valleys at y = ±1",
         learning_rates={"gd": 0.9, "momentum": 0.2, "rmsprop": 0.05, "adam": 0.2},
     ),
@@ -118,8 +142,9 @@ def get_surface(surface: str | Surface) -> Surface:
     if isinstance(surface, Surface):
         return surface
     if surface not in SURFACES:
-        raise ValueError(f"Unknown surface {surface!r}. Choose one of {', '.join(SURFACES)} "
-                         "or pass a helpers.optim_viz.Surface.")
+        raise ValueError(
+            f"Unknown surface {surface!r}. Choose one of {', '.join(SURFACES)} or pass a helpers.optim_viz.Surface."
+        )
     return SURFACES[surface]
 
 
@@ -147,8 +172,9 @@ def _value_and_gradient(surface: Surface, var) -> tuple[float, np.ndarray]:
     return float(loss), np.asarray(tape.gradient(loss, var), dtype=np.float64)
 
 
-def descend(surface: str | Surface, optimizer, *, start=None, steps: int = 100,
-            learning_rate: float | None = None) -> Trajectory:
+def descend(
+    surface: str | Surface, optimizer, *, start=None, steps: int = 100, learning_rate: float | None = None
+) -> Trajectory:
     """Minimize ``surface`` from ``start`` with a Keras optimizer for ``steps`` updates.
 
     The two parameters live in one ``keras.Variable``; each step computes the loss, its gradient
@@ -178,8 +204,10 @@ def descend(surface: str | Surface, optimizer, *, start=None, steps: int = 100,
             raise ValueError("learning_rate is only for an optimizer given by name; set it on the optimizer itself.")
         name = type(optimizer).__name__.lower()
     else:
-        raise TypeError(f"optimizer must be a keras.optimizers.Optimizer or one of {', '.join(OPTIMIZERS)}. "
-                        f"Received: {type(optimizer).__name__}")
+        raise TypeError(
+            f"optimizer must be a keras.optimizers.Optimizer or one of {', '.join(OPTIMIZERS)}. "
+            f"Received: {type(optimizer).__name__}"
+        )
     start = _as_point(surface.start if start is None else start, "start")
     var = keras.Variable(start, dtype="float32", name="xy")
 
@@ -202,9 +230,14 @@ def descend(surface: str | Surface, optimizer, *, start=None, steps: int = 100,
     return Trajectory(name, float(np.asarray(lr)), points, losses)
 
 
-def compare_optimizers(surface: str | Surface, optimizers=("gd", "momentum", "rmsprop", "adam"), *,
-                       learning_rates: Mapping[str, float] | None = None, steps: int = 100,
-                       start=None) -> dict[str, Trajectory]:
+def compare_optimizers(
+    surface: str | Surface,
+    optimizers=("gd", "momentum", "rmsprop", "adam"),
+    *,
+    learning_rates: Mapping[str, float] | None = None,
+    steps: int = 100,
+    start=None,
+) -> dict[str, Trajectory]:
     """Run several optimizers (by name) on the same surface from the same start.
 
     Args:
@@ -216,11 +249,20 @@ def compare_optimizers(surface: str | Surface, optimizers=("gd", "momentum", "rm
     learning_rates = dict(learning_rates or {})
     unknown = [k for k in learning_rates if k not in optimizers]
     if unknown:
-        raise ValueError(f"learning_rates names optimizers that are not compared: {', '.join(unknown)}. "
-                         f"Compared: {', '.join(optimizers)}")
-    return {name: descend(surface, name, start=start, steps=steps,
-                          learning_rate=learning_rates.get(name, surface.learning_rates.get(name)))
-            for name in optimizers}
+        raise ValueError(
+            f"learning_rates names optimizers that are not compared: {', '.join(unknown)}. "
+            f"Compared: {', '.join(optimizers)}"
+        )
+    return {
+        name: descend(
+            surface,
+            name,
+            start=start,
+            steps=steps,
+            learning_rate=learning_rates.get(name, surface.learning_rates.get(name)),
+        )
+        for name in optimizers
+    }
 
 
 def steps_to_reach(trajectory: Trajectory, loss: float) -> int | None:

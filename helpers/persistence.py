@@ -50,8 +50,11 @@ def save_model(model: keras.Model, path=None, *, overwrite: bool = True) -> Path
         raise TypeError(f"model must be a Keras model. Received: {type(model).__name__}")
     path = default_path(model.name) if path is None else _as_path(path)
     if path.suffix != SUFFIX:
-        hint = (" Weights alone go in model.save_weights('name.weights.h5'); a whole model is a .keras file."
-                if path.name.endswith((".h5", ".hdf5")) else "")
+        hint = (
+            " Weights alone go in model.save_weights('name.weights.h5'); a whole model is a .keras file."
+            if path.name.endswith((".h5", ".hdf5"))
+            else ""
+        )
         raise ValueError(f"Save models with the {SUFFIX} extension (Keras 3's format). Received: {path.name!r}.{hint}")
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it.")
@@ -83,11 +86,15 @@ def load_model(path, *, compile: bool = True, custom_objects: dict | None = None
             f"{str(path)!r}), or check the folder (the course saves models under {MODELS_DIR})."
         )
     if path.is_dir():
-        raise ValueError(f"{path} is a folder. A Keras 3 model is one .keras file; a SavedModel folder "
-                         "(model.export()) is for serving, not for load_model.")
+        raise ValueError(
+            f"{path} is a folder. A Keras 3 model is one .keras file; a SavedModel folder "
+            "(model.export()) is for serving, not for load_model."
+        )
     if path.name.endswith(".weights.h5"):
-        raise ValueError(f"{path.name} holds weights only, not a model. Build the same architecture, then "
-                         "call model.load_weights(path); or save the whole model as .keras next time.")
+        raise ValueError(
+            f"{path.name} holds weights only, not a model. Build the same architecture, then "
+            "call model.load_weights(path); or save the whole model as .keras next time."
+        )
     if path.suffix != SUFFIX or not zipfile.is_zipfile(path):
         raise ValueError(
             f"{path} is not a Keras model file: expected a .keras archive (a zip written by model.save or "

@@ -15,7 +15,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -29,8 +30,14 @@ DEFAULT_ZERO_THRESHOLD = 1e-3
 # The notebook's deliberately overfitting CNN: two narrow conv blocks, no BatchNorm (with BN, an L2
 # penalty on the conv kernels mostly rescales them and does not limit what the network can fit), and
 # a wide Flatten -> Dense(256) head that holds ~400k of its ~410k weights: room to memorize.
-OVERFITTING_CNN = {"filters": (16, 32), "convs_per_block": 1, "batch_norm": False, "head": "flatten",
-                   "dense_units": 256, "dropout": 0.0}
+OVERFITTING_CNN = {
+    "filters": (16, 32),
+    "convs_per_block": 1,
+    "batch_norm": False,
+    "head": "flatten",
+    "dense_units": 256,
+    "dropout": 0.0,
+}
 
 
 def overfitting_cnn(input_shape=(28, 28, 1), num_classes: int = 10, **overrides):
@@ -43,15 +50,28 @@ def overfitting_cnn(input_shape=(28, 28, 1), num_classes: int = 10, **overrides)
 
     unknown = sorted(set(overrides) - _SIMPLE_CNN_ARGS)
     if unknown:
-        raise TypeError(f"Unknown model option(s) {', '.join(unknown)}. "
-                        f"Choose from: {', '.join(sorted(_SIMPLE_CNN_ARGS))}.")
+        raise TypeError(
+            f"Unknown model option(s) {', '.join(unknown)}. Choose from: {', '.join(sorted(_SIMPLE_CNN_ARGS))}."
+        )
     kwargs = {**OVERFITTING_CNN, **overrides}
     kwargs.setdefault("name", "overfitting_cnn")
     return models.simple_cnn(input_shape, num_classes, **kwargs)
 
 
-_SIMPLE_CNN_ARGS = {"filters", "kernel_size", "convs_per_block", "batch_norm", "dropout", "head", "dense_units",
-                    "l2", "l1", "spatial_dropout", "augmentation", "name"}
+_SIMPLE_CNN_ARGS = {
+    "filters",
+    "kernel_size",
+    "convs_per_block",
+    "batch_norm",
+    "dropout",
+    "head",
+    "dense_units",
+    "l2",
+    "l1",
+    "spatial_dropout",
+    "augmentation",
+    "name",
+}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -76,8 +96,11 @@ def kernel_weights(model) -> dict[str, np.ndarray]:
     import keras
 
     kinds = (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
-    out = {layer.name: np.asarray(layer.kernel) for layer in _walk_layers(model)
-           if isinstance(layer, kinds) and getattr(layer, "kernel", None) is not None}
+    out = {
+        layer.name: np.asarray(layer.kernel)
+        for layer in _walk_layers(model)
+        if isinstance(layer, kinds) and getattr(layer, "kernel", None) is not None
+    }
     if not out:
         raise ValueError(f"Model {model.name!r} has no Conv or Dense layer with a kernel (is it built?).")
     return out
@@ -98,8 +121,10 @@ def _flat(weights) -> np.ndarray:
         try:
             arr = np.asarray(weights, dtype=np.float64).ravel()
         except (TypeError, ValueError) as exc:
-            raise TypeError(f"weights must be numbers: a model, an array, or a dict/list of arrays. "
-                            f"Received: {type(weights).__name__}") from exc
+            raise TypeError(
+                f"weights must be numbers: a model, an array, or a dict/list of arrays. "
+                f"Received: {type(weights).__name__}"
+            ) from exc
     if arr.size == 0:
         raise ValueError("No weights given: the array is empty.")
     if not np.all(np.isfinite(arr)):
@@ -126,8 +151,12 @@ def near_zero_fraction(weights, threshold: float = DEFAULT_ZERO_THRESHOLD) -> fl
         threshold: the size below which a weight counts as zero (default
             :data:`DEFAULT_ZERO_THRESHOLD` = 1e-3).
     """
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold >= 0 \
-            or not math.isfinite(threshold):
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, (int, float))
+        or not threshold >= 0
+        or not math.isfinite(threshold)
+    ):
         raise ValueError(f"threshold must be a finite number >= 0. Received: threshold={threshold!r}")
     w = _flat(weights)
     if threshold == 0:
@@ -177,8 +206,9 @@ def cross_entropy(model, x, y, *, batch_size: int = 256) -> float:
     y = validate_labels(y, n=len(x))
     probs = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
     if probs.ndim != 2 or y.max() >= probs.shape[1]:
-        raise ValueError(f"The model outputs shape {probs.shape}; expected one probability per class "
-                         f"(labels go up to {y.max()}).")
+        raise ValueError(
+            f"The model outputs shape {probs.shape}; expected one probability per class (labels go up to {y.max()})."
+        )
     return float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), y], 1e-7, 1.0))))
 
 
@@ -230,8 +260,10 @@ class RunResult:
 
     def __repr__(self) -> str:
         test = "" if self.test_accuracy is None else f", test {self.test_accuracy:.1%}"
-        return (f"RunResult({self.name!r}: train {self.train_accuracy:.1%}, val {self.val_accuracy:.1%}, "
-                f"gap {self.gap:+.1%}{test}, {self.seconds:.0f} s)")
+        return (
+            f"RunResult({self.name!r}: train {self.train_accuracy:.1%}, val {self.val_accuracy:.1%}, "
+            f"gap {self.gap:+.1%}{test}, {self.seconds:.0f} s)"
+        )
 
 
 def train_variant(
@@ -272,21 +304,30 @@ def train_variant(
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty string. Received: name={name!r}")
     if build is not None and model_options:
-        raise ValueError(f"Pass either build= or model options ({', '.join(model_options)}), not both: "
-                         "put the options inside your build function.")
+        raise ValueError(
+            f"Pass either build= or model options ({', '.join(model_options)}), not both: "
+            "put the options inside your build function."
+        )
     if build is not None and (not callable(build) or hasattr(build, "layers")):
-        raise TypeError("build must be a function that returns a new model (each run builds its own, from "
-                        f"the seed), e.g. build=lambda: my_cnn(). Received: {type(build).__name__}")
+        raise TypeError(
+            "build must be a function that returns a new model (each run builds its own, from "
+            f"the seed), e.g. build=lambda: my_cnn(). Received: {type(build).__name__}"
+        )
     config.seed_everything(seed)
     model = build() if build is not None else overfitting_cnn(data.input_shape, data.num_classes, **model_options)
     training.compile_classifier(model, optimizer=optimizer, learning_rate=learning_rate)
     start = time.perf_counter()
     history = training.fit(model, data, epochs=epochs, batch_size=batch_size, seed=seed, verbose=verbose)
     seconds = time.perf_counter() - start
-    return RunResult(name=name, model=model, history=history,
-                     train_accuracy=evaluation.evaluate(model, data, "train"),
-                     val_accuracy=evaluation.evaluate(model, data, "val"), seconds=seconds,
-                     val_loss=cross_entropy(model, data.x_val, data.y_val))
+    return RunResult(
+        name=name,
+        model=model,
+        history=history,
+        train_accuracy=evaluation.evaluate(model, data, "train"),
+        val_accuracy=evaluation.evaluate(model, data, "val"),
+        seconds=seconds,
+        val_loss=cross_entropy(model, data.x_val, data.y_val),
+    )
 
 
 def _runs_list(runs) -> list[RunResult]:
@@ -323,8 +364,12 @@ def summary_table(runs, *, test_data=None, zero_threshold: float = DEFAULT_ZERO_
     for run in runs:
         if test_data is not None:
             run.test_accuracy = evaluation.evaluate(run.model, test_data, "test")
-        row = {"variant": run.name, "train acc": run.train_accuracy, "val acc": run.val_accuracy,
-               "gap": run.gap}
+        row = {
+            "variant": run.name,
+            "train acc": run.train_accuracy,
+            "val acc": run.val_accuracy,
+            "gap": run.gap,
+        }
         if test_data is not None:
             row["test acc"] = run.test_accuracy
         row["val loss"] = np.nan if run.val_loss is None else run.val_loss

@@ -59,8 +59,9 @@ def run_notebook(path: Path, out_dir: Path, *, timeout: int = 1800) -> dict:
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
     record = {"notebook": path.name, "profile": config.profile().name, "ok": False}
     start = time.perf_counter()
     with client.setup_kernel():
@@ -107,8 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     total = sum(r["seconds"] for r in records)
     print(f"  {'total':<36}{total:>7.1f} s  (HTML in {args.out / 'html'})")
     report = args.out / "course_report.json"
-    report.write_text(json.dumps({"profile": config.profile().name, "total_seconds": round(total, 1),
-                                  "notebooks": records}, indent=2))
+    report.write_text(
+        json.dumps(
+            {"profile": config.profile().name, "total_seconds": round(total, 1), "notebooks": records},
+            indent=2,
+        )
+    )
     return 0 if all(r["ok"] for r in records) else 1
 
 

@@ -7,7 +7,7 @@ schedules and strategies here rather than in a notebook.
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import keras
 
@@ -30,8 +30,9 @@ def steps_per_epoch(n_examples: int, batch_size: int) -> int:
     return math.ceil(n_examples / batch_size)
 
 
-def warmup_cosine(peak_lr: float, total_steps: int, *, warmup_fraction: float = 0.1,
-                  final_fraction: float = 0.01) -> keras.optimizers.schedules.LearningRateSchedule:
+def warmup_cosine(
+    peak_lr: float, total_steps: int, *, warmup_fraction: float = 0.1, final_fraction: float = 0.01
+) -> keras.optimizers.schedules.LearningRateSchedule:
     """Linear warmup to ``peak_lr`` over ``warmup_fraction`` of the steps, then cosine decay.
 
     Warmup lets a high learning rate start safely (BatchNorm statistics settle first); the cosine
@@ -116,21 +117,33 @@ def fit(
     if resume_dir is not None:
         from pathlib import Path
 
-        from helpers.callbacks import (RESUME_BACKUP_NAME, RESUME_LOG_NAME, ResumableCSVLogger,
-                                       SafeBackupAndRestore)
+        from helpers.callbacks import (
+            RESUME_BACKUP_NAME,
+            RESUME_LOG_NAME,
+            ResumableCSVLogger,
+            SafeBackupAndRestore,
+        )
 
         if not isinstance(resume_dir, (str, Path)) or not str(resume_dir):
             raise ValueError(f"resume_dir must be a folder path. Received: resume_dir={resume_dir!r}")
         resume_dir = config.ensure_dir(Path(resume_dir))
         # The log, then the backup, then your callbacks: a kill between the two leaves a logged
         # epoch that is rerun (its row is replaced), never a backed-up epoch without its row.
-        callbacks = [ResumableCSVLogger(resume_dir / RESUME_LOG_NAME),
-                     SafeBackupAndRestore(resume_dir / RESUME_BACKUP_NAME), *callbacks]
+        callbacks = [
+            ResumableCSVLogger(resume_dir / RESUME_LOG_NAME),
+            SafeBackupAndRestore(resume_dir / RESUME_BACKUP_NAME),
+            *callbacks,
+        ]
     train, val, _ = data.pipelines(batch_size, augment=augment, seed=seed)
     try:
-        return model.fit(train, validation_data=val, epochs=epochs, callbacks=callbacks,
-                         shuffle=False,  # the pipeline reshuffles every epoch itself
-                         verbose=config.fit_verbose() if verbose is None else verbose)
+        return model.fit(
+            train,
+            validation_data=val,
+            epochs=epochs,
+            callbacks=callbacks,
+            shuffle=False,  # the pipeline reshuffles every epoch itself
+            verbose=config.fit_verbose() if verbose is None else verbose,
+        )
     finally:
         if resume_dir is not None:
             model._initial_epoch = None  # Keras keeps the restored epoch on the model otherwise
@@ -170,9 +183,16 @@ class Recipe:
         from helpers import models
 
         config.seed_everything(seed)
-        model = models.simple_cnn(data.input_shape, data.num_classes, filters=self.filters,
-                                  convs_per_block=self.convs_per_block, head=self.head, dropout=self.dropout,
-                                  bn_momentum=self.bn_momentum, name="course_recipe")
+        model = models.simple_cnn(
+            data.input_shape,
+            data.num_classes,
+            filters=self.filters,
+            convs_per_block=self.convs_per_block,
+            head=self.head,
+            dropout=self.dropout,
+            bn_momentum=self.bn_momentum,
+            name="course_recipe",
+        )
         steps = self.epochs * steps_per_epoch(len(data.x_train), self.batch_size)
         return compile_classifier(model, learning_rate=warmup_cosine(self.peak_lr, steps))
 
@@ -185,8 +205,16 @@ class Recipe:
     def train(self, data: Dataset, *, seed: int = config.DEFAULT_SEED, callbacks=(), verbose=None):
         """Build and train; returns ``(model, history)``."""
         model = self.build(data, seed=seed)
-        history = fit(model, data, epochs=self.epochs, batch_size=self.batch_size,
-                      augment=self.augmentation(data, seed=seed), callbacks=callbacks, seed=seed, verbose=verbose)
+        history = fit(
+            model,
+            data,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            augment=self.augmentation(data, seed=seed),
+            callbacks=callbacks,
+            seed=seed,
+            verbose=verbose,
+        )
         return model, history
 
 
@@ -262,8 +290,9 @@ def constant_lr(learning_rate: float) -> float:
     return _check_positive_lr(learning_rate)
 
 
-def step_decay(initial_lr: float, *, drop_every: int, factor: float = 0.1
-               ) -> keras.optimizers.schedules.LearningRateSchedule:
+def step_decay(
+    initial_lr: float, *, drop_every: int, factor: float = 0.1
+) -> keras.optimizers.schedules.LearningRateSchedule:
     """Step decay: ``initial_lr * factor ** (step // drop_every)`` (the classic ResNet schedule).
 
     The rate stays flat for ``drop_every`` optimizer steps (batches, not epochs), then drops by
@@ -279,8 +308,9 @@ def step_decay(initial_lr: float, *, drop_every: int, factor: float = 0.1
         raise ValueError(f"drop_every must be a positive integer (steps). Received: drop_every={drop_every!r}")
     if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor < 1:
         raise ValueError(f"factor must be in (0, 1). Received: factor={factor!r}")
-    return keras.optimizers.schedules.ExponentialDecay(initial_lr, decay_steps=int(drop_every),
-                                                       decay_rate=float(factor), staircase=True)
+    return keras.optimizers.schedules.ExponentialDecay(
+        initial_lr, decay_steps=int(drop_every), decay_rate=float(factor), staircase=True
+    )
 
 
 def make_schedule(name: str, peak_lr: float, total_steps: int, **kwargs):
@@ -346,22 +376,28 @@ def suggest_learning_rate(learning_rates, losses, *, method: str = "minimum", fa
     lrs = _np.asarray(learning_rates, dtype=_np.float64)
     loss = _np.asarray(losses, dtype=_np.float64)
     if lrs.ndim != 1 or lrs.shape != loss.shape:
-        raise ValueError("learning_rates and losses must be 1-D and of the same length. "
-                         f"Received shapes {lrs.shape} and {loss.shape}")
+        raise ValueError(
+            "learning_rates and losses must be 1-D and of the same length. "
+            f"Received shapes {lrs.shape} and {loss.shape}"
+        )
     if not _np.all(_np.isfinite(lrs)) or _np.any(lrs <= 0) or _np.any(_np.diff(lrs) <= 0):
         raise ValueError("learning_rates must be positive, finite and increasing (as a range test records them).")
     finite = _np.isfinite(loss)
     n = len(loss) if finite.all() else int(_np.argmin(finite))  # stop at the first NaN/inf
     if n < 5:
-        raise ValueError(f"The curve has {n} finite points before it diverges; at least 5 are needed. "
-                         "Start the range test at a lower learning rate or use more steps.")
+        raise ValueError(
+            f"The curve has {n} finite points before it diverges; at least 5 are needed. "
+            "Start the range test at a lower learning rate or use more steps."
+        )
     lrs, loss = lrs[:n], loss[:n]
     best = int(_np.argmin(loss))
     if method == "minimum":
         return float(lrs[best] / factor)
     if best < n // 10 + 2:
-        raise ValueError("The loss is lowest at the start of the curve, so it never falls: start the range "
-                         "test at a lower learning rate.")
+        raise ValueError(
+            "The loss is lowest at the start of the curve, so it never falls: start the range "
+            "test at a lower learning rate."
+        )
     # Slope over a window of +-k points (a tenth of a decade of noise should not win), skipping the
     # first tenth of the curve, where the loss of a fresh model wobbles before any learning.
     k = max(1, n // 20)
@@ -396,9 +432,11 @@ class LRRangeTest:
         return suggest_learning_rate(self.learning_rates, self.smoothed_losses, method=method, **kwargs)
 
     def __repr__(self) -> str:
-        return (f"LRRangeTest({self.optimizer}, batch {self.batch_size}, {len(self.learning_rates)} steps "
-                f"from {self.learning_rates[0]:.1e} to {self.learning_rates[-1]:.1e}, lowest loss at "
-                f"{self.min_loss_lr:.2e}{', diverged' if self.diverged else ''})")
+        return (
+            f"LRRangeTest({self.optimizer}, batch {self.batch_size}, {len(self.learning_rates)} steps "
+            f"from {self.learning_rates[0]:.1e} to {self.learning_rates[-1]:.1e}, lowest loss at "
+            f"{self.min_loss_lr:.2e}{', diverged' if self.diverged else ''})"
+        )
 
 
 def lr_range_test(
@@ -440,31 +478,53 @@ def lr_range_test(
     if optimizer is None or getattr(model, "loss", None) is None:
         raise ValueError("Compile the model first, e.g. helpers.training.compile_classifier(model, optimizer='adam').")
     if tuple(model.input_shape[1:]) != data.input_shape:
-        raise ValueError(f"The model expects inputs of shape {tuple(model.input_shape[1:])} but {data.name!r} "
-                         f"images have shape {data.input_shape}.")
+        raise ValueError(
+            f"The model expects inputs of shape {tuple(model.input_shape[1:])} but {data.name!r} "
+            f"images have shape {data.input_shape}."
+        )
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, _np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer. Received: batch_size={batch_size!r}")
-    finder = LRFinder(start_lr=start_lr, end_lr=end_lr, num_steps=num_steps, smoothing=smoothing,
-                      stop_factor=stop_factor)
+    finder = LRFinder(
+        start_lr=start_lr, end_lr=end_lr, num_steps=num_steps, smoothing=smoothing, stop_factor=stop_factor
+    )
     fresh = type(optimizer).from_config(optimizer.get_config())
     try:
         fresh.learning_rate = finder.start_lr
     except TypeError as exc:
-        raise TypeError("lr_range_test sets the learning rate itself: compile the model with a float "
-                        "learning rate (e.g. learning_rate=1e-3), not a LearningRateSchedule.") from exc
+        raise TypeError(
+            "lr_range_test sets the learning rate itself: compile the model with a float "
+            "learning rate (e.g. learning_rate=1e-3), not a LearningRateSchedule."
+        ) from exc
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
     copy.compile(optimizer=fresh, loss=model.loss)
     x = validate_images(data.x_train)
     y = validate_labels(data.y_train, n=len(x))
-    stream = (tf.data.Dataset.from_tensor_slices((x.astype(_np.float32), y))
-              .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-              .repeat().batch(int(batch_size)).prefetch(tf.data.AUTOTUNE))
-    copy.fit(stream, epochs=1, steps_per_epoch=finder.num_steps, callbacks=[finder], shuffle=False,
-             verbose=config.fit_verbose() if verbose is None else verbose)
+    stream = (
+        tf.data.Dataset.from_tensor_slices((x.astype(_np.float32), y))
+        .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+        .repeat()
+        .batch(int(batch_size))
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    copy.fit(
+        stream,
+        epochs=1,
+        steps_per_epoch=finder.num_steps,
+        callbacks=[finder],
+        shuffle=False,
+        verbose=config.fit_verbose() if verbose is None else verbose,
+    )
     if len(finder.losses) < 2:
-        raise RuntimeError(f"The range test recorded {len(finder.losses)} finite losses; the loss was not "
-                           f"finite from start_lr={finder.start_lr:g}. Start lower.")
-    return LRRangeTest(_np.asarray(finder.learning_rates), _np.asarray(finder.losses),
-                       _np.asarray(finder.smoothed_losses), type(optimizer).__name__, int(batch_size),
-                       finder.diverged)
+        raise RuntimeError(
+            f"The range test recorded {len(finder.losses)} finite losses; the loss was not "
+            f"finite from start_lr={finder.start_lr:g}. Start lower."
+        )
+    return LRRangeTest(
+        _np.asarray(finder.learning_rates),
+        _np.asarray(finder.losses),
+        _np.asarray(finder.smoothed_losses),
+        type(optimizer).__name__,
+        int(batch_size),
+        finder.diverged,
+    )

@@ -79,7 +79,9 @@ class SourceRecipe:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", self.name):
-            raise ValueError(f"name must be a simple file name stem (letters, digits, _ . -). Received: name={self.name!r}")
+            raise ValueError(
+                f"name must be a simple file name stem (letters, digits, _ . -). Received: name={self.name!r}"
+            )
         for field in ("epochs", "batch_size", "convs_per_block"):
             value = getattr(self, field)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -104,9 +106,16 @@ class SourceRecipe:
         """The untrained source CNN (seeded by the caller)."""
         from helpers import models
 
-        model = models.simple_cnn(input_shape, num_classes, filters=self.filters,
-                                  convs_per_block=self.convs_per_block, head="gap", dense_units=0,
-                                  dropout=self.dropout, name=self.name.replace(".", "_").replace("-", "_"))
+        model = models.simple_cnn(
+            input_shape,
+            num_classes,
+            filters=self.filters,
+            convs_per_block=self.convs_per_block,
+            head="gap",
+            dense_units=0,
+            dropout=self.dropout,
+            name=self.name.replace(".", "_").replace("-", "_"),
+        )
         for layer in model.layers:
             if isinstance(layer, layers.BatchNormalization):
                 layer.momentum = self.bn_momentum
@@ -159,7 +168,10 @@ def read_metadata(recipe: SourceRecipe | None = None, directory: Path | str | No
 def _cache_problem(recipe: SourceRecipe, paths: CachePaths) -> tuple[keras.Model | None, str | None]:
     """Load the cached model if it is intact and was built by ``recipe``; else say why not."""
     if not paths.model.exists():
-        return None, None if not paths.metadata.exists() else "its metadata exists but the model file is missing."
+        return (
+            None,
+            None if not paths.metadata.exists() else "its metadata exists but the model file is missing.",
+        )
     if not paths.metadata.is_file():
         return None, "it has no metadata file beside it (an interrupted or foreign write)."
     try:
@@ -245,14 +257,16 @@ def pretrain(recipe: SourceRecipe, *, verbose=None) -> tuple[keras.Model, dict]:
     steps = recipe.epochs * training.steps_per_epoch(len(source.x_train), recipe.batch_size)
     training.compile_classifier(model, learning_rate=training.warmup_cosine(recipe.peak_lr, steps))
     start = time.perf_counter()
-    training.fit(model, source, epochs=recipe.epochs, batch_size=recipe.batch_size, seed=recipe.seed,
-                 verbose=verbose)
+    training.fit(model, source, epochs=recipe.epochs, batch_size=recipe.batch_size, seed=recipe.seed, verbose=verbose)
     seconds = time.perf_counter() - start
     clean = recipe.build(source.input_shape, source.num_classes)  # uncompiled: no optimizer state in the file
     clean.set_weights(model.get_weights())
-    metrics = {"val_accuracy": evaluation.evaluate(clean, source, "val"),
-               "test_accuracy": evaluation.evaluate(clean, source, "test"),
-               "train_seconds": round(seconds, 1), "train_examples": len(source.x_train)}
+    metrics = {
+        "val_accuracy": evaluation.evaluate(clean, source, "val"),
+        "test_accuracy": evaluation.evaluate(clean, source, "test"),
+        "train_seconds": round(seconds, 1),
+        "train_examples": len(source.x_train),
+    }
     return clean, metrics
 
 
@@ -284,31 +298,50 @@ def source_model(
         if model is not None:
             if verbose:
                 meta = json.loads(paths.metadata.read_text())
-                print(f"Loaded the cached source model {paths.model} "
-                      f"(source val accuracy {meta.get('val_accuracy', float('nan')):.1%}).")
+                print(
+                    f"Loaded the cached source model {paths.model} "
+                    f"(source val accuracy {meta.get('val_accuracy', float('nan')):.1%})."
+                )
             return model
         if problem:
-            warnings.warn(f"Not using the cached source model {paths.model}: {problem} Rebuilding it.",
-                          SourceCacheWarning, stacklevel=2)
+            warnings.warn(
+                f"Not using the cached source model {paths.model}: {problem} Rebuilding it.",
+                SourceCacheWarning,
+                stacklevel=2,
+            )
     if verbose:
-        print(f"Pretraining the source model on {recipe.dataset} ({recipe.epochs} epochs, seed {recipe.seed}); "
-              f"it is cached in {paths.model.parent} for next time.")
+        print(
+            f"Pretraining the source model on {recipe.dataset} ({recipe.epochs} epochs, seed {recipe.seed}); "
+            f"it is cached in {paths.model.parent} for next time."
+        )
     model, metrics = pretrain(recipe)
-    meta = {"cache_format": CACHE_FORMAT, "name": recipe.name, "seed": recipe.seed,
-            "recipe": recipe.to_dict(), "recipe_hash": recipe.fingerprint(), **metrics,
-            "profile": config.profile().name, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "versions": config.package_versions(("tensorflow", "keras"))}
+    meta = {
+        "cache_format": CACHE_FORMAT,
+        "name": recipe.name,
+        "seed": recipe.seed,
+        "recipe": recipe.to_dict(),
+        "recipe_hash": recipe.fingerprint(),
+        **metrics,
+        "profile": config.profile().name,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "versions": config.package_versions(("tensorflow", "keras")),
+    }
     try:
         meta["file_sha256"] = save_atomic(model, paths.model)
         _atomic_write_text(paths.metadata, json.dumps(meta, indent=2, sort_keys=True))
     except Exception as exc:  # noqa: BLE001 - a model we cannot cache is still a good model
-        warnings.warn(f"Could not cache the source model in {paths.model.parent} ({type(exc).__name__}: {exc}). "
-                      "Using it from memory; it will be pretrained again next time.",
-                      SourceCacheWarning, stacklevel=2)
+        warnings.warn(
+            f"Could not cache the source model in {paths.model.parent} ({type(exc).__name__}: {exc}). "
+            "Using it from memory; it will be pretrained again next time.",
+            SourceCacheWarning,
+            stacklevel=2,
+        )
         return model
     if verbose:
-        print(f"Source model ready: val accuracy {metrics['val_accuracy']:.1%}, "
-              f"pretrained in {metrics['train_seconds']:.0f} s.")
+        print(
+            f"Source model ready: val accuracy {metrics['val_accuracy']:.1%}, "
+            f"pretrained in {metrics['train_seconds']:.0f} s."
+        )
     return model
 
 
@@ -322,8 +355,10 @@ def _base_of(model: keras.Model) -> keras.Model:
         raise TypeError(f"Expected a keras.Model. Received: {type(model).__name__}")
     nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
     if len(nested) > 1:
-        raise ValueError(f"{model.name!r} holds {len(nested)} nested models ({', '.join(m.name for m in nested)}); "
-                         "pass the base model itself.")
+        raise ValueError(
+            f"{model.name!r} holds {len(nested)} nested models ({', '.join(m.name for m in nested)}); "
+            "pass the base model itself."
+        )
     return nested[0] if nested else model
 
 
@@ -387,8 +422,10 @@ def unfreeze_top(model: keras.Model, n_blocks: int, *, train_batchnorm: bool = F
     """
     names = blocks(model)
     if isinstance(n_blocks, bool) or not isinstance(n_blocks, int) or not 0 <= n_blocks <= len(names):
-        raise ValueError(f"n_blocks must be an integer in [0, {len(names)}] (the base has blocks "
-                         f"{', '.join(names) or 'none'}). Received: n_blocks={n_blocks!r}")
+        raise ValueError(
+            f"n_blocks must be an integer in [0, {len(names)}] (the base has blocks "
+            f"{', '.join(names) or 'none'}). Received: n_blocks={n_blocks!r}"
+        )
     base = _base_of(model)
     if n_blocks == 0:
         return freeze(model, None, train_batchnorm=train_batchnorm)
@@ -400,7 +437,10 @@ def unfreeze_top(model: keras.Model, n_blocks: int, *, train_batchnorm: bool = F
 
 def trainable_counts(model: keras.Model) -> dict[str, int]:
     """Numbers of trainable and non-trainable parameters (what ``summary()`` reports)."""
-    count = lambda ws: int(sum(int(np.prod(w.shape)) for w in ws))
+
+    def count(ws):
+        return int(sum(int(np.prod(w.shape)) for w in ws))
+
     return {"trainable": count(model.trainable_weights), "non_trainable": count(model.non_trainable_weights)}
 
 
@@ -449,8 +489,14 @@ def feature_extractor(source: keras.Model, *, output: str | None = None, name: s
     return keras.Model(copy.inputs, copy.get_layer(output).output, name=name)
 
 
-def with_new_head(base: keras.Model, num_classes: int, *, dropout: float = 0.0, freeze_base: bool = True,
-                  name: str = "transfer") -> keras.Model:
+def with_new_head(
+    base: keras.Model,
+    num_classes: int,
+    *,
+    dropout: float = 0.0,
+    freeze_base: bool = True,
+    name: str = "transfer",
+) -> keras.Model:
     """``base`` (frozen by default) followed by a new classifier: [GAP ->] [Dropout ->] Dense softmax.
 
     The new layers are named ``new_head_*`` and ``new_predictions``. Global average pooling is
@@ -521,9 +567,12 @@ def reframe(data, *, box: int = 20, canvas: int = 28):
         raise ValueError(f"box must fit in the canvas (box <= canvas). Received: box={box}, canvas={canvas}")
     if isinstance(data, data_mod.Dataset):
         return dataclasses.replace(
-            data, x_train=reframe(data.x_train, box=box, canvas=canvas),
-            x_val=reframe(data.x_val, box=box, canvas=canvas), x_test=reframe(data.x_test, box=box, canvas=canvas),
-            description=f"{data.description}, reframed: {box}x{box} digit centred in {canvas}x{canvas}")
+            data,
+            x_train=reframe(data.x_train, box=box, canvas=canvas),
+            x_val=reframe(data.x_val, box=box, canvas=canvas),
+            x_test=reframe(data.x_test, box=box, canvas=canvas),
+            description=f"{data.description}, reframed: {box}x{box} digit centred in {canvas}x{canvas}",
+        )
     x = data_mod.resize_images(data_mod.validate_images(data), (int(box), int(box)), method="area")
     before = (canvas - box) // 2
     after = canvas - box - before
@@ -559,8 +608,10 @@ class TransferPlan:
         if self.scratch_epochs is None:
             object.__setattr__(self, "scratch_epochs", self.head_epochs + self.fine_epochs)
         if self.fine_lr >= self.head_lr:
-            raise ValueError(f"fine_lr must be lower than head_lr (fine-tuning takes small steps). "
-                             f"Received: fine_lr={self.fine_lr}, head_lr={self.head_lr}")
+            raise ValueError(
+                f"fine_lr must be lower than head_lr (fine-tuning takes small steps). "
+                f"Received: fine_lr={self.fine_lr}, head_lr={self.head_lr}"
+            )
 
     def schedule(self, peak_lr: float, epochs: int):
         """Warmup + cosine decay over ``epochs`` epochs of this plan."""
@@ -569,8 +620,17 @@ class TransferPlan:
         return training.warmup_cosine(peak_lr, epochs * self.steps_per_epoch)
 
 
-def fit_small(model: keras.Model, data, *, epochs: int, steps_per_epoch: int = 10, batch_size: int = 32,
-              validate: bool = True, seed: int = config.DEFAULT_SEED, verbose=None):
+def fit_small(
+    model: keras.Model,
+    data,
+    *,
+    epochs: int,
+    steps_per_epoch: int = 10,
+    batch_size: int = 32,
+    validate: bool = True,
+    seed: int = config.DEFAULT_SEED,
+    verbose=None,
+):
     """Train a compiled ``model`` on a small training split for ``epochs`` x ``steps_per_epoch`` steps.
 
     The training set is shuffled and repeated, so 20 images train as long as 500 do; validation
@@ -584,44 +644,83 @@ def fit_small(model: keras.Model, data, *, epochs: int, steps_per_epoch: int = 1
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
     if tuple(model.input_shape[1:]) != data.input_shape:
-        raise ValueError(f"The model expects inputs of shape {tuple(model.input_shape[1:])} but the "
-                         f"images have shape {data.input_shape}.")
-    train = (tf.data.Dataset.from_tensor_slices((data.x_train.astype(np.float32), data.y_train)).cache()
-             .shuffle(len(data.x_train), seed=seed, reshuffle_each_iteration=True).repeat()
-             .batch(batch_size).prefetch(tf.data.AUTOTUNE))
-    return model.fit(train, epochs=epochs, steps_per_epoch=steps_per_epoch, shuffle=False,
-                     validation_data=(data.x_val, data.y_val) if validate else None,
-                     verbose=config.fit_verbose() if verbose is None else verbose)
+        raise ValueError(
+            f"The model expects inputs of shape {tuple(model.input_shape[1:])} but the "
+            f"images have shape {data.input_shape}."
+        )
+    train = (
+        tf.data.Dataset.from_tensor_slices((data.x_train.astype(np.float32), data.y_train))
+        .cache()
+        .shuffle(len(data.x_train), seed=seed, reshuffle_each_iteration=True)
+        .repeat()
+        .batch(batch_size)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    return model.fit(
+        train,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        shuffle=False,
+        validation_data=(data.x_val, data.y_val) if validate else None,
+        verbose=config.fit_verbose() if verbose is None else verbose,
+    )
 
 
-def train_from_scratch(recipe: SourceRecipe, target, plan: TransferPlan, *, seed: int = config.DEFAULT_SEED,
-                       validate: bool = True):
+def train_from_scratch(
+    recipe: SourceRecipe,
+    target,
+    plan: TransferPlan,
+    *,
+    seed: int = config.DEFAULT_SEED,
+    validate: bool = True,
+):
     """The source architecture, randomly initialized, trained on ``target`` alone: ``(model, history)``."""
     from helpers import training
 
     config.seed_everything(seed)
     model = recipe.build(target.input_shape, target.num_classes)
     training.compile_classifier(model, learning_rate=plan.schedule(plan.scratch_lr, plan.scratch_epochs))
-    history = fit_small(model, target, epochs=plan.scratch_epochs, steps_per_epoch=plan.steps_per_epoch,
-                        batch_size=plan.batch_size, validate=validate, seed=seed)
+    history = fit_small(
+        model,
+        target,
+        epochs=plan.scratch_epochs,
+        steps_per_epoch=plan.steps_per_epoch,
+        batch_size=plan.batch_size,
+        validate=validate,
+        seed=seed,
+    )
     return model, history
 
 
-def train_feature_extraction(source: keras.Model, target, plan: TransferPlan, *, seed: int = config.DEFAULT_SEED,
-                             validate: bool = True):
+def train_feature_extraction(
+    source: keras.Model, target, plan: TransferPlan, *, seed: int = config.DEFAULT_SEED, validate: bool = True
+):
     """A new head on the frozen base of ``source``, trained on ``target``: ``(model, history)``."""
     from helpers import training
 
     config.seed_everything(seed)
     model = with_new_head(feature_extractor(source), target.num_classes, dropout=plan.head_dropout)
     training.compile_classifier(model, learning_rate=plan.schedule(plan.head_lr, plan.head_epochs))
-    history = fit_small(model, target, epochs=plan.head_epochs, steps_per_epoch=plan.steps_per_epoch,
-                        batch_size=plan.batch_size, validate=validate, seed=seed)
+    history = fit_small(
+        model,
+        target,
+        epochs=plan.head_epochs,
+        steps_per_epoch=plan.steps_per_epoch,
+        batch_size=plan.batch_size,
+        validate=validate,
+        seed=seed,
+    )
     return model, history
 
 
-def train_fine_tuning(head_model: keras.Model, target, plan: TransferPlan, *, seed: int = config.DEFAULT_SEED,
-                      validate: bool = True):
+def train_fine_tuning(
+    head_model: keras.Model,
+    target,
+    plan: TransferPlan,
+    *,
+    seed: int = config.DEFAULT_SEED,
+    validate: bool = True,
+):
     """Continue a copy of a trained feature-extraction model with the top ``plan.fine_blocks`` blocks
     unfrozen (BatchNorm stays frozen) at the low ``plan.fine_lr``: ``(model, history)``."""
     from helpers import training
@@ -629,8 +728,15 @@ def train_fine_tuning(head_model: keras.Model, target, plan: TransferPlan, *, se
     config.seed_everything(seed)
     model = unfreeze_top(copy_model(head_model), plan.fine_blocks)
     training.compile_classifier(model, learning_rate=plan.schedule(plan.fine_lr, plan.fine_epochs))  # recompile!
-    history = fit_small(model, target, epochs=plan.fine_epochs, steps_per_epoch=plan.steps_per_epoch,
-                        batch_size=plan.batch_size, validate=validate, seed=seed)
+    history = fit_small(
+        model,
+        target,
+        epochs=plan.fine_epochs,
+        steps_per_epoch=plan.steps_per_epoch,
+        batch_size=plan.batch_size,
+        validate=validate,
+        seed=seed,
+    )
     return model, history
 
 
@@ -701,22 +807,39 @@ class ApplicationSpec:
 
 APPLICATIONS = {
     "MobileNetV2": ApplicationSpec(
-        "MobileNetV2", "mobilenet_v2", 96, (96, 128, 160, 192, 224), 32,
-        "RGB, pixels 0..255; preprocess_input scales them to [-1, 1] (x / 127.5 - 1)."),
+        "MobileNetV2",
+        "mobilenet_v2",
+        96,
+        (96, 128, 160, 192, 224),
+        32,
+        "RGB, pixels 0..255; preprocess_input scales them to [-1, 1] (x / 127.5 - 1).",
+    ),
     "ResNet50": ApplicationSpec(
-        "ResNet50", "resnet50", 224, None, 32,
+        "ResNet50",
+        "resnet50",
+        224,
+        None,
+        32,
         "RGB, pixels 0..255; preprocess_input converts to BGR and subtracts the ImageNet channel means "
-        "(no scaling: values stay around -124..151)."),
+        "(no scaling: values stay around -124..151).",
+    ),
     "EfficientNetB0": ApplicationSpec(
-        "EfficientNetB0", "efficientnet", 224, None, 32,
-        "RGB, pixels 0..255; the model rescales inside, so preprocess_input is the identity."),
+        "EfficientNetB0",
+        "efficientnet",
+        224,
+        None,
+        32,
+        "RGB, pixels 0..255; the model rescales inside, so preprocess_input is the identity.",
+    ),
 }
 
 
 def _spec(name: str) -> ApplicationSpec:
     if name not in APPLICATIONS:
-        raise ValueError(f"Unknown application {name!r}. Known: {', '.join(APPLICATIONS)} "
-                         "(any other keras.applications model works the same way by hand).")
+        raise ValueError(
+            f"Unknown application {name!r}. Known: {', '.join(APPLICATIONS)} "
+            "(any other keras.applications model works the same way by hand)."
+        )
     return APPLICATIONS[name]
 
 
@@ -731,10 +854,14 @@ def application_input_size(name: str = "MobileNetV2", input_size: int | None = N
     spec = _spec(name)
     size = spec.default_size if input_size is None else input_size
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < spec.min_size:
-        raise ValueError(f"input_size must be an integer >= {spec.min_size} for {name}. Received: input_size={input_size!r}")
+        raise ValueError(
+            f"input_size must be an integer >= {spec.min_size} for {name}. Received: input_size={input_size!r}"
+        )
     if weights == "imagenet" and spec.imagenet_sizes and size not in spec.imagenet_sizes:
-        raise ValueError(f"{name}'s ImageNet weights exist for input sizes {spec.imagenet_sizes}. "
-                         f"Received: input_size={size}. Pick one of them (the smallest is the cheapest).")
+        raise ValueError(
+            f"{name}'s ImageNet weights exist for input sizes {spec.imagenet_sizes}. "
+            f"Received: input_size={size}. Pick one of them (the smallest is the cheapest)."
+        )
     return int(size)
 
 
@@ -787,8 +914,7 @@ def _is_download_error(exc: BaseException) -> bool:
 
     text = str(exc)
     network = (urllib.error.URLError, ConnectionError, TimeoutError, socket.gaierror, socket.timeout)
-    return (isinstance(exc, network)
-            or "URL fetch failure" in text or "Incomplete or corrupted file" in text)
+    return isinstance(exc, network) or "URL fetch failure" in text or "Incomplete or corrupted file" in text
 
 
 def _offline_message(name: str, exc: BaseException) -> str:
@@ -817,8 +943,10 @@ def to_application_input(x: np.ndarray, name: str = "MobileNetV2", *, input_size
 
     x = data_mod.validate_images(x)
     if float(np.max(x)) > 1.0 + 1e-6 or float(np.min(x)) < -1e-6:
-        raise ValueError(f"x must hold pixels in [0, 1] (the course's scaling). Received range "
-                         f"[{float(np.min(x)):.3g}, {float(np.max(x)):.3g}].")
+        raise ValueError(
+            f"x must hold pixels in [0, 1] (the course's scaling). Received range "
+            f"[{float(np.min(x)):.3g}, {float(np.max(x)):.3g}]."
+        )
     size = application_input_size(name, input_size)
     if x.shape[-1] == 1:
         x = np.repeat(x, 3, axis=-1)

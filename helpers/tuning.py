@@ -75,8 +75,9 @@ import re
 import shutil
 import time
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import keras
 import keras_tuner as kt
@@ -121,8 +122,11 @@ class Range:
     def __post_init__(self):
         for name in ("low", "high") + (("step",) if self.step is not None else ()):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-                    or not math.isfinite(value):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float, np.integer, np.floating))
+                or not math.isfinite(value)
+            ):
                 raise ValueError(f"Range {name} must be a finite number. Received: {name}={value!r}")
         if not self.low < self.high:
             raise ValueError(
@@ -143,8 +147,11 @@ class Range:
     @property
     def is_int(self) -> bool:
         ints = (int, np.integer)
-        return isinstance(self.low, ints) and isinstance(self.high, ints) and \
-            (self.step is None or isinstance(self.step, ints))
+        return (
+            isinstance(self.low, ints)
+            and isinstance(self.high, ints)
+            and (self.step is None or isinstance(self.step, ints))
+        )
 
     def grid_values(self) -> list | None:
         """The values a grid search tries, or None for a continuous range."""
@@ -186,42 +193,112 @@ class Dimension:
 
     def check_value(self, value, where: str) -> Any:
         """Return ``value`` as this dimension's type, or raise a ValueError that names the rule."""
-        ok_type = {int: _is_int, float: _is_number, bool: lambda v: isinstance(v, (bool, np.bool_)),
-                   str: lambda v: isinstance(v, str)}[self.kind](value)
+        ok_type = {
+            int: _is_int,
+            float: _is_number,
+            bool: lambda v: isinstance(v, (bool, np.bool_)),
+            str: lambda v: isinstance(v, str),
+        }[self.kind](value)
         if not ok_type or not self.valid(value):
             raise ValueError(f"{self.name} must be {self.rule}. Received: {where}={value!r}")
         return self.kind(value)
 
 
 DIMENSIONS: tuple[Dimension, ...] = (
-    Dimension("blocks", int, 2, [1, 2, 3], "simple_cnn: number of conv blocks = len(filters)",
-              "an integer >= 1", lambda v: v >= 1),
-    Dimension("filters", int, 32, [8, 16, 32], "simple_cnn(filters=(f, 2f, ...)): first block's filters, x2 per block",
-              "an integer >= 1", lambda v: v >= 1),
-    Dimension("kernel_size", int, 3, [3, 5], "simple_cnn(kernel_size=...)",
-              "a positive odd integer", lambda v: v >= 1 and v % 2 == 1),
-    Dimension("convs_per_block", int, 2, [1, 2], "simple_cnn(convs_per_block=...)",
-              "an integer >= 1", lambda v: v >= 1),
-    Dimension("batch_norm", bool, True, [True, False], "simple_cnn(batch_norm=...)",
-              "True or False", lambda v: True),
-    Dimension("dropout", float, 0.3, Range(0.0, 0.5, step=0.1), "simple_cnn(dropout=...)",
-              "in [0, 1)", lambda v: 0 <= v < 1),
-    Dimension("spatial_dropout", float, 0.0, Range(0.0, 0.3, step=0.1), "simple_cnn(spatial_dropout=...)",
-              "in [0, 1)", lambda v: 0 <= v < 1),
-    Dimension("l2", float, 0.0, Range(1e-6, 1e-3, log=True), "simple_cnn(l2=...)",
-              ">= 0", lambda v: v >= 0),
-    Dimension("l1", float, 0.0, Range(1e-7, 1e-4, log=True), "simple_cnn(l1=...)",
-              ">= 0", lambda v: v >= 0),
-    Dimension("head", str, "gap", list(models.HEADS), "simple_cnn(head=...)",
-              f"one of {list(models.HEADS)}", lambda v: v in models.HEADS),
-    Dimension("dense_units", int, 128, [0, 64, 128], "simple_cnn(dense_units=...)",
-              "an integer >= 0", lambda v: v >= 0),
-    Dimension("optimizer", str, "adam", ["adam", "momentum", "rmsprop"], "compile_classifier(optimizer=...)",
-              f"one of {list(training.OPTIMIZERS)}", lambda v: v in training.OPTIMIZERS),
-    Dimension("learning_rate", float, 1e-3, Range(1e-4, 1e-2, log=True), "compile_classifier(learning_rate=...)",
-              "in (0, 1]", lambda v: 0 < v <= 1),
-    Dimension("batch_size", int, 64, [32, 64, 128], "fit(batch_size=...)",
-              "an integer >= 1", lambda v: v >= 1),
+    Dimension(
+        "blocks",
+        int,
+        2,
+        [1, 2, 3],
+        "simple_cnn: number of conv blocks = len(filters)",
+        "an integer >= 1",
+        lambda v: v >= 1,
+    ),
+    Dimension(
+        "filters",
+        int,
+        32,
+        [8, 16, 32],
+        "simple_cnn(filters=(f, 2f, ...)): first block's filters, x2 per block",
+        "an integer >= 1",
+        lambda v: v >= 1,
+    ),
+    Dimension(
+        "kernel_size",
+        int,
+        3,
+        [3, 5],
+        "simple_cnn(kernel_size=...)",
+        "a positive odd integer",
+        lambda v: v >= 1 and v % 2 == 1,
+    ),
+    Dimension(
+        "convs_per_block",
+        int,
+        2,
+        [1, 2],
+        "simple_cnn(convs_per_block=...)",
+        "an integer >= 1",
+        lambda v: v >= 1,
+    ),
+    Dimension("batch_norm", bool, True, [True, False], "simple_cnn(batch_norm=...)", "True or False", lambda v: True),
+    Dimension(
+        "dropout",
+        float,
+        0.3,
+        Range(0.0, 0.5, step=0.1),
+        "simple_cnn(dropout=...)",
+        "in [0, 1)",
+        lambda v: 0 <= v < 1,
+    ),
+    Dimension(
+        "spatial_dropout",
+        float,
+        0.0,
+        Range(0.0, 0.3, step=0.1),
+        "simple_cnn(spatial_dropout=...)",
+        "in [0, 1)",
+        lambda v: 0 <= v < 1,
+    ),
+    Dimension("l2", float, 0.0, Range(1e-6, 1e-3, log=True), "simple_cnn(l2=...)", ">= 0", lambda v: v >= 0),
+    Dimension("l1", float, 0.0, Range(1e-7, 1e-4, log=True), "simple_cnn(l1=...)", ">= 0", lambda v: v >= 0),
+    Dimension(
+        "head",
+        str,
+        "gap",
+        list(models.HEADS),
+        "simple_cnn(head=...)",
+        f"one of {list(models.HEADS)}",
+        lambda v: v in models.HEADS,
+    ),
+    Dimension(
+        "dense_units",
+        int,
+        128,
+        [0, 64, 128],
+        "simple_cnn(dense_units=...)",
+        "an integer >= 0",
+        lambda v: v >= 0,
+    ),
+    Dimension(
+        "optimizer",
+        str,
+        "adam",
+        ["adam", "momentum", "rmsprop"],
+        "compile_classifier(optimizer=...)",
+        f"one of {list(training.OPTIMIZERS)}",
+        lambda v: v in training.OPTIMIZERS,
+    ),
+    Dimension(
+        "learning_rate",
+        float,
+        1e-3,
+        Range(1e-4, 1e-2, log=True),
+        "compile_classifier(learning_rate=...)",
+        "in (0, 1]",
+        lambda v: 0 < v <= 1,
+    ),
+    Dimension("batch_size", int, 64, [32, 64, 128], "fit(batch_size=...)", "an integer >= 1", lambda v: v >= 1),
 )
 DIMENSION_BY_NAME = {d.name: d for d in DIMENSIONS}
 DEFAULTS: dict[str, Any] = {d.name: d.default for d in DIMENSIONS}
@@ -241,7 +318,12 @@ def describe_space(space: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """The dimensions as a table: default, suggested range, what it maps to (and ``space``'s choice)."""
     rows = []
     for d in DIMENSIONS:
-        row = {"hyperparameter": d.name, "default": d.default, "suggested": repr(d.suggested), "maps to": d.maps_to}
+        row = {
+            "hyperparameter": d.name,
+            "default": d.default,
+            "suggested": repr(d.suggested),
+            "maps to": d.maps_to,
+        }
         if space is not None:
             row["this search"] = repr(space[d.name]) if d.name in space else f"fixed at {d.default!r}"
         rows.append(row)
@@ -295,7 +377,7 @@ def validate_space(space: Mapping[str, Any], input_shape: Sequence[int] = (28, 2
         )
     shape = tuple(input_shape)
     most_blocks = _largest(out.get("blocks", DEFAULTS["blocks"]))
-    if 2 ** most_blocks > min(shape[:2]):
+    if 2**most_blocks > min(shape[:2]):
         raise ValueError(
             f"blocks={out.get('blocks', DEFAULTS['blocks'])!r} contradicts the images: {most_blocks} pooling blocks "
             f"halve a {shape[0]}x{shape[1]} image {most_blocks} times, below 1 pixel. "
@@ -343,17 +425,35 @@ def model_arguments(values: Mapping[str, Any]) -> tuple[dict, dict, int]:
         raise ValueError(f"Unknown hyperparameter(s) {unknown}. Known: {', '.join(DIMENSION_BY_NAME)}.")
     v = {**DEFAULTS, **{k: val for k, val in values.items() if k in DIMENSION_BY_NAME}}
     cnn = {
-        "filters": tuple(int(v["filters"]) * 2 ** i for i in range(int(v["blocks"]))),
-        **{k: v[k] for k in ("kernel_size", "convs_per_block", "batch_norm", "dropout", "spatial_dropout",
-                             "l2", "l1", "head", "dense_units")},
+        "filters": tuple(int(v["filters"]) * 2**i for i in range(int(v["blocks"]))),
+        **{
+            k: v[k]
+            for k in (
+                "kernel_size",
+                "convs_per_block",
+                "batch_norm",
+                "dropout",
+                "spatial_dropout",
+                "l2",
+                "l1",
+                "head",
+                "dense_units",
+            )
+        },
     }
     cnn = {k: (val.item() if isinstance(val, np.generic) else val) for k, val in cnn.items()}
     compile_kwargs = {"optimizer": str(v["optimizer"]), "learning_rate": float(v["learning_rate"])}
     return cnn, compile_kwargs, int(v["batch_size"])
 
 
-def build_model(values: Mapping[str, Any], input_shape=(28, 28, 1), num_classes: int = 10, *,
-                seed: int | None = config.DEFAULT_SEED, name: str = "tuned_cnn") -> keras.Model:
+def build_model(
+    values: Mapping[str, Any],
+    input_shape=(28, 28, 1),
+    num_classes: int = 10,
+    *,
+    seed: int | None = config.DEFAULT_SEED,
+    name: str = "tuned_cnn",
+) -> keras.Model:
     """Build and compile the course CNN for one configuration (``seed=None`` leaves seeding alone)."""
     cnn_kwargs, compile_kwargs, _ = model_arguments(values)
     if seed is not None:
@@ -383,9 +483,17 @@ class CNNHyperModel(kt.HyperModel):
             hyperparameters.
     """
 
-    def __init__(self, input_shape=(28, 28, 1), num_classes: int = 10, space: Mapping[str, Any] | None = None, *,
-                 objective: str = "val_accuracy", patience: int = 2, seed: int = config.DEFAULT_SEED,
-                 name: str = "course_cnn"):
+    def __init__(
+        self,
+        input_shape=(28, 28, 1),
+        num_classes: int = 10,
+        space: Mapping[str, Any] | None = None,
+        *,
+        objective: str = "val_accuracy",
+        patience: int = 2,
+        seed: int = config.DEFAULT_SEED,
+        name: str = "course_cnn",
+    ):
         super().__init__(name=name, tunable=True)
         shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
         if shape is None or len(shape) != 3 or not all(_is_int(d) and d > 0 for d in shape):
@@ -419,8 +527,13 @@ class CNNHyperModel(kt.HyperModel):
             if isinstance(spec, Range):
                 sampling = "log" if spec.log else "linear"
                 if spec.is_int:
-                    values[name] = hp.Int(name, int(spec.low), int(spec.high),
-                                          step=None if spec.step is None else int(spec.step), sampling=sampling)
+                    values[name] = hp.Int(
+                        name,
+                        int(spec.low),
+                        int(spec.high),
+                        step=None if spec.step is None else int(spec.step),
+                        sampling=sampling,
+                    )
                 else:
                     values[name] = hp.Float(name, float(spec.low), float(spec.high), step=spec.step, sampling=sampling)
             elif all(isinstance(v, bool) for v in spec) and set(spec) == {True, False}:
@@ -445,8 +558,9 @@ class CNNHyperModel(kt.HyperModel):
         """
         callbacks = list(callbacks or [])
         if not any(isinstance(c, keras.callbacks.EarlyStopping) for c in callbacks):
-            callbacks.append(keras.callbacks.EarlyStopping(monitor=self.objective, mode=self.direction,
-                                                           patience=self.patience))
+            callbacks.append(
+                keras.callbacks.EarlyStopping(monitor=self.objective, mode=self.direction, patience=self.patience)
+            )
         kwargs.setdefault("verbose", 0)
         x = kwargs.get("x", args[0] if args else None)
         if isinstance(x, np.ndarray):  # a tf.data pipeline carries its own batch size
@@ -466,14 +580,22 @@ class CNNHyperModel(kt.HyperModel):
         else:
             best = int(np.nanargmax(scores) if self.direction == "max" else np.nanargmin(scores))
         out = {k: float(v[best]) for k, v in h.items() if len(v) == len(scores)}
-        out.update(best_epoch=float(kwargs.get("initial_epoch", 0) + best + 1),
-                   epochs_trained=float(len(scores)), train_seconds=float(seconds))
+        out.update(
+            best_epoch=float(kwargs.get("initial_epoch", 0) + best + 1),
+            epochs_trained=float(len(scores)),
+            train_seconds=float(seconds),
+        )
         return out
 
     def get_config(self) -> dict:
         """What identifies this search (stored with the project to refuse a different one)."""
-        return {"input_shape": list(self.input_shape), "num_classes": self.num_classes,
-                "space": _space_to_json(self.space), "objective": self.objective, "seed": self.seed}
+        return {
+            "input_shape": list(self.input_shape),
+            "num_classes": self.num_classes,
+            "space": _space_to_json(self.space),
+            "objective": self.objective,
+            "seed": self.seed,
+        }
 
 
 # ----------------------------------------------------------------------------------------------
@@ -513,8 +635,16 @@ def hyperband_schedule(max_epochs: int, factor: int = 3) -> pd.DataFrame:
             size = math.ceil(end0 / (b + 1) * factor ** (b - r))
             epochs = math.ceil(max_epochs / factor ** (b - r))
             before = math.ceil(max_epochs / factor ** (b - r + 1)) if r else 0
-            rows.append({"bracket": b, "round": r, "trials": size, "epochs": epochs,
-                         "new_epochs_per_trial": epochs - before, "new_epochs": size * (epochs - before)})
+            rows.append(
+                {
+                    "bracket": b,
+                    "round": r,
+                    "trials": size,
+                    "epochs": epochs,
+                    "new_epochs_per_trial": epochs - before,
+                    "new_epochs": size * (epochs - before),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -565,7 +695,12 @@ class GridSearch(_CourseTuner, kt.GridSearch):
     kind = "grid"
 
 
-_CLASSES = {"random": RandomSearch, "hyperband": Hyperband, "bayesian": BayesianOptimization, "grid": GridSearch}
+_CLASSES = {
+    "random": RandomSearch,
+    "hyperband": Hyperband,
+    "bayesian": BayesianOptimization,
+    "grid": GridSearch,
+}
 
 
 def is_worker() -> bool:
@@ -659,9 +794,7 @@ def make_tuner(
             f"Received: project_name={project_name!r}"
         )
     if not _is_int(seed) or seed < 1:
-        raise ValueError(
-            f"seed must be a positive integer (KerasTuner treats 0 as 'random'). Received: seed={seed!r}"
-        )
+        raise ValueError(f"seed must be a positive integer (KerasTuner treats 0 as 'random'). Received: seed={seed!r}")
     budget = default_budget()
     if kind == "hyperband" and max_trials is not None:
         raise ValueError("Hyperband sets its number of trials from max_epochs and factor: do not pass max_trials.")
@@ -677,8 +810,12 @@ def make_tuner(
 
     directory = Path(directory) if directory is not None else config.BUILD_DIR / "tuner"
     project_dir = directory / project_name
-    fingerprint = {"kind": kind, **hypermodel.get_config(), "oracle_seed": int(seed),
-                   **({"max_epochs": int(max_epochs), "factor": int(factor)} if kind == "hyperband" else {})}
+    fingerprint = {
+        "kind": kind,
+        **hypermodel.get_config(),
+        "oracle_seed": int(seed),
+        **({"max_epochs": int(max_epochs), "factor": int(factor)} if kind == "hyperband" else {}),
+    }
     worker = is_worker()
     if overwrite and not worker and project_dir.exists():
         shutil.rmtree(project_dir)
@@ -691,10 +828,16 @@ def make_tuner(
         config.ensure_dir(project_dir)
         (project_dir / FINGERPRINT_FILE).write_text(json.dumps(fingerprint, indent=1))
 
-    common = dict(hypermodel=hypermodel, objective=kt.Objective(hypermodel.objective, hypermodel.direction),
-                  seed=int(seed), directory=str(directory), project_name=project_name, overwrite=False,
-                  distribution_strategy=distribution_strategy,
-                  max_consecutive_failed_trials=max_consecutive_failed_trials)
+    common = dict(
+        hypermodel=hypermodel,
+        objective=kt.Objective(hypermodel.objective, hypermodel.direction),
+        seed=int(seed),
+        directory=str(directory),
+        project_name=project_name,
+        overwrite=False,
+        distribution_strategy=distribution_strategy,
+        max_consecutive_failed_trials=max_consecutive_failed_trials,
+    )
     if kind == "hyperband":
         tuner = Hyperband(max_epochs=int(max_epochs), factor=int(factor), hyperband_iterations=1, **common)
     elif kind == "bayesian":
@@ -728,12 +871,20 @@ def _failure_message(failures: list[tuple[str, str]]) -> str:
     trial_id, message = failures[0]
     lines = [ln for ln in message.strip().splitlines() if ln.strip()]
     last = "\n".join(lines[-6:])
-    return (f"{len(failures)} trial(s) failed (first: trial {trial_id}). KerasTuner's search() returns anyway, "
-            f"so we stop here. The trial's error:\n{last}")
+    return (
+        f"{len(failures)} trial(s) failed (first: trial {trial_id}). KerasTuner's search() returns anyway, "
+        f"so we stop here. The trial's error:\n{last}"
+    )
 
 
-def search(tuner, ds: Dataset | None, *, epochs: int | None = None, callbacks: Sequence = (),
-           allow_failed_trials: bool = False) -> pd.DataFrame | None:
+def search(
+    tuner,
+    ds: Dataset | None,
+    *,
+    epochs: int | None = None,
+    callbacks: Sequence = (),
+    allow_failed_trials: bool = False,
+) -> pd.DataFrame | None:
     """Run ``tuner``'s search on ``ds``: fit on the training split, score on the validation split.
 
     Quiet (``verbose=0``: KerasTuner's display clears the notebook output). Prints one summary line
@@ -765,8 +916,14 @@ def search(tuner, ds: Dataset | None, *, epochs: int | None = None, callbacks: S
     try:
         with warnings.catch_warnings():  # the Gaussian process's fit warnings are noise in a notebook
             _ignore_convergence_warnings()
-            tuner.search(ds.x_train, ds.y_train, validation_data=(ds.x_val, ds.y_val), epochs=int(epochs),
-                         callbacks=list(callbacks), verbose=0)
+            tuner.search(
+                ds.x_train,
+                ds.y_train,
+                validation_data=(ds.x_val, ds.y_val),
+                epochs=int(epochs),
+                callbacks=list(callbacks),
+                verbose=0,
+            )
     except RuntimeError as exc:
         if "consecutive failures" in str(exc):
             raise TuningError(f"The search stopped: {exc}") from exc
@@ -779,9 +936,13 @@ def search(tuner, ds: Dataset | None, *, epochs: int | None = None, callbacks: S
     done = results[results["status"] == "COMPLETED"]
     best = _best_row(results)
     kept = f", {tuner.resumed_trials} kept from before" if tuner.resumed_trials else ""
-    verdict = f"best {hm.objective} {best['score']:.4f} (trial {best['trial']})" if best is not None else "none completed"
-    print(f"{tuner.kind}: {len(tuner.course_trials_run)} trials run in {time.perf_counter() - start:.0f} s{kept}; "
-          f"{len(done)} completed, {int(done['epochs'].sum())} epochs in all; {verdict}")
+    verdict = (
+        f"best {hm.objective} {best['score']:.4f} (trial {best['trial']})" if best is not None else "none completed"
+    )
+    print(
+        f"{tuner.kind}: {len(tuner.course_trials_run)} trials run in {time.perf_counter() - start:.0f} s{kept}; "
+        f"{len(done)} completed, {int(done['epochs'].sum())} epochs in all; {verdict}"
+    )
     return results
 
 
@@ -827,8 +988,9 @@ def _trial_states(source) -> tuple[list[dict], dict, str]:
         saved = json.loads(fp.read_text())
         objective = saved.get("objective", objective)
         space = saved.get("space", {})
-        fixed = {d.name: space.get(d.name, d.default) for d in DIMENSIONS
-                 if not isinstance(space.get(d.name), (list, dict))}
+        fixed = {
+            d.name: space.get(d.name, d.default) for d in DIMENSIONS if not isinstance(space.get(d.name), (list, dict))
+        }
     for state in states:
         record = project_dir / f"trial_{state['trial_id']}" / TRIAL_RECORD_FILE
         state["_record"] = json.loads(record.read_text()) if record.exists() else {}
@@ -856,16 +1018,18 @@ def results_table(source) -> pd.DataFrame:
         metrics = state["metrics"]["metrics"]
         status = state.get("status")
         completed = status == "COMPLETED"
-        rows.append({
-            "trial": int(state["trial_id"]) if str(state["trial_id"]).isdigit() else state["trial_id"],
-            **{k: v for k, v in values.items() if k in DIMENSION_BY_NAME},
-            "score": float(state["score"]) if completed and state.get("score") is not None else float("nan"),
-            "best_epoch": _last_value(metrics.get("best_epoch", {})),
-            "epochs": _last_value(metrics.get("epochs_trained", {})),
-            "seconds": _last_value(metrics.get("train_seconds", {})),
-            "status": status,
-            "run_by": state["_record"].get("tuner_id"),
-        })
+        rows.append(
+            {
+                "trial": int(state["trial_id"]) if str(state["trial_id"]).isdigit() else state["trial_id"],
+                **{k: v for k, v in values.items() if k in DIMENSION_BY_NAME},
+                "score": float(state["score"]) if completed and state.get("score") is not None else float("nan"),
+                "best_epoch": _last_value(metrics.get("best_epoch", {})),
+                "epochs": _last_value(metrics.get("epochs_trained", {})),
+                "seconds": _last_value(metrics.get("train_seconds", {})),
+                "status": status,
+                "run_by": state["_record"].get("tuner_id"),
+            }
+        )
     hp_names = [d.name for d in DIMENSIONS if d.name in hp_names]
     columns = ["trial", *hp_names, "score", "best_epoch", "epochs", "seconds", "status", "run_by"]
     df = pd.DataFrame(rows, columns=columns)
@@ -874,8 +1038,12 @@ def results_table(source) -> pd.DataFrame:
     df["best_so_far"] = running.ffill()
     df["cum_epochs"] = df["epochs"].fillna(0).cumsum()
     df["cum_seconds"] = df["seconds"].fillna(0).cumsum()
-    df.attrs.update(hyperparameters=hp_names, fixed={k: v for k, v in fixed.items() if k not in hp_names},
-                    objective=objective, direction=direction)
+    df.attrs.update(
+        hyperparameters=hp_names,
+        fixed={k: v for k, v in fixed.items() if k not in hp_names},
+        objective=objective,
+        direction=direction,
+    )
     return df
 
 
@@ -900,10 +1068,14 @@ def compare_searches(runs: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     rows = {}
     for name, df in runs.items():
         best = _best_row(df)
-        rows[name] = {"trials": len(df), "completed": int((df["status"] == "COMPLETED").sum()),
-                      "epochs": int(df["epochs"].fillna(0).sum()), "seconds": round(float(df["seconds"].fillna(0).sum()), 1),
-                      "best score": None if best is None else round(float(best["score"]), 4),
-                      "best trial": None if best is None else best["trial"]}
+        rows[name] = {
+            "trials": len(df),
+            "completed": int((df["status"] == "COMPLETED").sum()),
+            "epochs": int(df["epochs"].fillna(0).sum()),
+            "seconds": round(float(df["seconds"].fillna(0).sum()), 1),
+            "best score": None if best is None else round(float(best["score"]), 4),
+            "best trial": None if best is None else best["trial"],
+        }
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
@@ -933,10 +1105,19 @@ def hyperparameter_importance(results: pd.DataFrame, *, bins: int = 3) -> pd.Dat
         means = done.groupby(groups)["score"].mean()
         best_group = means.idxmax() if results.attrs.get("direction", "max") == "max" else means.idxmin()
         best_values_ = col[groups == best_group]
-        best_desc = (f"{best_values_.min():.3g}-{best_values_.max():.3g}" if _is_number(col.iloc[0])
-                     and col.nunique() > bins else str(best_values_.iloc[0]))
-        rows.append({"hyperparameter": name, "spread": float(means.max() - means.min()), "best": best_desc,
-                     "trials": len(done)})
+        best_desc = (
+            f"{best_values_.min():.3g}-{best_values_.max():.3g}"
+            if _is_number(col.iloc[0]) and col.nunique() > bins
+            else str(best_values_.iloc[0])
+        )
+        rows.append(
+            {
+                "hyperparameter": name,
+                "spread": float(means.max() - means.min()),
+                "best": best_desc,
+                "trials": len(done),
+            }
+        )
     return pd.DataFrame(rows).sort_values("spread", ascending=False).set_index("hyperparameter")
 
 
@@ -944,8 +1125,15 @@ def hyperparameter_importance(results: pd.DataFrame, *, bins: int = 3) -> pd.Dat
 # Retraining the winner.
 
 
-def fit_train_val(model: keras.Model, ds: Dataset, *, epochs: int, batch_size: int = 64,
-                  seed: int = config.DEFAULT_SEED, verbose=None) -> keras.callbacks.History:
+def fit_train_val(
+    model: keras.Model,
+    ds: Dataset,
+    *,
+    epochs: int,
+    batch_size: int = 64,
+    seed: int = config.DEFAULT_SEED,
+    verbose=None,
+) -> keras.callbacks.History:
     """Train a compiled ``model`` on the training *and* validation splits together.
 
     Once the hyperparameters are chosen, the validation split has done its job; training on it too
@@ -961,12 +1149,17 @@ def fit_train_val(model: keras.Model, ds: Dataset, *, epochs: int, batch_size: i
     x = np.concatenate([ds.x_train, ds.x_val])
     y = np.concatenate([ds.y_train, ds.y_val])
     pipeline = to_tf_dataset(x, y, batch_size=batch_size, shuffle=True, seed=seed)
-    return model.fit(pipeline, epochs=int(epochs), shuffle=False,
-                     verbose=config.fit_verbose() if verbose is None else verbose)
+    return model.fit(
+        pipeline,
+        epochs=int(epochs),
+        shuffle=False,
+        verbose=config.fit_verbose() if verbose is None else verbose,
+    )
 
 
-def rerun_with_seeds(hypermodel: CNNHyperModel, values: Mapping[str, Any], ds: Dataset, *,
-                     seeds: Sequence[int], epochs: int) -> pd.DataFrame:
+def rerun_with_seeds(
+    hypermodel: CNNHyperModel, values: Mapping[str, Any], ds: Dataset, *, seeds: Sequence[int], epochs: int
+) -> pd.DataFrame:
     """Train one configuration again with other seeds, exactly as a trial is trained, and return
     one row per seed (``seed``, ``score``, ``best_epoch``, ``epochs``). The spread of the scores is
     the noise floor: differences between trials smaller than that are luck."""
@@ -976,8 +1169,20 @@ def rerun_with_seeds(hypermodel: CNNHyperModel, values: Mapping[str, Any], ds: D
     rows = []
     for seed in seeds:
         model = build_model(values, hypermodel.input_shape, hypermodel.num_classes, seed=int(seed))
-        m = hypermodel.train(model, ds.x_train, ds.y_train, validation_data=(ds.x_val, ds.y_val),
-                             epochs=int(epochs), batch_size=batch_size)
-        rows.append({"seed": int(seed), "score": m[hypermodel.objective], "best_epoch": int(m["best_epoch"]),
-                     "epochs": int(m["epochs_trained"])})
+        m = hypermodel.train(
+            model,
+            ds.x_train,
+            ds.y_train,
+            validation_data=(ds.x_val, ds.y_val),
+            epochs=int(epochs),
+            batch_size=batch_size,
+        )
+        rows.append(
+            {
+                "seed": int(seed),
+                "score": m[hypermodel.objective],
+                "best_epoch": int(m["best_epoch"]),
+                "epochs": int(m["epochs_trained"]),
+            }
+        )
     return pd.DataFrame(rows)

@@ -10,9 +10,9 @@ from pathlib import Path
 os.environ.setdefault("COURSE_PROFILE", "smoke")
 os.environ.setdefault("COURSE_VERBOSE", "0")
 
-import helpers.config  # noqa: E402,F401 - sets TensorFlow's C++ log level before any test imports TensorFlow
-
 import matplotlib  # noqa: E402
+
+import helpers.config  # noqa: E402,F401 - sets TensorFlow's C++ log level before any test imports TensorFlow
 
 matplotlib.use("Agg")
 
@@ -43,8 +43,9 @@ def _untracked_files():
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=root,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"], cwd=root, capture_output=True, text=True
+    )
     if out.returncode != 0:
         return None
     return {line[3:] for line in out.stdout.splitlines() if line.startswith("??")}

@@ -94,10 +94,14 @@ def test_conv_layer_flops_pass_and_hints():
     _fails_with(checks.conv_layer_flops(lambda h, w, k, ci, co: None), "returned nothing")
     _fails_with(checks.conv_layer_flops(lambda h, w, k, ci, co: h * w * k * k * ci * co), "1 multiply-add = 2 FLOPs")
     _fails_with(checks.conv_layer_flops(lambda h, w, k, ci, co: 2 * h * w * k * k * ci * co), "Add the bias")
-    _fails_with(checks.conv_layer_flops(lambda h, w, k, ci, co: 2 * h * w * k * k * co + h * w * co),
-                "every* input channel")
-    _fails_with(checks.conv_layer_flops(lambda h, w, k, ci, co: 2 * h * w * k * ci * co + h * w * co),
-                "every* input channel")
+    _fails_with(
+        checks.conv_layer_flops(lambda h, w, k, ci, co: 2 * h * w * k * k * co + h * w * co),
+        "every* input channel",
+    )
+    _fails_with(
+        checks.conv_layer_flops(lambda h, w, k, ci, co: 2 * h * w * k * ci * co + h * w * co),
+        "every* input channel",
+    )
     _fails_with(checks.conv_layer_flops(lambda h, w, k, ci, co: 3), "2 * h_out * w_out")
 
 
@@ -122,8 +126,7 @@ def test_residual_block_passes_on_the_solution_and_the_helper():
 
 
 def test_residual_block_hints():
-    def stub(x, filters):
-        ...
+    def stub(x, filters): ...
 
     def plain(x, filters):
         y = layers.Conv2D(filters, 3, padding="same")(x)

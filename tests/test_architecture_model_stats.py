@@ -119,7 +119,7 @@ def test_layer_table_splits_features_and_head():
     assert list(table.columns) == ["layer", "type", "part", "output_shape", "params", "flops"]
     first_head = table.index[table["part"] == "head"][0]
     assert table.loc[first_head, "layer"] == "head_gap"
-    assert (table.loc[:first_head - 1, "part"] == "features").all()
+    assert (table.loc[: first_head - 1, "part"] == "features").all()
     assert table.loc[table["layer"] == "block1_conv1", "output_shape"].item() == (28, 28, 8)
 
 
@@ -189,5 +189,5 @@ def test_gradient_norms_per_kernel(seeded):
 def test_count_flops_matches_the_course_recipe_used_by_bench():
     model = models.simple_cnn(filters=(32, 64), convs_per_block=2, head="flatten")
     flops = model_stats.count_flops(model)
-    convs = (2 * 28 * 28 * 9 * (1 * 32 + 32 * 32) + 2 * 14 * 14 * 9 * (32 * 64 + 64 * 64))
+    convs = 2 * 28 * 28 * 9 * (1 * 32 + 32 * 32) + 2 * 14 * 14 * 9 * (32 * 64 + 64 * 64)
     assert convs < flops < 1.05 * convs  # convolutions dominate; BN, pooling and the head are small

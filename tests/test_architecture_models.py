@@ -46,16 +46,21 @@ def test_plain_twin_has_the_same_convolutions_and_no_shortcut():
     plain = _block_model((8, 8, 4), 8, skip=False, name="b")
     plain_names = [layer.name for layer in plain.layers]
     assert "b_add" not in plain_names and "b_proj" not in plain_names
-    assert res.count_params() - plain.count_params() == res.get_layer("b_proj").count_params() + \
-        res.get_layer("b_proj_bn").count_params()
+    assert (
+        res.count_params() - plain.count_params()
+        == res.get_layer("b_proj").count_params() + res.get_layer("b_proj_bn").count_params()
+    )
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"filters": 0}, "filters must be a positive integer"),
-    ({"filters": 4, "stride": 3}, "stride must be 1 or 2"),
-    ({"filters": 4, "kernel_size": 2}, "kernel_size must be a positive odd integer"),
-    ({"filters": 4, "l2": -1.0}, "l2 must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"filters": 0}, "filters must be a positive integer"),
+        ({"filters": 4, "stride": 3}, "stride must be 1 or 2"),
+        ({"filters": 4, "kernel_size": 2}, "kernel_size must be a positive odd integer"),
+        ({"filters": 4, "l2": -1.0}, "l2 must be >= 0"),
+    ],
+)
 def test_residual_block_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         models.residual_block(keras.Input(shape=(8, 8, 4)), **kwargs)
@@ -96,15 +101,18 @@ def test_small_resnet_trains_a_step(seeded):
     assert np.isfinite(history.history["loss"][0])
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"filters": ()}, "filters must be a non-empty sequence"),
-    ({"filters": (8, -1)}, "filters must be a non-empty sequence"),
-    ({"blocks_per_stage": 0}, "blocks_per_stage must be an integer >= 1"),
-    ({"dropout": 1.0}, "dropout must be in"),
-    ({"input_shape": (28, 28)}, "input_shape must be"),
-    ({"num_classes": 1}, "num_classes must be"),
-    ({"input_shape": (4, 4, 1), "filters": (4, 4, 4, 4)}, "stride-2 stages need images of at least 8"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"filters": ()}, "filters must be a non-empty sequence"),
+        ({"filters": (8, -1)}, "filters must be a non-empty sequence"),
+        ({"blocks_per_stage": 0}, "blocks_per_stage must be an integer >= 1"),
+        ({"dropout": 1.0}, "dropout must be in"),
+        ({"input_shape": (28, 28)}, "input_shape must be"),
+        ({"num_classes": 1}, "num_classes must be"),
+        ({"input_shape": (4, 4, 1), "filters": (4, 4, 4, 4)}, "stride-2 stages need images of at least 8"),
+    ],
+)
 def test_small_resnet_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         models.small_resnet(**kwargs)

@@ -57,8 +57,9 @@ def test_plot_receptive_fields_with_and_without_image(cnn):
 
 def test_plot_tradeoff_and_parameter_split(cnn):
     flat = models.simple_cnn(filters=(8, 16), convs_per_block=1, head="flatten", dense_units=16)
-    table = model_stats.summary_table({"gap": cnn, "flatten": flat},
-                                      {"gap": {"val_accuracy": 0.9}, "flatten": {"val_accuracy": 0.95}})
+    table = model_stats.summary_table(
+        {"gap": cnn, "flatten": flat}, {"gap": {"val_accuracy": 0.9}, "flatten": {"val_accuracy": 0.95}}
+    )
     fig = _titled(plots.plot_tradeoff(table))
     assert fig.axes[0].get_xscale() == "log" and fig.axes[1].get_xlabel()
     fig = _titled(plots.plot_parameter_split(table))
@@ -70,8 +71,10 @@ def test_plot_tradeoff_and_parameter_split(cnn):
 
 
 def test_plot_gradients_by_depth_and_sensitivity():
-    norms = {"plain": pd.Series({"conv1": 1e-6, "conv2": 1e-3, "out": 0.1}),
-             "residual": pd.Series({"conv1": 0.1, "conv2": 0.2, "proj": 0.05, "out": 0.3})}
+    norms = {
+        "plain": pd.Series({"conv1": 1e-6, "conv2": 1e-3, "out": 0.1}),
+        "residual": pd.Series({"conv1": 0.1, "conv2": 0.2, "proj": 0.05, "out": 0.3}),
+    }
     fig = _titled(plots.plot_gradients_by_depth(norms))
     ax = fig.axes[0]
     assert ax.get_yscale() == "log" and len(ax.lines) == 2

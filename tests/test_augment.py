@@ -34,11 +34,14 @@ def test_preset_for_dataset_maps_every_known_dataset():
     assert augment.preset("fashion_mnist").name == "augment_clothing"
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"name": "sideways"}, "Unknown augmentation preset 'sideways'"),
-    ({"name": "digits", "strength": 0}, r"strength must be in \(0, 3\]. Received: strength=0"),
-    ({"name": "digits", "strength": True}, "Received: strength=True"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"name": "sideways"}, "Unknown augmentation preset 'sideways'"),
+        ({"name": "digits", "strength": 0}, r"strength must be in \(0, 3\]. Received: strength=0"),
+        ({"name": "digits", "strength": True}, "Received: strength=True"),
+    ],
+)
 def test_preset_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         augment.preset(**kwargs)
@@ -63,8 +66,9 @@ def test_preset_stops_standardized_pixels(images):
 
 
 def test_preset_stops_raw_pixels_inside_tf_data(images):
-    pipeline = data.to_tf_dataset(images * 255, np.zeros(len(images), int), batch_size=3,
-                                  augment=augment.preset("digits"))
+    pipeline = data.to_tf_dataset(
+        images * 255, np.zeros(len(images), int), batch_size=3, augment=augment.preset("digits")
+    )
     with pytest.raises(tf.errors.InvalidArgumentError, match="pixel values outside"):
         list(pipeline)
 
@@ -78,10 +82,16 @@ def test_preset_ignores_the_range_at_inference(images):
 # CheckValueRange and value_range_problem.
 
 
-@pytest.mark.parametrize(("low", "high", "expected"), [
-    (0.0, 1.0, None), (-0.005, 1.005, None),
-    (0.0, 255.0, "raw 0..255"), (-2.0, 3.0, "standardized"), (0.0, 1.8, "Rescale them to [0, 1]"),
-])
+@pytest.mark.parametrize(
+    ("low", "high", "expected"),
+    [
+        (0.0, 1.0, None),
+        (-0.005, 1.005, None),
+        (0.0, 255.0, "raw 0..255"),
+        (-2.0, 3.0, "standardized"),
+        (0.0, 1.8, "Rescale them to [0, 1]"),
+    ],
+)
 def test_value_range_problem(low, high, expected):
     problem = augment.value_range_problem(low, high)
     assert problem is None if expected is None else expected in problem
@@ -106,12 +116,15 @@ def test_check_value_range_config_round_trip():
     assert clone.value_range == (0.0, 255.0) and clone.tolerance == 0.1 and clone.name == "guard"
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"value_range": 1}, r"Received: value_range=1"),
-    ({"value_range": (1, 0)}, r"lower < upper.*Received: value_range=\(1, 0\)"),
-    ({"value_range": (0, float("nan"))}, "Received: value_range"),
-    ({"tolerance": -0.1}, r"Received: tolerance=-0.1"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"value_range": 1}, r"Received: value_range=1"),
+        ({"value_range": (1, 0)}, r"lower < upper.*Received: value_range=\(1, 0\)"),
+        ({"value_range": (0, float("nan"))}, "Received: value_range"),
+        ({"tolerance": -0.1}, r"Received: tolerance=-0.1"),
+    ],
+)
 def test_check_value_range_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         augment.CheckValueRange(**kwargs)
@@ -144,8 +157,8 @@ def test_stroke_width_thickens_and_thins():
     thick = np.asarray(augment.RandomStrokeWidth((1.0, 1.0))(x))
     thin = np.asarray(augment.RandomStrokeWidth((-1.0, -1.0))(x))
     assert thick.sum() > x.sum() > thin.sum()
-    assert thick[0, 4, 4, 0] == 1.0 and thick[0, 4, 3, 0] == 0.0      # one pixel wider on each side
-    np.testing.assert_array_equal(thin, np.zeros_like(x))             # a 2-pixel bar erodes away
+    assert thick[0, 4, 4, 0] == 1.0 and thick[0, 4, 3, 0] == 0.0  # one pixel wider on each side
+    np.testing.assert_array_equal(thin, np.zeros_like(x))  # a 2-pixel bar erodes away
 
 
 def test_stroke_width_stays_in_the_input_range(images):
@@ -181,14 +194,17 @@ def test_stroke_width_config_round_trip_and_saving(tmp_path, images):
     np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6)
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"factor": 1.5}, r"Received: factor=1.5"),
-    ({"factor": -0.2}, r"Received: factor=-0.2"),
-    ({"factor": (0.5, 0.1)}, r"lower <= upper <= 1. Received: factor=\(0.5, 0.1\)"),
-    ({"factor": (0.1, 0.2, 0.3)}, "Received: factor="),
-    ({"factor": "thick"}, "Received: factor=thick"),
-    ({"factor": 0.5, "seed": 1.5}, r"Received: seed=1.5"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"factor": 1.5}, r"Received: factor=1.5"),
+        ({"factor": -0.2}, r"Received: factor=-0.2"),
+        ({"factor": (0.5, 0.1)}, r"lower <= upper <= 1. Received: factor=\(0.5, 0.1\)"),
+        ({"factor": (0.1, 0.2, 0.3)}, "Received: factor="),
+        ({"factor": "thick"}, "Received: factor=thick"),
+        ({"factor": 0.5, "seed": 1.5}, r"Received: seed=1.5"),
+    ],
+)
 def test_stroke_width_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         augment.RandomStrokeWidth(**kwargs)
@@ -207,7 +223,9 @@ def test_describe_lists_every_layer():
     lines = augment.describe(augment.preset("objects"))
     assert lines[0].startswith("CheckValueRange") and len(lines) == 5
     assert any("RandomFlip(mode='horizontal')" == line for line in lines)
-    assert augment.describe(keras.layers.RandomRotation(0.1)) == ["RandomRotation(factor=(-0.1, 0.1), fill_mode='reflect')"]
+    assert augment.describe(keras.layers.RandomRotation(0.1)) == [
+        "RandomRotation(factor=(-0.1, 0.1), fill_mode='reflect')"
+    ]
 
 
 def test_flip_modes_of_nested_augmenters():
@@ -237,7 +255,9 @@ def test_flip_rate_measures_flips():
     rate = augment.flip_rate(keras.layers.RandomFlip("horizontal_and_vertical", seed=1), n=400)
     assert 0.35 < rate["horizontal"] < 0.65 and 0.35 < rate["vertical"] < 0.65
     assert augment.flip_rate(keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant")) == {
-        "horizontal": 0.0, "vertical": 0.0}
+        "horizontal": 0.0,
+        "vertical": 0.0,
+    }
 
 
 def test_asymmetric_probe():

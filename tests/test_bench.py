@@ -14,14 +14,25 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.slow
 def test_quick_bench_writes_every_field(tmp_path):
     env = {**os.environ, "COURSE_VERBOSE": "0"}
-    proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--device", "cpu", "--out", str(tmp_path)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--device", "cpu", "--out", str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     results = json.loads((tmp_path / "quick.json").read_text())
     assert results["environment"]["device"] == "cpu" and results["environment"]["precision_policy"] == "float32"
     b = results["benchmarks"]
     tta = b["time_to_accuracy"]
-    assert set(tta["recipes"]) == {"course recipe", "Keras simple MNIST convnet", "TF CNN tutorial", "LeNet-5 + SGD"}
+    assert set(tta["recipes"]) == {
+        "course recipe",
+        "Keras simple MNIST convnet",
+        "TF CNN tutorial",
+        "LeNet-5 + SGD",
+    }
     for r in tta["recipes"].values():
         assert 0.0 <= r["median_best_accuracy"] <= 1.0 and r["runs"][0]["epochs"] >= 1
     assert {"speedup_vs_fastest_reference", "course_best_accuracy_is_highest"} <= set(tta["summary"])
@@ -37,7 +48,12 @@ def test_quick_bench_writes_every_field(tmp_path):
     course = b["course_runtime"]["smoke"]
     assert course["notebooks"][0]["ok"] and course["peak_rss_mib"] > 0
     md = (tmp_path / "quick.md").read_text()
-    for heading in ("Time to", "Input pipeline throughput", "Fraction of the hardware limit", "Course runtime"):
+    for heading in (
+        "Time to",
+        "Input pipeline throughput",
+        "Fraction of the hardware limit",
+        "Course runtime",
+    ):
         assert heading in md
 
 
@@ -47,8 +63,13 @@ def test_gpu_request_without_gpu_is_a_clear_error(tmp_path):
 
     if tf.config.list_physical_devices("GPU"):
         pytest.skip("a GPU is visible here")
-    proc = subprocess.run([sys.executable, "-m", "bench", "--device", "gpu", "--only", "hardware",
-                           "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--device", "gpu", "--only", "hardware", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode != 0 and "TensorFlow sees no GPU" in proc.stderr
 
 
@@ -69,18 +90,38 @@ def test_course_runtime_checks_each_notebook_against_its_budget():
     assert course_runtime.notebook_budget("full", "09_hyperparameter_search.ipynb") == 600
     assert course_runtime.notebook_budget("smoke", "09_hyperparameter_search.ipynb") == 90
     assert course_runtime.notebook_budget("smoke", "03_architecture.ipynb") is None
-    runner_report = {"total_seconds": 700.0, "notebooks": [
-        {"notebook": "03_architecture.ipynb", "seconds": 200.0, "peak_rss_mib": 900.0, "ok": True},
-        {"notebook": "08_overfitting.ipynb", "seconds": 250.0, "peak_rss_mib": 1200.0, "ok": True},
-        {"notebook": "09_hyperparameter_search.ipynb", "seconds": 250.0, "peak_rss_mib": 1000.0, "ok": True}]}
+    runner_report = {
+        "total_seconds": 700.0,
+        "notebooks": [
+            {"notebook": "03_architecture.ipynb", "seconds": 200.0, "peak_rss_mib": 900.0, "ok": True},
+            {"notebook": "08_overfitting.ipynb", "seconds": 250.0, "peak_rss_mib": 1200.0, "ok": True},
+            {
+                "notebook": "09_hyperparameter_search.ipynb",
+                "seconds": 250.0,
+                "peak_rss_mib": 1000.0,
+                "ok": True,
+            },
+        ],
+    }
     full = course_runtime.summarize("full", runner_report)
     assert [n["within_budget"] for n in full["notebooks"]] == [True, False, True]
     assert full["notebooks_over_budget"] == ["08_overfitting.ipynb"]
     assert full["within_time_budget"] and full["within_memory_budget"] and full["peak_rss_mib"] == 1200.0
-    results = {"generated": "now", "quick": False, "total_seconds": 700.0,
-               "environment": {"device": "cpu", "cpu_count": 2, "machine": "x86_64", "tensorflow": "2", "keras": "3",
-                               "precision_policy": "float32", "xla": False},
-               "benchmarks": {"course_runtime": {"full": full}}}
+    results = {
+        "generated": "now",
+        "quick": False,
+        "total_seconds": 700.0,
+        "environment": {
+            "device": "cpu",
+            "cpu_count": 2,
+            "machine": "x86_64",
+            "tensorflow": "2",
+            "keras": "3",
+            "precision_policy": "float32",
+            "xla": False,
+        },
+        "benchmarks": {"course_runtime": {"full": full}},
+    }
     md = report.markdown(results)
     assert "| full | 08_overfitting.ipynb | 250 | 240 (**over**) |" in md
     assert "notebooks over budget: 08_overfitting.ipynb" in md

@@ -22,8 +22,9 @@ def test_unknown_profile_is_a_clear_error(monkeypatch):
         config.profile()
 
 
-@pytest.mark.parametrize(("env", "expected"), [({"CI": "true"}, 0), ({}, "auto"),
-                                               ({"CI": "true", "COURSE_VERBOSE": "2"}, 2)])
+@pytest.mark.parametrize(
+    ("env", "expected"), [({"CI": "true"}, 0), ({}, "auto"), ({"CI": "true", "COURSE_VERBOSE": "2"}, 2)]
+)
 def test_fit_verbose_is_quiet_in_ci(monkeypatch, env, expected):
     monkeypatch.delenv("CI", raising=False)
     monkeypatch.delenv("COURSE_VERBOSE", raising=False)
@@ -82,9 +83,19 @@ def test_build_dir_follows_course_build_dir(tmp_path):
     import sys
 
     env = {**os.environ, "COURSE_BUILD_DIR": str(tmp_path / "elsewhere")}
-    out = subprocess.run([sys.executable, "-c", "from helpers import config, persistence; "
-                          "print(config.BUILD_DIR); print(config.LOG_DIR); print(persistence.MODELS_DIR)"],
-                         env=env, capture_output=True, text=True, check=True, cwd=config.ROOT)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from helpers import config, persistence; "
+            "print(config.BUILD_DIR); print(config.LOG_DIR); print(persistence.MODELS_DIR)",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=config.ROOT,
+    )
     build = tmp_path.resolve() / "elsewhere"
     assert out.stdout.split() == [str(build), str(build / "logs"), str(build / "models")]
 

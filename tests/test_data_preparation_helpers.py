@@ -41,16 +41,19 @@ def test_pipeline_throughput_of_a_pydataset(small):
             return 4
 
         def __getitem__(self, i):
-            return x[i * 10:(i + 1) * 10], y[i * 10:(i + 1) * 10]
+            return x[i * 10 : (i + 1) * 10], y[i * 10 : (i + 1) * 10]
 
     assert data.pipeline_throughput(Feed(), repeats=1).images == 40
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"repeats": 0}, "repeats must be an integer >= 1. Received: repeats=0"),
-    ({"warmup": -1}, "warmup must be an integer >= 0. Received: warmup=-1"),
-    ({"repeats": True}, "Received: repeats=True"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"repeats": 0}, "repeats must be an integer >= 1. Received: repeats=0"),
+        ({"warmup": -1}, "warmup must be an integer >= 0. Received: warmup=-1"),
+        ({"repeats": True}, "Received: repeats=True"),
+    ],
+)
 def test_pipeline_throughput_rejects_bad_counts(small, kwargs, match):
     with pytest.raises(ValueError, match=match):
         data.pipeline_throughput([small[0]], **kwargs)

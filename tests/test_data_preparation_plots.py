@@ -19,11 +19,14 @@ def test_plot_pixel_histogram():
     assert "mean" in fig.axes[1].texts[0].get_text()
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"images_by_name": {}}, "is empty"),
-    ({"images_by_name": {"x": np.array([np.nan])}}, "finite pixel values"),
-    ({"images_by_name": {"x": np.ones(3)}, "bins": 1}, "Received: bins=1"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"images_by_name": {}}, "is empty"),
+        ({"images_by_name": {"x": np.array([np.nan])}}, "finite pixel values"),
+        ({"images_by_name": {"x": np.ones(3)}, "bins": 1}, "Received: bins=1"),
+    ],
+)
 def test_plot_pixel_histogram_rejects_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         plots.plot_pixel_histogram(**kwargs)

@@ -76,10 +76,13 @@ def test_registry_is_https_with_sha256():
         assert remote.url.startswith("https://") and len(remote.sha256) == 64
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"url": "http://example.org/x"}, "HTTPS"),
-    ({"sha256": "abc"}, "64 hex"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"url": "http://example.org/x"}, "HTTPS"),
+        ({"sha256": "abc"}, "64 hex"),
+    ],
+)
 def test_remote_file_validation(kwargs, match):
     args = {"name": "x", "url": "https://example.org/x", "sha256": "0" * 64, **kwargs}
     with pytest.raises(ValueError, match=match):

@@ -32,8 +32,16 @@ def test_lenet5_variants_and_limits():
 
 @pytest.mark.parametrize("head", ["gap", "flatten"])
 def test_simple_cnn_configurations(head):
-    model = models.simple_cnn((28, 28, 1), 10, filters=(8, 16, 32), convs_per_block=1, head=head,
-                              batch_norm=False, dropout=0.0, dense_units=0)
+    model = models.simple_cnn(
+        (28, 28, 1),
+        10,
+        filters=(8, 16, 32),
+        convs_per_block=1,
+        head=head,
+        batch_norm=False,
+        dropout=0.0,
+        dense_units=0,
+    )
     assert model.output_shape == (None, 10)
     assert models.conv_layer_names(model) == ["block1_conv1", "block2_conv1", "block3_conv1"]
     assert f"head_{head}" in [layer.name for layer in model.layers]
@@ -64,19 +72,22 @@ def test_simple_cnn_l2_and_augmentation():
     assert "block2_spatial_dropout" in [layer.name for layer in sparse.layers]
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"input_shape": (28, 28)}, "input_shape must be"),
-    ({"num_classes": 1}, "num_classes must be"),
-    ({"filters": ()}, "filters must be"),
-    ({"kernel_size": 4}, "odd"),
-    ({"dropout": 1.0}, "dropout must be"),
-    ({"head": "dense"}, "head must be one of"),
-    ({"l2": -1.0}, "l2 must be"),
-    ({"l1": -1.0}, "l1 and l2 must be"),
-    ({"spatial_dropout": 1.0}, "spatial_dropout must be"),
-    ({"filters": (8,) * 6}, "shrink"),
-    ({"convs_per_block": 0}, "convs_per_block"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"input_shape": (28, 28)}, "input_shape must be"),
+        ({"num_classes": 1}, "num_classes must be"),
+        ({"filters": ()}, "filters must be"),
+        ({"kernel_size": 4}, "odd"),
+        ({"dropout": 1.0}, "dropout must be"),
+        ({"head": "dense"}, "head must be one of"),
+        ({"l2": -1.0}, "l2 must be"),
+        ({"l1": -1.0}, "l1 and l2 must be"),
+        ({"spatial_dropout": 1.0}, "spatial_dropout must be"),
+        ({"filters": (8,) * 6}, "shrink"),
+        ({"convs_per_block": 0}, "convs_per_block"),
+    ],
+)
 def test_simple_cnn_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         models.simple_cnn(**kwargs)

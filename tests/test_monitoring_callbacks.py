@@ -17,17 +17,23 @@ def small():
 
 def _model(ds):
     config.seed_everything()
-    model = models.simple_cnn(ds.input_shape, ds.num_classes, filters=(4,), dense_units=0, batch_norm=False,
-                              dropout=0.0)
+    model = models.simple_cnn(
+        ds.input_shape, ds.num_classes, filters=(4,), dense_units=0, batch_norm=False, dropout=0.0
+    )
     return training.compile_classifier(model, learning_rate=1e-3)
 
 
 def test_get_callbacks_bundle_and_folders(tmp_path):
-    bundle = callbacks.get_callbacks("base_1", patience=3, checkpoint=True, log_dir=tmp_path / "logs",
-                                     checkpoint_dir=tmp_path / "ckpt")
+    bundle = callbacks.get_callbacks(
+        "base_1", patience=3, checkpoint=True, log_dir=tmp_path / "logs", checkpoint_dir=tmp_path / "ckpt"
+    )
     types = [type(cb) for cb in bundle]
-    assert types == [keras.callbacks.EarlyStopping, keras.callbacks.TensorBoard, keras.callbacks.CSVLogger,
-                     keras.callbacks.ModelCheckpoint]
+    assert types == [
+        keras.callbacks.EarlyStopping,
+        keras.callbacks.TensorBoard,
+        keras.callbacks.CSVLogger,
+        keras.callbacks.ModelCheckpoint,
+    ]
     early, board, log, ckpt = bundle
     assert early.patience == 3 and early.restore_best_weights and early.monitor == "val_loss"
     assert board.log_dir == str(tmp_path / "logs" / "base_1")
@@ -68,8 +74,9 @@ def test_get_callbacks_argument_errors(tmp_path):
         callbacks.get_callbacks("x", monitor="")
     with pytest.raises(ValueError, match="mode must be 'auto', 'min' or 'max'"):
         callbacks.get_callbacks("x", mode="up")
-    bundle = callbacks.get_callbacks("x", monitor="val_accuracy", mode="max", tensorboard=False, csv=False,
-                                     log_dir=tmp_path)
+    bundle = callbacks.get_callbacks(
+        "x", monitor="val_accuracy", mode="max", tensorboard=False, csv=False, log_dir=tmp_path
+    )
     assert bundle[0].mode == "max" and bundle[0].monitor == "val_accuracy"
 
 
@@ -99,8 +106,9 @@ def _keras_early_stopping(values, patience, mode="min", min_delta=0.0):
     """What Keras's own EarlyStopping does on a curve, fed epoch by epoch."""
     model = _tiny_model()
     monitor = "val_loss" if mode == "min" else "val_accuracy"
-    es = keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, mode=mode,
-                                       min_delta=min_delta, restore_best_weights=True)
+    es = keras.callbacks.EarlyStopping(
+        monitor=monitor, patience=patience, mode=mode, min_delta=min_delta, restore_best_weights=True
+    )
     es.set_model(model)
     model.stop_training = False
     es.on_train_begin()
@@ -123,8 +131,9 @@ def test_early_stopping_trace_agrees_with_keras_on_random_curves():
         acc = 1 - values / 10
         assert callbacks.early_stopping_trace(acc, patience, mode="max") == _keras_early_stopping(acc, patience, "max")
         smooth = values + rng.uniform(-0.004, 0.004, size=n)  # no exact ties with min_delta (float32 in Keras)
-        assert (callbacks.early_stopping_trace(smooth, patience, min_delta=0.05)
-                == _keras_early_stopping(smooth, patience, min_delta=0.05))
+        assert callbacks.early_stopping_trace(smooth, patience, min_delta=0.05) == _keras_early_stopping(
+            smooth, patience, min_delta=0.05
+        )
 
 
 def test_early_stopping_trace_examples_and_errors():

@@ -12,6 +12,7 @@ def stub(*args):
 
 # ---------------------------------------------------------------- early stopping by hand
 
+
 def good_es(values, patience):
     return callbacks.early_stopping_trace(values, patience)
 
@@ -37,6 +38,7 @@ def _es_variant(tie=False, reset=True, extra=0, zero_based=False, best_is_last=F
         if global_best:
             return 1 + int(np.argmin(values)), result[1]
         return result
+
     return fn
 
 
@@ -44,27 +46,31 @@ def test_early_stopping_check_passes_on_a_correct_answer():
     assert checks.early_stopping_epochs(good_es)
 
 
-@pytest.mark.parametrize(("answer", "hint"), [
-    (stub, "Not started yet"),
-    (lambda v, p: None, "Return a pair"),
-    (lambda v, p: 3, "must return a pair"),
-    (lambda v, p: ("a", "b"), "two whole numbers"),
-    (_es_variant(zero_based=True), "0-based"),
-    (_es_variant(tie=True), "tie as an improvement"),
-    (_es_variant(reset=False), "reset the counter"),
-    (_es_variant(extra=1), "one off"),
-    (_es_variant(extra=-1), "one off"),
-    (_es_variant(best_is_last=True), "not the last one trained"),
-    (_es_variant(global_best=True), "stopped before reaching it"),
-    (lambda v, p: (2, 7), "Walk the curve"),
-    ("early_stopping_epochs", "Pass your function"),
-])
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (stub, "Not started yet"),
+        (lambda v, p: None, "Return a pair"),
+        (lambda v, p: 3, "must return a pair"),
+        (lambda v, p: ("a", "b"), "two whole numbers"),
+        (_es_variant(zero_based=True), "0-based"),
+        (_es_variant(tie=True), "tie as an improvement"),
+        (_es_variant(reset=False), "reset the counter"),
+        (_es_variant(extra=1), "one off"),
+        (_es_variant(extra=-1), "one off"),
+        (_es_variant(best_is_last=True), "not the last one trained"),
+        (_es_variant(global_best=True), "stopped before reaching it"),
+        (lambda v, p: (2, 7), "Walk the curve"),
+        ("early_stopping_epochs", "Pass your function"),
+    ],
+)
 def test_early_stopping_check_explains_mistakes(answer, hint):
     result = checks.early_stopping_epochs(answer)
     assert not result and hint in result.message
 
 
 # ---------------------------------------------------------------- precision, recall, F1
+
 
 def good_metrics(cm):
     s = evaluation.precision_recall_f1(cm)
@@ -91,24 +97,31 @@ def test_per_class_metrics_check_passes_on_a_correct_answer():
     assert checks.per_class_metrics(good_metrics)
 
 
-@pytest.mark.parametrize(("answer", "hint"), [
-    (stub, "Not started yet"),
-    (lambda cm: None, "returned nothing"),
-    (lambda cm: np.zeros(3), "Return three arrays"),
-    (lambda cm: (np.zeros(2), np.zeros(2), np.zeros(2)) if len(cm) > 2 else good_metrics(cm), "has shape (2,)"),
-    (naive_metrics, "NaN"),
-    (swapped, "swapped"),
-    (lambda cm: (good_metrics(cm)[0] * 0.9, *good_metrics(cm)[1:]), "Precision differs"),
-    (lambda cm: (good_metrics(cm)[0], good_metrics(cm)[1] * 0.9, good_metrics(cm)[2]), "Recall differs"),
-    (arithmetic_f1, "harmonic mean"),
-    (lambda cm: (*good_metrics(cm)[:2], good_metrics(cm)[2] * 0.9), "F1 differs"),
-])
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (stub, "Not started yet"),
+        (lambda cm: None, "returned nothing"),
+        (lambda cm: np.zeros(3), "Return three arrays"),
+        (
+            lambda cm: (np.zeros(2), np.zeros(2), np.zeros(2)) if len(cm) > 2 else good_metrics(cm),
+            "has shape (2,)",
+        ),
+        (naive_metrics, "NaN"),
+        (swapped, "swapped"),
+        (lambda cm: (good_metrics(cm)[0] * 0.9, *good_metrics(cm)[1:]), "Precision differs"),
+        (lambda cm: (good_metrics(cm)[0], good_metrics(cm)[1] * 0.9, good_metrics(cm)[2]), "Recall differs"),
+        (arithmetic_f1, "harmonic mean"),
+        (lambda cm: (*good_metrics(cm)[:2], good_metrics(cm)[2] * 0.9), "F1 differs"),
+    ],
+)
 def test_per_class_metrics_check_explains_mistakes(answer, hint):
     result = checks.per_class_metrics(answer)
     assert not result and hint in result.message
 
 
 # ---------------------------------------------------------------- expected calibration error
+
 
 def good_ece(confidences, correct, n_bins):
     total = 0.0
@@ -134,24 +147,29 @@ def _gaps(confidences, correct, n_bins, *, signed=False, weighted=True, skip_emp
 
 def test_calibration_error_check_passes_on_correct_answers():
     assert checks.calibration_error(good_ece)
+
     # the course's own implementation, fed the same inputs, agrees
     def via_helpers(conf, correct, n_bins):  # 10 classes: class 0 gets conf, the others share the rest
         probs = np.repeat(((1 - conf) / 9)[:, None], 10, axis=1)
         probs[:, 0] = conf
         return evaluation.expected_calibration_error(probs, np.where(correct > 0, 0, 1), n_bins=n_bins)
+
     assert checks.calibration_error(via_helpers)
 
 
-@pytest.mark.parametrize(("answer", "hint"), [
-    (stub, "Not started yet"),
-    (lambda c, k, n: None, "returned nothing"),
-    (lambda c, k, n: "0.1", "Return one number"),
-    (lambda c, k, n: sum(_gaps(c, k, n, skip_empty=False)), "NaN"),
-    (lambda c, k, n: float(np.mean(_gaps(c, k, n, weighted=False))), "Weight each bin"),
-    (lambda c, k, n: abs(k.mean() - c.mean()), "one bin"),
-    (lambda c, k, n: sum(_gaps(c, k, n, signed=True)), "absolute gap"),
-    (lambda c, k, n: good_ece(c, k, n) + 0.01, "expected"),
-])
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (stub, "Not started yet"),
+        (lambda c, k, n: None, "returned nothing"),
+        (lambda c, k, n: "0.1", "Return one number"),
+        (lambda c, k, n: sum(_gaps(c, k, n, skip_empty=False)), "NaN"),
+        (lambda c, k, n: float(np.mean(_gaps(c, k, n, weighted=False))), "Weight each bin"),
+        (lambda c, k, n: abs(k.mean() - c.mean()), "one bin"),
+        (lambda c, k, n: sum(_gaps(c, k, n, signed=True)), "absolute gap"),
+        (lambda c, k, n: good_ece(c, k, n) + 0.01, "expected"),
+    ],
+)
 def test_calibration_error_check_explains_mistakes(answer, hint):
     result = checks.calibration_error(answer)
     assert not result and hint in result.message

@@ -43,8 +43,7 @@ def test_classification_report_matches_sklearn():
     np.testing.assert_allclose(report.loc[names, "f1"], f)
     np.testing.assert_array_equal(report.loc[names, "support"], s)
     assert report.loc["macro avg", "f1"] == pytest.approx(skm.f1_score(Y_TRUE, Y_PRED, average="macro"))
-    assert report.loc["weighted avg", "recall"] == pytest.approx(
-        skm.recall_score(Y_TRUE, Y_PRED, average="weighted"))
+    assert report.loc["weighted avg", "recall"] == pytest.approx(skm.recall_score(Y_TRUE, Y_PRED, average="weighted"))
     assert report.loc["macro avg", "support"] == 300
     assert list(report.columns) == ["precision", "recall", "f1", "support"] and report.index.name == "class"
 

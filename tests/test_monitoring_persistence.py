@@ -30,8 +30,9 @@ def test_saved_model_reloads_and_predicts_identically(model, tmp_path):
 
 
 def test_a_model_with_the_course_augmentation_layers_round_trips(tmp_path, seeded):
-    net = models.simple_cnn((28, 28, 1), 10, filters=(4,), dense_units=0,
-                            augmentation=augment.preset("digits"), name="augmented")
+    net = models.simple_cnn(
+        (28, 28, 1), 10, filters=(4,), dense_units=0, augmentation=augment.preset("digits"), name="augmented"
+    )
     path = persistence.save_model(net, tmp_path / "augmented.keras")
     x = np.zeros((2, 28, 28, 1), np.float32)
     np.testing.assert_allclose(persistence.load_model(path).predict(x, verbose=0), net.predict(x, verbose=0))
@@ -69,11 +70,14 @@ def test_a_missing_file_is_a_clear_error(tmp_path):
         persistence.load_model(tmp_path / "nope.keras")
 
 
-@pytest.mark.parametrize(("name", "content", "message"), [
-    ("notes.keras", b"just text, not a zip", "is not a Keras model file"),
-    ("old.h5", b"\x89HDF\r\n\x1a\n", "is not a Keras model file.*re-save them as .keras"),
-    ("w.weights.h5", b"\x89HDF\r\n\x1a\n", "holds weights only, not a model"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("notes.keras", b"just text, not a zip", "is not a Keras model file"),
+        ("old.h5", b"\x89HDF\r\n\x1a\n", "is not a Keras model file.*re-save them as .keras"),
+        ("w.weights.h5", b"\x89HDF\r\n\x1a\n", "holds weights only, not a model"),
+    ],
+)
 def test_a_file_that_is_not_a_model_is_a_clear_error(tmp_path, name, content, message):
     path = tmp_path / name
     path.write_bytes(content)

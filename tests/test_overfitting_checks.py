@@ -30,20 +30,31 @@ def test_diagnose_fit_passes_on_a_correct_answer():
     assert checks.diagnose_fit(lambda t, v, target, gap: good_diagnose(t, v, target, gap).upper())
 
 
-@pytest.mark.parametrize(("answer", "hint"), [
-    (stub, "Not started yet"),
-    (lambda t, v, target, gap: None, "forget to `return`"),
-    (lambda t, v, target, gap: "overfitting", "Return exactly one of"),
-    (lambda t, v, target, gap: "good fit", "should be 'high variance'"),
-    (lambda t, v, target, gap: good_diagnose(v, t, target, gap) if t - v > gap else good_diagnose(t, v, target, gap),
-     "The gap is train_acc - val_acc"),
-    (lambda t, v, target, gap: "high variance" if t - v > gap else ("high bias" if t < target else "good fit"),
-     "check bias first"),
-    (lambda t, v, target, gap: ("high variance" if t < target else "good fit") if t - v <= gap else "high bias",
-     "should be 'high variance'"),
-    (lambda t, v, target, gap: good_diagnose(t, v), "Use the `target` and `max_gap` arguments"),
-    ("diagnose", "Pass your function"),
-])
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (stub, "Not started yet"),
+        (lambda t, v, target, gap: None, "forget to `return`"),
+        (lambda t, v, target, gap: "overfitting", "Return exactly one of"),
+        (lambda t, v, target, gap: "good fit", "should be 'high variance'"),
+        (
+            lambda t, v, target, gap: (
+                good_diagnose(v, t, target, gap) if t - v > gap else good_diagnose(t, v, target, gap)
+            ),
+            "The gap is train_acc - val_acc",
+        ),
+        (
+            lambda t, v, target, gap: "high variance" if t - v > gap else ("high bias" if t < target else "good fit"),
+            "check bias first",
+        ),
+        (
+            lambda t, v, target, gap: ("high variance" if t < target else "good fit") if t - v <= gap else "high bias",
+            "should be 'high variance'",
+        ),
+        (lambda t, v, target, gap: good_diagnose(t, v), "Use the `target` and `max_gap` arguments"),
+        ("diagnose", "Pass your function"),
+    ],
+)
 def test_diagnose_fit_fails_with_a_hint(answer, hint):
     result = checks.diagnose_fit(answer)
     assert not result and hint in result.message
@@ -73,17 +84,20 @@ def test_extrapolate_error_passes_on_correct_answers():
     assert checks.extrapolate_error(lambda s, e, n: np.array([good_predict(s, e, n)]))
 
 
-@pytest.mark.parametrize(("answer", "hint"), [
-    (stub, "Not started yet"),
-    (lambda s, e, n: None, "forget to `return`"),
-    (lambda s, e, n: "small", "return one number"),
-    (lambda s, e, n: np.log(good_predict(s, e, n)), "a logarithm of the error"),
-    (lambda s, e, n: np.polyval(np.polyfit(s, e, 1), n), "straight line through the raw numbers"),
-    (lambda s, e, n: np.polyval(np.polyfit(np.log(s), e, 1), np.log(n)), "log of the sizes only"),
-    (lambda s, e, n: e.max() * 2, "should be positive and below"),
-    (lambda s, e, n: good_predict(s, e, n) * 0.9, "expected"),
-    (lambda s, e, n: [1, 2], "return one number"),
-])
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (stub, "Not started yet"),
+        (lambda s, e, n: None, "forget to `return`"),
+        (lambda s, e, n: "small", "return one number"),
+        (lambda s, e, n: np.log(good_predict(s, e, n)), "a logarithm of the error"),
+        (lambda s, e, n: np.polyval(np.polyfit(s, e, 1), n), "straight line through the raw numbers"),
+        (lambda s, e, n: np.polyval(np.polyfit(np.log(s), e, 1), np.log(n)), "log of the sizes only"),
+        (lambda s, e, n: e.max() * 2, "should be positive and below"),
+        (lambda s, e, n: good_predict(s, e, n) * 0.9, "expected"),
+        (lambda s, e, n: [1, 2], "return one number"),
+    ],
+)
 def test_extrapolate_error_fails_with_a_hint(answer, hint):
     result = checks.extrapolate_error(answer)
     assert not result and hint in result.message
@@ -100,17 +114,20 @@ def test_pick_best_recipe_passes_on_a_correct_answer():
     assert checks.pick_best_recipe(good_best)
 
 
-@pytest.mark.parametrize(("answer", "hint"), [
-    (stub, "Not started yet"),
-    (lambda t: None, "forget to `return`"),
-    (lambda t: t.loc[t["val_accuracy"].idxmax(), "name"], "One lucky seed"),
-    (lambda t: t.groupby("name")["train_accuracy"].mean().idxmax(), "rewards memorizing"),
-    (lambda t: t.groupby("name")["gap"].mean().idxmin(), "A model that fits nothing has no gap"),
-    (lambda t: t.groupby("name")["val_accuracy"].mean().idxmin(), "idxmax, not idxmin"),
-    (lambda t: t.groupby("name")["val_accuracy"].mean(), "return the configuration's name"),
-    (lambda t: int(t["val_accuracy"].idxmax()), "return the configuration's name"),
-    (lambda t: "steady", "not a configuration in the table"),
-])
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (stub, "Not started yet"),
+        (lambda t: None, "forget to `return`"),
+        (lambda t: t.loc[t["val_accuracy"].idxmax(), "name"], "One lucky seed"),
+        (lambda t: t.groupby("name")["train_accuracy"].mean().idxmax(), "rewards memorizing"),
+        (lambda t: t.groupby("name")["gap"].mean().idxmin(), "A model that fits nothing has no gap"),
+        (lambda t: t.groupby("name")["val_accuracy"].mean().idxmin(), "idxmax, not idxmin"),
+        (lambda t: t.groupby("name")["val_accuracy"].mean(), "return the configuration's name"),
+        (lambda t: int(t["val_accuracy"].idxmax()), "return the configuration's name"),
+        (lambda t: "steady", "not a configuration in the table"),
+    ],
+)
 def test_pick_best_recipe_fails_with_a_hint(answer, hint):
     result = checks.pick_best_recipe(answer)
     assert not result and hint in result.message
@@ -138,8 +155,9 @@ def digit_like_dataset() -> Dataset:
 def easy():
     ds = digit_like_dataset()
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input(ds.input_shape), keras.layers.Flatten(),
-                              keras.layers.Dense(2, activation="softmax")])
+    model = keras.Sequential(
+        [keras.Input(ds.input_shape), keras.layers.Flatten(), keras.layers.Dense(2, activation="softmax")]
+    )
     training.compile_classifier(model, learning_rate=0.05)
     training.fit(model, ds, epochs=5, batch_size=16, verbose=0)
     return ds, model
@@ -165,17 +183,32 @@ def test_capstone_accuracy_default_target_is_the_stated_one():
     assert inspect.signature(checks.capstone_accuracy).parameters["target"].default == 0.985
 
 
-@pytest.mark.parametrize(("make", "hint"), [
-    (lambda ds: None, "Not started yet"),
-    (lambda ds: ..., "Not started yet"),
-    (lambda ds: "model", "Pass your trained keras.Model"),
-    (lambda ds: keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(2)]),
-     "expects inputs of shape (28, 28, 1)"),
-    (lambda ds: keras.Sequential([keras.Input(ds.input_shape), keras.layers.Flatten(), keras.layers.Dense(10)]),
-     "has 10 outputs"),
-    (lambda ds: keras.Sequential([keras.Input(ds.input_shape), keras.layers.Flatten(),
-                                  keras.layers.Dense(2, kernel_initializer="zeros")]), "is the model trained"),
-])
+@pytest.mark.parametrize(
+    ("make", "hint"),
+    [
+        (lambda ds: None, "Not started yet"),
+        (lambda ds: ..., "Not started yet"),
+        (lambda ds: "model", "Pass your trained keras.Model"),
+        (
+            lambda ds: keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(2)]),
+            "expects inputs of shape (28, 28, 1)",
+        ),
+        (
+            lambda ds: keras.Sequential([keras.Input(ds.input_shape), keras.layers.Flatten(), keras.layers.Dense(10)]),
+            "has 10 outputs",
+        ),
+        (
+            lambda ds: keras.Sequential(
+                [
+                    keras.Input(ds.input_shape),
+                    keras.layers.Flatten(),
+                    keras.layers.Dense(2, kernel_initializer="zeros"),
+                ]
+            ),
+            "is the model trained",
+        ),
+    ],
+)
 def test_capstone_accuracy_fails_with_a_hint(easy, make, hint):
     ds, _ = easy
     result = checks.capstone_accuracy(make(ds), ds)

@@ -21,14 +21,23 @@ def tiny_dataset(n_train=60, n_val=30, n_test=30, name="tiny", seed=0) -> Datase
         y = np.arange(n) % 3
         x = rng.uniform(0, 0.3, size=(n, 8, 8, 1)).astype(np.float32)
         for k in range(3):
-            x[y == k, 2 * k + 1:2 * k + 3, :, 0] += 0.7
+            x[y == k, 2 * k + 1 : 2 * k + 3, :, 0] += 0.7
         return np.clip(x, 0, 1), y.astype(np.int32)
 
     x_tr, y_tr = make(n_train)
     x_va, y_va = make(n_val)
     x_te, y_te = make(n_test)
-    return Dataset(name=name, x_train=x_tr, y_train=y_tr, x_val=x_va, y_val=y_va, x_test=x_te, y_test=y_te,
-                   class_names=("a", "b", "c"), description="tiny synthetic test data")
+    return Dataset(
+        name=name,
+        x_train=x_tr,
+        y_train=y_tr,
+        x_val=x_va,
+        y_val=y_va,
+        x_test=x_te,
+        y_test=y_te,
+        class_names=("a", "b", "c"),
+        description="tiny synthetic test data",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -61,14 +70,17 @@ def test_nested_subsets_full_size_is_everything():
     np.testing.assert_array_equal(idx, np.arange(30))
 
 
-@pytest.mark.parametrize(("sizes", "match"), [
-    ([2], r"from 3 \(one example per class\) to 30"),
-    ([31], "to 30"),
-    ([], "Every size must be"),
-    ([10.5], "Every size must be"),
-    ([True], "Every size must be"),
-    (["ten"], "whole numbers"),
-])
+@pytest.mark.parametrize(
+    ("sizes", "match"),
+    [
+        ([2], r"from 3 \(one example per class\) to 30"),
+        ([31], "to 30"),
+        ([], "Every size must be"),
+        ([10.5], "Every size must be"),
+        ([True], "Every size must be"),
+        (["ten"], "whole numbers"),
+    ],
+)
 def test_nested_subsets_reject_bad_sizes(sizes, match):
     with pytest.raises(ValueError, match=match):
         experiments.nested_subset_indices(np.arange(30) % 3, sizes)
@@ -85,13 +97,16 @@ def test_with_train_subset_keeps_validation_and_test(tiny):
     assert sub.x_val is tiny.x_val and sub.x_test is tiny.x_test and sub.name == tiny.name
 
 
-@pytest.mark.parametrize(("indices", "match"), [
-    (np.array([], dtype=int), "non-empty 1-D array of integers"),
-    (np.array([0.5, 1.0]), "non-empty 1-D array of integers"),
-    (np.array([[0, 1]]), "non-empty 1-D array of integers"),
-    (np.array([0, 60]), r"must lie in \[0, 60\)"),
-    (np.array([-1]), r"must lie in \[0, 60\)"),
-])
+@pytest.mark.parametrize(
+    ("indices", "match"),
+    [
+        (np.array([], dtype=int), "non-empty 1-D array of integers"),
+        (np.array([0.5, 1.0]), "non-empty 1-D array of integers"),
+        (np.array([[0, 1]]), "non-empty 1-D array of integers"),
+        (np.array([0, 60]), r"must lie in \[0, 60\)"),
+        (np.array([-1]), r"must lie in \[0, 60\)"),
+    ],
+)
 def test_with_train_subset_rejects_bad_indices(tiny, indices, match):
     with pytest.raises(ValueError, match=match):
         experiments.with_train_subset(tiny, indices)
@@ -104,11 +119,14 @@ def test_epochs_for_size_gives_small_sets_enough_steps():
     assert experiments.epochs_for_size(100, epochs=1, min_steps=5, batch_size=50) == 3
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"epochs": 0}, "epochs must be a positive integer"),
-    ({"epochs": 2, "min_steps": -1}, "min_steps must be an integer >= 0"),
-    ({"epochs": 2, "min_steps": 1.5}, "min_steps must be an integer >= 0"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"epochs": 0}, "epochs must be a positive integer"),
+        ({"epochs": 2, "min_steps": -1}, "min_steps must be an integer >= 0"),
+        ({"epochs": 2, "min_steps": 1.5}, "min_steps must be an integer >= 0"),
+    ],
+)
 def test_epochs_for_size_rejects_bad_values(kwargs, match):
     with pytest.raises(ValueError, match=match):
         experiments.epochs_for_size(100, **kwargs)
@@ -120,17 +138,24 @@ def test_epochs_for_size_rejects_bad_values(kwargs, match):
 def test_build_model_from_a_dict_or_a_callable(tiny):
     model = experiments.build_model(TINY_MODEL, tiny)
     assert model.input_shape[1:] == (8, 8, 1) and model.output_shape[-1] == 3
-    same = experiments.build_model(lambda d: keras.Sequential([keras.Input(d.input_shape), keras.layers.Flatten(),
-                                                               keras.layers.Dense(d.num_classes)]), tiny)
+    same = experiments.build_model(
+        lambda d: keras.Sequential(
+            [keras.Input(d.input_shape), keras.layers.Flatten(), keras.layers.Dense(d.num_classes)]
+        ),
+        tiny,
+    )
     assert same.output_shape[-1] == 3
 
 
-@pytest.mark.parametrize(("spec", "error", "match"), [
-    ({"input_shape": (8, 8, 1)}, ValueError, "Do not put input_shape"),
-    ({"augmentation": None}, ValueError, "augmentation is run_recipe's augment= argument"),
-    ("simple_cnn", TypeError, "dict of helpers.models.simple_cnn arguments or a callable"),
-    (lambda d: "not a model", TypeError, "must produce a keras.Model"),
-])
+@pytest.mark.parametrize(
+    ("spec", "error", "match"),
+    [
+        ({"input_shape": (8, 8, 1)}, ValueError, "Do not put input_shape"),
+        ({"augmentation": None}, ValueError, "augmentation is run_recipe's augment= argument"),
+        ("simple_cnn", TypeError, "dict of helpers.models.simple_cnn arguments or a callable"),
+        (lambda d: "not a model", TypeError, "must produce a keras.Model"),
+    ],
+)
 def test_build_model_rejects_bad_specs(tiny, spec, error, match):
     with pytest.raises(error, match=match):
         experiments.build_model(spec, tiny)
@@ -165,15 +190,18 @@ def test_run_recipe_with_early_stopping_keeps_the_best_epoch(tiny):
     assert run.row["epochs_run"] == len(losses) <= 4
 
 
-@pytest.mark.parametrize(("kwargs", "error", "match"), [
-    ({"name": ""}, ValueError, "name must be a non-empty string"),
-    ({"epochs": 0}, ValueError, "epochs must be a positive integer"),
-    ({"batch_size": -1}, ValueError, "batch_size must be a positive integer"),
-    ({"patience": 0}, ValueError, "patience must be a positive integer"),
-    ({"seed": -3}, ValueError, "seed must be a non-negative integer. Received: seed=-3"),
-    ({"augment": 3}, TypeError, "augment must be None, a preset or dataset name"),
-    ({"augment": "rotate"}, ValueError, "Unknown augmentation preset 'rotate'"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"name": ""}, ValueError, "name must be a non-empty string"),
+        ({"epochs": 0}, ValueError, "epochs must be a positive integer"),
+        ({"batch_size": -1}, ValueError, "batch_size must be a positive integer"),
+        ({"patience": 0}, ValueError, "patience must be a positive integer"),
+        ({"seed": -3}, ValueError, "seed must be a non-negative integer. Received: seed=-3"),
+        ({"augment": 3}, TypeError, "augment must be None, a preset or dataset name"),
+        ({"augment": "rotate"}, ValueError, "Unknown augmentation preset 'rotate'"),
+    ],
+)
 def test_run_recipe_rejects_bad_arguments(tiny, kwargs, error, match):
     args = {"name": "x", "epochs": 1, "verbose": 0, **kwargs}
     with pytest.raises(error, match=match):
@@ -189,8 +217,9 @@ def test_run_recipe_rejects_arrays_instead_of_a_dataset(tiny):
 
 
 def test_learning_curve_by_size_trains_every_size_and_seed(tiny):
-    curve = experiments.learning_curve_by_size("tiny", tiny, TINY_MODEL, [12, 60], epochs=1, seeds=(1, 2),
-                                               min_steps=4, batch_size=12, verbose=0)
+    curve = experiments.learning_curve_by_size(
+        "tiny", tiny, TINY_MODEL, [12, 60], epochs=1, seeds=(1, 2), min_steps=4, batch_size=12, verbose=0
+    )
     assert isinstance(curve, pd.DataFrame) and list(curve.columns) == list(experiments.ROW_COLUMNS)
     assert list(curve["train_size"]) == [12, 12, 60, 60] and list(curve["seed"]) == [1, 2, 1, 2]
     assert list(curve["epochs_run"]) == [4, 4, 1, 1]  # the small subset got min_steps updates
@@ -203,9 +232,11 @@ def test_learning_curve_by_size_rejects_bad_seeds(tiny, seeds):
         experiments.learning_curve_by_size("x", tiny, TINY_MODEL, [30], epochs=1, seeds=seeds)
 
 
-ROWS = [{"name": "a", "seed": 1, "train_accuracy": 1.0, "val_accuracy": 0.9, "gap": 0.1},
-        {"name": "a", "seed": 2, "train_accuracy": 1.0, "val_accuracy": 0.8, "gap": 0.2},
-        {"name": "b", "seed": 1, "train_accuracy": 0.9, "val_accuracy": 0.9, "gap": 0.0}]
+ROWS = [
+    {"name": "a", "seed": 1, "train_accuracy": 1.0, "val_accuracy": 0.9, "gap": 0.1},
+    {"name": "a", "seed": 2, "train_accuracy": 1.0, "val_accuracy": 0.8, "gap": 0.2},
+    {"name": "b", "seed": 1, "train_accuracy": 0.9, "val_accuracy": 0.9, "gap": 0.0},
+]
 
 
 def test_results_table_and_summary():
@@ -225,11 +256,14 @@ def test_results_table_accepts_runs(tiny):
     assert list(table.columns) == list(experiments.ROW_COLUMNS) and table.loc[0, "name"] == "r"
 
 
-@pytest.mark.parametrize(("rows", "error", "match"), [
-    ([], ValueError, "at least one run"),
-    ([{"name": "a"}], ValueError, "lacks seed, val_accuracy"),
-    (["a"], TypeError, "Run objects or row dicts"),
-])
+@pytest.mark.parametrize(
+    ("rows", "error", "match"),
+    [
+        ([], ValueError, "at least one run"),
+        ([{"name": "a"}], ValueError, "lacks seed, val_accuracy"),
+        (["a"], TypeError, "Run objects or row dicts"),
+    ],
+)
 def test_results_table_rejects_bad_rows(rows, error, match):
     with pytest.raises(error, match=match):
         experiments.results_table(rows)
@@ -282,14 +316,17 @@ def test_train_recommended_adds_early_stopping(monkeypatch, tiny):
     assert seen["callbacks"] == []
 
 
-@pytest.mark.parametrize(("kwargs", "error", "match"), [
-    ({"recipe": {"epochs": 2}}, TypeError, "recipe must be a helpers.training.Recipe"),
-    ({"patience": 0}, ValueError, "patience must be a positive integer"),
-    ({"seed": "42"}, ValueError, "seed must be a non-negative integer"),
-    ({"start_from_epoch": 20}, ValueError, r"start_from_epoch must be an integer in \[0, 20\)"),
-    ({"start_from_epoch": -1}, ValueError, "start_from_epoch must be an integer"),
-    ({"start_from_epoch": 2.5}, ValueError, "start_from_epoch must be an integer"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"recipe": {"epochs": 2}}, TypeError, "recipe must be a helpers.training.Recipe"),
+        ({"patience": 0}, ValueError, "patience must be a positive integer"),
+        ({"seed": "42"}, ValueError, "seed must be a non-negative integer"),
+        ({"start_from_epoch": 20}, ValueError, r"start_from_epoch must be an integer in \[0, 20\)"),
+        ({"start_from_epoch": -1}, ValueError, "start_from_epoch must be an integer"),
+        ({"start_from_epoch": 2.5}, ValueError, "start_from_epoch must be an integer"),
+    ],
+)
 def test_train_recommended_rejects_bad_arguments(tiny, kwargs, error, match):
     with pytest.raises(error, match=match):
         experiments.train_recommended(tiny, **kwargs)

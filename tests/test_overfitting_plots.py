@@ -5,20 +5,24 @@ import pytest
 
 from helpers import plots
 
-CURVE = pd.DataFrame({
-    "name": ["big"] * 4 + ["tiny"] * 4,
-    "seed": [1, 2, 1, 2] * 2,
-    "train_size": [250, 250, 1000, 1000] * 2,
-    "train_accuracy": [1.0, 1.0, 1.0, 0.99, 0.6, 0.62, 0.61, 0.6],
-    "val_accuracy": [0.85, 0.87, 0.94, 0.95, 0.58, 0.6, 0.6, 0.6],
-})
+CURVE = pd.DataFrame(
+    {
+        "name": ["big"] * 4 + ["tiny"] * 4,
+        "seed": [1, 2, 1, 2] * 2,
+        "train_size": [250, 250, 1000, 1000] * 2,
+        "train_accuracy": [1.0, 1.0, 1.0, 0.99, 0.6, 0.62, 0.61, 0.6],
+        "val_accuracy": [0.85, 0.87, 0.94, 0.95, 0.58, 0.6, 0.6, 0.6],
+    }
+)
 
-RESULTS = pd.DataFrame({
-    "name": ["baseline", "baseline", "both", "both"],
-    "seed": [1, 2, 1, 2],
-    "train_accuracy": [1.0, 1.0, 0.97, 0.98],
-    "val_accuracy": [0.9, 0.91, 0.95, 0.96],
-})
+RESULTS = pd.DataFrame(
+    {
+        "name": ["baseline", "baseline", "both", "both"],
+        "seed": [1, 2, 1, 2],
+        "train_accuracy": [1.0, 1.0, 0.97, 0.98],
+        "val_accuracy": [0.9, 0.91, 0.95, 0.96],
+    }
+)
 
 
 def test_training_size_curve_draws_train_and_val_per_model():
@@ -54,12 +58,25 @@ def test_recipe_results_accepts_row_dicts():
     assert fig.axes[0].get_ylabel() == "configuration"
 
 
-@pytest.mark.parametrize(("fn", "table", "error", "match"), [
-    (plots.plot_training_size_curve, CURVE.drop(columns="train_size"), ValueError, "no column 'train_size'"),
-    (plots.plot_training_size_curve, CURVE.iloc[:0], ValueError, "empty"),
-    (plots.plot_recipe_results, RESULTS.drop(columns="val_accuracy"), ValueError, "no column 'val_accuracy'"),
-    (plots.plot_recipe_results, "results", TypeError, "Expected a DataFrame of results"),
-])
+@pytest.mark.parametrize(
+    ("fn", "table", "error", "match"),
+    [
+        (
+            plots.plot_training_size_curve,
+            CURVE.drop(columns="train_size"),
+            ValueError,
+            "no column 'train_size'",
+        ),
+        (plots.plot_training_size_curve, CURVE.iloc[:0], ValueError, "empty"),
+        (
+            plots.plot_recipe_results,
+            RESULTS.drop(columns="val_accuracy"),
+            ValueError,
+            "no column 'val_accuracy'",
+        ),
+        (plots.plot_recipe_results, "results", TypeError, "Expected a DataFrame of results"),
+    ],
+)
 def test_figures_reject_bad_tables(fn, table, error, match):
     with pytest.raises(error, match=match):
         fn(table)

@@ -1,9 +1,9 @@
 """The project's own wiring: versions in one place, the README's commands, what git ignores."""
 
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 from packaging.requirements import Requirement
 
@@ -25,7 +25,9 @@ def test_environment_yml_mirrors_pyproject():
     conda = [d for d in env["dependencies"] if isinstance(d, str) and not d.startswith(("python", "pip"))]
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     listed = _normalized(conda + [p for p in pip if not p.startswith("-e")])
-    assert listed == wanted, f"environment.yml and pyproject.toml drifted apart: {set(listed.items()) ^ set(wanted.items())}"
+    assert listed == wanted, (
+        f"environment.yml and pyproject.toml drifted apart: {set(listed.items()) ^ set(wanted.items())}"
+    )
     assert "-e ." in pip
 
 

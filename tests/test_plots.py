@@ -4,8 +4,12 @@ from matplotlib.figure import Figure
 
 from helpers import models, plots
 
-HISTORY = {"loss": [1.0, 0.5, 0.3], "val_loss": [1.1, 0.7, 0.6],
-           "accuracy": [0.6, 0.8, 0.9], "val_accuracy": [0.55, 0.75, 0.8]}
+HISTORY = {
+    "loss": [1.0, 0.5, 0.3],
+    "val_loss": [1.1, 0.7, 0.6],
+    "accuracy": [0.6, 0.8, 0.9],
+    "val_accuracy": [0.55, 0.75, 0.8],
+}
 
 
 def _titles(fig):

@@ -11,8 +11,7 @@ def stub(*args):
     raise NotImplementedError
 
 
-def ellipsis(*args):
-    ...
+def ellipsis(*args): ...
 
 
 # -- weight_penalty ---------------------------------------------------------------------------------
@@ -27,19 +26,22 @@ def test_weight_penalty_passes_on_a_correct_answer_and_on_keras_itself():
     assert checks.weight_penalty(lambda w, l1, l2: float(keras.regularizers.L1L2(l1, l2)(w)))
 
 
-@pytest.mark.parametrize(("answer", "hint"), [
-    (stub, "Not started yet"),
-    (ellipsis, "forget to `return`"),
-    ("penalty", "Pass your function"),
-    (lambda w, l1, l2: l1 * np.sum(w) + l2 * np.sum(w**2), "absolute values"),
-    (lambda w, l1, l2: l1 * np.sum(np.abs(w)) + l2 * np.sqrt(np.sum(w**2)), "no square root"),
-    (lambda w, l1, l2: l1 * np.sum(np.abs(w)) + 0.5 * l2 * np.sum(w**2), "no 1/2 factor"),
-    (lambda w, l1, l2: l1 * np.mean(np.abs(w)) + l2 * np.mean(w**2), "you averaged"),
-    (lambda w, l1, l2: l2 * np.sum(np.abs(w)) + l1 * np.sum(w**2), "swapped the two strengths"),
-    (lambda w, l1, l2: l1 * np.abs(w) + l2 * w**2, "sum everything into one number"),
-    (lambda w, l1, l2: 2 * good_penalty(w, l1, l2), "expected"),
-    (lambda w, l1, l2: "0.1", "returned"),
-])
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (stub, "Not started yet"),
+        (ellipsis, "forget to `return`"),
+        ("penalty", "Pass your function"),
+        (lambda w, l1, l2: l1 * np.sum(w) + l2 * np.sum(w**2), "absolute values"),
+        (lambda w, l1, l2: l1 * np.sum(np.abs(w)) + l2 * np.sqrt(np.sum(w**2)), "no square root"),
+        (lambda w, l1, l2: l1 * np.sum(np.abs(w)) + 0.5 * l2 * np.sum(w**2), "no 1/2 factor"),
+        (lambda w, l1, l2: l1 * np.mean(np.abs(w)) + l2 * np.mean(w**2), "you averaged"),
+        (lambda w, l1, l2: l2 * np.sum(np.abs(w)) + l1 * np.sum(w**2), "swapped the two strengths"),
+        (lambda w, l1, l2: l1 * np.abs(w) + l2 * w**2, "sum everything into one number"),
+        (lambda w, l1, l2: 2 * good_penalty(w, l1, l2), "expected"),
+        (lambda w, l1, l2: "0.1", "returned"),
+    ],
+)
 def test_weight_penalty_fails_with_a_hint(answer, hint):
     result = checks.weight_penalty(answer)
     assert not result and hint in result.message
@@ -57,17 +59,20 @@ def test_near_zero_weight_fraction_passes():
     assert checks.near_zero_weight_fraction(lambda w, t: float(np.count_nonzero(np.abs(w) < t) / w.size))
 
 
-@pytest.mark.parametrize(("answer", "hint"), [
-    (stub, "Not started yet"),
-    (ellipsis, "forget to `return`"),
-    (lambda w, t: np.sum(np.abs(w) < t), "a count"),
-    (lambda w, t: 100 * np.mean(np.abs(w) < t), "not a percentage"),
-    (lambda w, t: np.mean(w < t), "absolute value"),
-    (lambda w, t: np.mean(w == 0), "Exact zeros are rare"),
-    (lambda w, t: np.mean(np.abs(w) > t), "counted the large weights"),
-    (lambda w, t: np.abs(w) < t, "sum everything into one number"),
-    (lambda w, t: np.mean(np.abs(w) < t / 2), "expected"),
-])
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (stub, "Not started yet"),
+        (ellipsis, "forget to `return`"),
+        (lambda w, t: np.sum(np.abs(w) < t), "a count"),
+        (lambda w, t: 100 * np.mean(np.abs(w) < t), "not a percentage"),
+        (lambda w, t: np.mean(w < t), "absolute value"),
+        (lambda w, t: np.mean(w == 0), "Exact zeros are rare"),
+        (lambda w, t: np.mean(np.abs(w) > t), "counted the large weights"),
+        (lambda w, t: np.abs(w) < t, "sum everything into one number"),
+        (lambda w, t: np.mean(np.abs(w) < t / 2), "expected"),
+    ],
+)
 def test_near_zero_weight_fraction_fails_with_a_hint(answer, hint):
     result = checks.near_zero_weight_fraction(answer)
     assert not result and hint in result.message
@@ -87,17 +92,29 @@ def test_inverted_dropout_passes():
     assert checks.inverted_dropout(lambda x, r, rng: x * (rng.random(x.shape) > r) / (1 - r))
 
 
-@pytest.mark.parametrize(("answer", "hint"), [
-    (stub, "Not started yet"),
-    (ellipsis, "forget to `return`"),
-    (lambda x, r, rng: np.where(rng.random(x.shape) >= r, x, 0.0), "Divide the kept entries by (1 - rate)"),
-    (lambda x, r, rng: np.where(rng.random(x.shape) >= r, x * (1 - r), 0.0), "multiplying shrinks"),
-    (lambda x, r, rng: np.where(rng.random(x.shape) < r, x / (1 - r), 0.0), "fraction *dropped*"),
-    (lambda x, r, rng: x / (1 - r), "should be zero"),
-    (lambda x, r, rng: good_dropout(x, r, rng)[:10], "keep the input's shape"),
-    (lambda x, r, rng: np.where(rng.random(x.shape) >= r, x / (1 - r) ** 2, 0.0), "Kept entries should be"),
-    (lambda x, r, rng: np.where(rng.random(x.shape) >= max(r, 0.2), x / (1 - max(r, 0.2)), 0.0), "rate=0.0"),
-])
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (stub, "Not started yet"),
+        (ellipsis, "forget to `return`"),
+        (
+            lambda x, r, rng: np.where(rng.random(x.shape) >= r, x, 0.0),
+            "Divide the kept entries by (1 - rate)",
+        ),
+        (lambda x, r, rng: np.where(rng.random(x.shape) >= r, x * (1 - r), 0.0), "multiplying shrinks"),
+        (lambda x, r, rng: np.where(rng.random(x.shape) < r, x / (1 - r), 0.0), "fraction *dropped*"),
+        (lambda x, r, rng: x / (1 - r), "should be zero"),
+        (lambda x, r, rng: good_dropout(x, r, rng)[:10], "keep the input's shape"),
+        (
+            lambda x, r, rng: np.where(rng.random(x.shape) >= r, x / (1 - r) ** 2, 0.0),
+            "Kept entries should be",
+        ),
+        (
+            lambda x, r, rng: np.where(rng.random(x.shape) >= max(r, 0.2), x / (1 - max(r, 0.2)), 0.0),
+            "rate=0.0",
+        ),
+    ],
+)
 def test_inverted_dropout_fails_with_a_hint(answer, hint):
     result = checks.inverted_dropout(answer)
     assert not result and hint in result.message

@@ -21,8 +21,17 @@ def tiny_dataset(n_train=40, n_other=20, size=8, seed=0):
     x_tr, y_tr = split(n_train)
     x_va, y_va = split(n_other)
     x_te, y_te = split(n_other)
-    return Dataset(name="tiny", x_train=x_tr, y_train=y_tr, x_val=x_va, y_val=y_va, x_test=x_te, y_test=y_te,
-                   class_names=("a", "b", "c"), description="synthetic")
+    return Dataset(
+        name="tiny",
+        x_train=x_tr,
+        y_train=y_tr,
+        x_val=x_va,
+        y_val=y_va,
+        x_test=x_te,
+        y_test=y_te,
+        class_names=("a", "b", "c"),
+        description="synthetic",
+    )
 
 
 def small_cnn(**overrides):
@@ -109,15 +118,18 @@ def test_near_zero_fraction_of_a_model_uses_its_kernels():
     assert regularization.near_zero_fraction(model, 0) == 1.0  # biases are ignored
 
 
-@pytest.mark.parametrize(("weights", "threshold", "error", "match"), [
-    (np.ones(3), -1e-3, ValueError, "threshold must be a finite number >= 0"),
-    (np.ones(3), float("nan"), ValueError, "threshold must be a finite number >= 0"),
-    (np.ones(3), True, ValueError, "threshold must be"),
-    (np.array([]), 1e-3, ValueError, "array is empty"),
-    ([], 1e-3, ValueError, "list \\(or dict\\) is empty"),
-    (np.array([1.0, np.nan]), 1e-3, ValueError, "NaN or infinite"),
-    ("abc", 1e-3, TypeError, "weights must be numbers"),
-])
+@pytest.mark.parametrize(
+    ("weights", "threshold", "error", "match"),
+    [
+        (np.ones(3), -1e-3, ValueError, "threshold must be a finite number >= 0"),
+        (np.ones(3), float("nan"), ValueError, "threshold must be a finite number >= 0"),
+        (np.ones(3), True, ValueError, "threshold must be"),
+        (np.array([]), 1e-3, ValueError, "array is empty"),
+        ([], 1e-3, ValueError, "list \\(or dict\\) is empty"),
+        (np.array([1.0, np.nan]), 1e-3, ValueError, "NaN or infinite"),
+        ("abc", 1e-3, TypeError, "weights must be numbers"),
+    ],
+)
 def test_near_zero_fraction_rejects_bad_input(weights, threshold, error, match):
     with pytest.raises(error, match=match):
         regularization.near_zero_fraction(weights, threshold)
@@ -224,8 +236,9 @@ def test_train_variant_measures_in_inference_mode_and_is_seeded():
 @pytest.mark.slow
 def test_train_variant_accepts_a_build_function_and_an_optimizer_instance():
     ds = tiny_dataset()
-    run = regularization.train_variant("adamw", ds, epochs=1, build=small_cnn,
-                                       optimizer=keras.optimizers.AdamW(1e-3, weight_decay=0.1))
+    run = regularization.train_variant(
+        "adamw", ds, epochs=1, build=small_cnn, optimizer=keras.optimizers.AdamW(1e-3, weight_decay=0.1)
+    )
     assert isinstance(run.model.optimizer, keras.optimizers.AdamW)
     assert 0.0 <= run.val_accuracy <= 1.0
 
@@ -244,8 +257,15 @@ def test_train_variant_explains_mistakes():
 
 def fake_run(name, train, val, seed=0, val_loss=None):
     keras.utils.set_random_seed(seed)
-    return regularization.RunResult(name=name, model=small_cnn(), history=None, train_accuracy=train,
-                                    val_accuracy=val, seconds=1.5, val_loss=val_loss)
+    return regularization.RunResult(
+        name=name,
+        model=small_cnn(),
+        history=None,
+        train_accuracy=train,
+        val_accuracy=val,
+        seconds=1.5,
+        val_loss=val_loss,
+    )
 
 
 def test_summary_table_without_and_with_the_test_split():

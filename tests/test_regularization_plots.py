@@ -11,15 +11,23 @@ from helpers import plots, regularization
 def _run(name, train, val, seed=0, test=None):
     keras.utils.set_random_seed(seed)
     model = regularization.overfitting_cnn((8, 8, 1), 3, filters=(4,), dense_units=8)
-    return regularization.RunResult(name=name, model=model, history=None, train_accuracy=train,
-                                    val_accuracy=val, seconds=1.0, test_accuracy=test)
+    return regularization.RunResult(
+        name=name,
+        model=model,
+        history=None,
+        train_accuracy=train,
+        val_accuracy=val,
+        seconds=1.0,
+        test_accuracy=test,
+    )
 
 
 def test_weight_histograms_one_panel_per_run_with_the_near_zero_share():
     rng = np.random.default_rng(0)
     sparse = np.where(np.arange(1000) % 2 == 0, 0.0, 0.01 + np.abs(rng.normal(0, 0.05, 1000)))
-    fig = plots.plot_weight_histograms({"dense": rng.normal(0, 0.05, 1000), "sparse": sparse,
-                                        "run": _run("r", 1, 1)}, threshold=1e-3)
+    fig = plots.plot_weight_histograms(
+        {"dense": rng.normal(0, 0.05, 1000), "sparse": sparse, "run": _run("r", 1, 1)}, threshold=1e-3
+    )
     assert isinstance(fig, Figure) and len(fig.axes) == 3
     assert [ax.get_title() for ax in fig.axes] == ["dense", "sparse", "run"]
     assert fig.axes[0].get_ylabel() == "count (log scale)" and fig.axes[1].get_xlabel() == "weight value"
@@ -42,8 +50,10 @@ def test_weight_histograms_without_band_and_bad_input():
 
 
 def test_strength_sweep_has_three_log_panels_and_a_baseline():
-    families = {"L2": {1e-4: _run("a", 1.0, 0.9), 1e-2: _run("b", 0.95, 0.92)},
-                "L1": {1e-5: _run("c", 1.0, 0.91)}}
+    families = {
+        "L2": {1e-4: _run("a", 1.0, 0.9), 1e-2: _run("b", 0.95, 0.92)},
+        "L1": {1e-5: _run("c", 1.0, 0.91)},
+    }
     fig = plots.plot_strength_sweep(families, baseline=_run("base", 1.0, 0.88))
     assert len(fig.axes) == 3 and all(ax.get_xscale() == "log" for ax in fig.axes)
     assert fig.axes[0].get_ylabel() == "train/val gap" and fig.axes[2].get_ylabel() == "fraction |w| < 0.001"

@@ -18,7 +18,9 @@ SHAPES = hnp.array_shapes(min_dims=0, max_dims=5, min_side=0, max_side=6)
 
 def _explains(exc: Exception) -> bool:
     msg = str(exc)
-    return len(msg) > 20 and any(w in msg for w in ("must", "Received", "empty", "Use", "looks", "holds", "need", "Known", "Pass"))
+    return len(msg) > 20 and any(
+        w in msg for w in ("must", "Received", "empty", "Use", "looks", "holds", "need", "Known", "Pass")
+    )
 
 
 @SETTINGS
@@ -35,11 +37,19 @@ def test_validate_images_accepts_or_explains(x):
 
 
 @SETTINGS
-@given(hnp.arrays(st.sampled_from([np.int64, np.int8]), hnp.array_shapes(min_dims=0, max_dims=3, max_side=5),
-                  elements=st.integers(-3, 12))
-       | hnp.arrays(np.float64, hnp.array_shapes(min_dims=0, max_dims=3, max_side=5),
-                    elements=st.floats(allow_nan=True) | st.integers(-3, 12).map(float)),
-       st.integers(1, 12))
+@given(
+    hnp.arrays(
+        st.sampled_from([np.int64, np.int8]),
+        hnp.array_shapes(min_dims=0, max_dims=3, max_side=5),
+        elements=st.integers(-3, 12),
+    )
+    | hnp.arrays(
+        np.float64,
+        hnp.array_shapes(min_dims=0, max_dims=3, max_side=5),
+        elements=st.floats(allow_nan=True) | st.integers(-3, 12).map(float),
+    ),
+    st.integers(1, 12),
+)
 def test_validate_labels_accepts_or_explains(y, num_classes):
     try:
         out = data.validate_labels(y, num_classes=num_classes)
@@ -64,8 +74,14 @@ def test_stratified_split_keeps_every_class_or_explains(labels, fraction):
 
 
 @SETTINGS
-@given(st.integers(1, 5), st.integers(1, 9), st.integers(1, 9), st.sampled_from([1, 3]),
-       st.integers(-2, 7), st.booleans())
+@given(
+    st.integers(1, 5),
+    st.integers(1, 9),
+    st.integers(1, 9),
+    st.sampled_from([1, 3]),
+    st.integers(-2, 7),
+    st.booleans(),
+)
 def test_to_tf_dataset_batches_or_explains(n, h, w, c, batch_size, shuffle):
     x = np.random.default_rng(0).random((n, h, w, c)).astype(np.float32)
     y = np.arange(n) % 2
@@ -92,7 +108,11 @@ def test_resize_images_or_explains(size):
 
 
 @SETTINGS
-@given(st.text(max_size=12), (st.floats(-1, 2) | st.just(float("nan"))), (st.floats(-1, 2) | st.just(float("nan"))))
+@given(
+    st.text(max_size=12),
+    (st.floats(-1, 2) | st.just(float("nan"))),
+    (st.floats(-1, 2) | st.just(float("nan"))),
+)
 def test_load_rejects_bad_names_and_fractions_clearly(name, val_fraction, test_fraction):
     if name in data.OFFLINE or name in data.ONLINE:
         return
@@ -118,12 +138,21 @@ def test_augment_strength_is_validated(strength):
 
 
 @settings(SETTINGS, max_examples=40)
-@given(hnp.arrays(np.float64, st.tuples(st.integers(1, 3), st.integers(1, 9), st.integers(1, 9), st.sampled_from([1, 3])),
-                  elements=st.floats(0, 1))  # valid batches in the preset's range, tiny images included
-       | hnp.arrays(np.float64, hnp.array_shapes(min_dims=2, max_dims=5, min_side=0, max_side=9),
-                    elements=st.floats(-300, 300) | st.sampled_from([0.0, 0.5, 1.0, 255.0])),
-       st.sampled_from([np.float32, np.float64, np.uint8, np.int64]),
-       st.sampled_from(["digits", "clothing", "objects"]), st.sampled_from([1, 2, 3, 0, -1, 1.5]))
+@given(
+    hnp.arrays(
+        np.float64,
+        st.tuples(st.integers(1, 3), st.integers(1, 9), st.integers(1, 9), st.sampled_from([1, 3])),
+        elements=st.floats(0, 1),
+    )  # valid batches in the preset's range, tiny images included
+    | hnp.arrays(
+        np.float64,
+        hnp.array_shapes(min_dims=2, max_dims=5, min_side=0, max_side=9),
+        elements=st.floats(-300, 300) | st.sampled_from([0.0, 0.5, 1.0, 255.0]),
+    ),
+    st.sampled_from([np.float32, np.float64, np.uint8, np.int64]),
+    st.sampled_from(["digits", "clothing", "objects"]),
+    st.sampled_from([1, 2, 3, 0, -1, 1.5]),
+)
 def test_augment_variants_of_odd_images_work_or_explain(values, dtype, name, n):
     """Any shape, dtype or pixel range: augmented copies in the input's range, or a clear error."""
     from helpers import augment
@@ -141,7 +170,9 @@ def test_augment_variants_of_odd_images_work_or_explain(values, dtype, name, n):
 
 
 @SETTINGS
-@given(st.tuples(st.integers(-1, 40), st.integers(-1, 40), st.integers(-1, 4)) | st.just((28, 28)) | st.just((28.0, 28, 1)))
+@given(
+    st.tuples(st.integers(-1, 40), st.integers(-1, 40), st.integers(-1, 4)) | st.just((28, 28)) | st.just((28.0, 28, 1))
+)
 def test_flip_rate_probe_shape_works_or_explains(shape):
     from helpers import augment
 

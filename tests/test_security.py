@@ -49,9 +49,17 @@ def test_every_default_write_location_is_a_git_ignored_folder_of_the_repo():
 
     if "COURSE_DATA_DIR" in os.environ or "COURSE_BUILD_DIR" in os.environ:
         pytest.skip("the data or build folder was moved on purpose")
-    places = [config.CACHE_DIR, config.PRETRAINED_DIR, config.BUILD_DIR, config.LOG_DIR, persistence.MODELS_DIR,
-              config.BUILD_DIR / "tuner", config.BUILD_DIR / "checkpoints", config.BUILD_DIR / "resume",
-              distributed_search.SearchSpec.directory]
+    places = [
+        config.CACHE_DIR,
+        config.PRETRAINED_DIR,
+        config.BUILD_DIR,
+        config.LOG_DIR,
+        persistence.MODELS_DIR,
+        config.BUILD_DIR / "tuner",
+        config.BUILD_DIR / "checkpoints",
+        config.BUILD_DIR / "resume",
+        distributed_search.SearchSpec.directory,
+    ]
     for place in places:
         probe = os.path.relpath(os.path.join(place, "probe.file"), config.ROOT)
         assert not probe.startswith(".."), f"{place} is outside the repository"

@@ -32,10 +32,12 @@ def _examples(tmp_path) -> dict[type, object]:
         augment.RandomStrokeWidth: augment.RandomStrokeWidth(factor=0.3, seed=7),
         callbacks.InterruptAfterEpoch: callbacks.InterruptAfterEpoch(3),
         callbacks.ResumableCSVLogger: callbacks.ResumableCSVLogger(tmp_path / "log.csv", separator=";"),
-        callbacks.SafeBackupAndRestore: callbacks.SafeBackupAndRestore(tmp_path / "backup", save_freq=5,
-                                                                       delete_checkpoint=False),
-        callbacks.LRFinder: callbacks.LRFinder(start_lr=1e-5, end_lr=3.0, num_steps=77, smoothing=0.8,
-                                               stop_factor=None),
+        callbacks.SafeBackupAndRestore: callbacks.SafeBackupAndRestore(
+            tmp_path / "backup", save_freq=5, delete_checkpoint=False
+        ),
+        callbacks.LRFinder: callbacks.LRFinder(
+            start_lr=1e-5, end_lr=3.0, num_steps=77, smoothing=0.8, stop_factor=None
+        ),
         callbacks.EpochTimer: callbacks.EpochTimer(),
     }
 
@@ -45,8 +47,18 @@ def test_every_custom_class_has_an_example(tmp_path):
     assert not missing, f"add an example (and a registration) for: {sorted(missing)}"
 
 
-@pytest.mark.parametrize("name", ["CheckValueRange", "RandomStrokeWidth", "InterruptAfterEpoch", "ResumableCSVLogger",
-                                  "SafeBackupAndRestore", "LRFinder", "EpochTimer"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "CheckValueRange",
+        "RandomStrokeWidth",
+        "InterruptAfterEpoch",
+        "ResumableCSVLogger",
+        "SafeBackupAndRestore",
+        "LRFinder",
+        "EpochTimer",
+    ],
+)
 def test_registered_and_round_trips(name, tmp_path):
     obj = next(o for c, o in _examples(tmp_path).items() if c.__name__ == name)
     assert keras.saving.get_registered_name(type(obj)) == f"cnn_course>{name}"

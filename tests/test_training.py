@@ -46,14 +46,21 @@ def test_steps_per_epoch():
     assert training.steps_per_epoch(3500, 64) == 55
     with pytest.raises(ValueError):
         training.steps_per_epoch(0, 64)
-    assert isinstance(training.compile_classifier(models.lenet5(), optimizer="momentum").optimizer,
-                      keras.optimizers.SGD)
+    assert isinstance(
+        training.compile_classifier(models.lenet5(), optimizer="momentum").optimizer, keras.optimizers.SGD
+    )
     assert np.isfinite(training.steps_per_epoch(1, 1))
 
 
 def test_the_recommended_recipe_is_the_benchmarked_one():
     r = training.RECOMMENDED
-    assert (r.filters, r.convs_per_block, r.head, r.dropout, r.bn_momentum) == ((16, 32), 2, "flatten", 0.3, 0.9)
+    assert (r.filters, r.convs_per_block, r.head, r.dropout, r.bn_momentum) == (
+        (16, 32),
+        2,
+        "flatten",
+        0.3,
+        0.9,
+    )
     assert (r.batch_size, r.peak_lr, r.epochs, r.augment) == (64, 5e-3, 14, False)
 
 

@@ -72,8 +72,10 @@ def test_a_process_killed_with_sigkill_resumes_after_its_last_finished_epoch(tmp
     try:
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"the training process ended (rc={proc.returncode}) before it could be killed:\n"
-                            f"{proc.stderr.read()[-3000:]}")
+                pytest.fail(
+                    f"the training process ended (rc={proc.returncode}) before it could be killed:\n"
+                    f"{proc.stderr.read()[-3000:]}"
+                )
             if time.monotonic() > deadline:
                 pytest.fail("the training process did not finish 2 epochs in time")
             done = _finished_epochs(resume_dir)
@@ -118,16 +120,23 @@ def small():
 
 def _model(ds, filters=(4,)):
     config.seed_everything()
-    model = models.simple_cnn(ds.input_shape, ds.num_classes, filters=filters, dense_units=0, batch_norm=False,
-                              dropout=0.0)
+    model = models.simple_cnn(
+        ds.input_shape, ds.num_classes, filters=filters, dense_units=0, batch_norm=False, dropout=0.0
+    )
     return training.compile_classifier(model, learning_rate=1e-3)
 
 
 def _interrupt(ds, resume_dir, after=2, epochs=5):
     model = _model(ds)
     with pytest.raises(callbacks.TrainingInterrupted, match=f"after epoch {after}"):
-        training.fit(model, ds, epochs=epochs, batch_size=BATCH, resume_dir=resume_dir,
-                     callbacks=[callbacks.InterruptAfterEpoch(after)])
+        training.fit(
+            model,
+            ds,
+            epochs=epochs,
+            batch_size=BATCH,
+            resume_dir=resume_dir,
+            callbacks=[callbacks.InterruptAfterEpoch(after)],
+        )
     return model
 
 
@@ -178,8 +187,14 @@ def test_a_backup_written_by_keras_own_callback_is_restored_too(small, tmp_path)
     model = _model(small)
     backup = tmp_path / callbacks.RESUME_BACKUP_NAME
     with pytest.raises(callbacks.TrainingInterrupted):
-        training.fit(model, small, epochs=4, batch_size=BATCH, verbose=0,
-                     callbacks=[keras.callbacks.BackupAndRestore(str(backup)), callbacks.InterruptAfterEpoch(1)])
+        training.fit(
+            model,
+            small,
+            epochs=4,
+            batch_size=BATCH,
+            verbose=0,
+            callbacks=[keras.callbacks.BackupAndRestore(str(backup)), callbacks.InterruptAfterEpoch(1)],
+        )
     model._initial_epoch = None
     history = training.fit(_model(small), small, epochs=4, batch_size=BATCH, resume_dir=tmp_path)
     assert history.epoch == [1, 2, 3]
@@ -195,8 +210,10 @@ def test_a_completed_run_starts_over_with_a_fresh_log(small, tmp_path):
 def test_resuming_with_another_architecture_is_a_clear_error(small, tmp_path):
     _interrupt(small, tmp_path)
     other = _model(small, filters=(6,))
-    expected = (r"does not match this model \(first difference: backup block1_conv1/kernel \(3, 3, 1, 4\) "
-                r"vs model block1_conv1/kernel \(3, 3, 1, 6\)\).*clear_resume_state")
+    expected = (
+        r"does not match this model \(first difference: backup block1_conv1/kernel \(3, 3, 1, 4\) "
+        r"vs model block1_conv1/kernel \(3, 3, 1, 6\)\).*clear_resume_state"
+    )
     with pytest.raises(ValueError, match=expected):
         training.fit(other, small, epochs=5, batch_size=BATCH, resume_dir=tmp_path)
 

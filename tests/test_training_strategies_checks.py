@@ -26,6 +26,7 @@ def adam_variant(*, correct_m=True, correct_v=True, square=True, sign=1.0, t_off
             m_hat = m / (1 - beta_1**t) if correct_m else m
             v_hat = v / (1 - beta_2**t) if correct_v else v
             return w - sign * lr * m_hat / (np.sqrt(np.abs(v_hat)) + epsilon), m, v
+
     return step
 
 
@@ -41,19 +42,22 @@ def test_adam_check_passes_on_the_paper_form_and_on_keras_form():
     assert checks.adam_update_step(keras_form)
 
 
-@pytest.mark.parametrize(("answer", "hint"), [
-    (stub, "Not started yet"),
-    (lambda *a: None, "End it with `return w, m, v`"),
-    (lambda w, g, m, v, t: w - 0.1 * g, "as a tuple `(w, m, v)`"),
-    (adam_variant(sign=-1.0), "go uphill"),
-    (adam_variant(correct_m=False, correct_v=False), "bias correction"),
-    (adam_variant(correct_v=False), "corrected m but not v"),
-    (adam_variant(correct_m=False), "corrected v but not m"),
-    (adam_variant(square=False), "*squared* gradient"),
-    (adam_variant(t_offset=-1), "the first step is t = 1"),
-    (lambda w, g, m, v, t: (w - 0.1 * np.sign(g), m, v), "Update m and v first"),
-    ("adam_step", "Pass your function"),
-])
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (stub, "Not started yet"),
+        (lambda *a: None, "End it with `return w, m, v`"),
+        (lambda w, g, m, v, t: w - 0.1 * g, "as a tuple `(w, m, v)`"),
+        (adam_variant(sign=-1.0), "go uphill"),
+        (adam_variant(correct_m=False, correct_v=False), "bias correction"),
+        (adam_variant(correct_v=False), "corrected m but not v"),
+        (adam_variant(correct_m=False), "corrected v but not m"),
+        (adam_variant(square=False), "*squared* gradient"),
+        (adam_variant(t_offset=-1), "the first step is t = 1"),
+        (lambda w, g, m, v, t: (w - 0.1 * np.sign(g), m, v), "Update m and v first"),
+        ("adam_step", "Pass your function"),
+    ],
+)
 def test_adam_check_fails_with_a_hint(answer, hint):
     result = checks.adam_update_step(answer)
     assert not result and hint in result.message
@@ -63,14 +67,17 @@ def test_linear_scaling_check():
     assert checks.linear_scaling_rule(lambda lr, b0, b: lr * b / b0)
 
 
-@pytest.mark.parametrize(("answer", "hint"), [
-    (stub, "Not started yet"),
-    (lambda lr, b0, b: None, "forget `return`"),
-    (lambda lr, b0, b: lr * b0 / b, "Inverted"),
-    (lambda lr, b0, b: lr * np.sqrt(b / b0), "square-root rule"),
-    (lambda lr, b0, b: lr + b - b0, "Multiply base_lr by k"),
-    (lambda lr, b0, b: "fast", "Return a number"),
-])
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (stub, "Not started yet"),
+        (lambda lr, b0, b: None, "forget `return`"),
+        (lambda lr, b0, b: lr * b0 / b, "Inverted"),
+        (lambda lr, b0, b: lr * np.sqrt(b / b0), "square-root rule"),
+        (lambda lr, b0, b: lr + b - b0, "Multiply base_lr by k"),
+        (lambda lr, b0, b: "fast", "Return a number"),
+    ],
+)
 def test_linear_scaling_check_fails_with_a_hint(answer, hint):
     result = checks.linear_scaling_rule(answer)
     assert not result and hint in result.message
@@ -81,17 +88,20 @@ def test_lr_range_rule_check_passes_and_agrees_with_the_helper():
     assert checks.lr_range_rule(lambda lrs, losses: training.suggest_learning_rate(lrs, losses))
 
 
-@pytest.mark.parametrize(("answer", "hint"), [
-    (stub, "Not started yet"),
-    (lambda lrs, losses: None, "forget `return`"),
-    (lambda lrs, losses: lrs[np.argmin(losses)] / 10, "np.nanargmin"),
-    (lambda lrs, losses: lrs[np.nanargmin(losses)], "divide by 10"),
-    (lambda lrs, losses: lrs[np.nanargmin(losses)] * 10, "do not multiply"),
-    (lambda lrs, losses: np.nanmin(losses) / 10, "You returned a loss value"),
-    (lambda lrs, losses: np.nanargmin(losses) / 10, "the index of the minimum"),
-    (lambda lrs, losses: lrs[np.nanargmax(losses)] / 10, "the rule gives"),
-    (lambda lrs, losses: [1, 2], "Return one learning rate"),
-])
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (stub, "Not started yet"),
+        (lambda lrs, losses: None, "forget `return`"),
+        (lambda lrs, losses: lrs[np.argmin(losses)] / 10, "np.nanargmin"),
+        (lambda lrs, losses: lrs[np.nanargmin(losses)], "divide by 10"),
+        (lambda lrs, losses: lrs[np.nanargmin(losses)] * 10, "do not multiply"),
+        (lambda lrs, losses: np.nanmin(losses) / 10, "You returned a loss value"),
+        (lambda lrs, losses: np.nanargmin(losses) / 10, "the index of the minimum"),
+        (lambda lrs, losses: lrs[np.nanargmax(losses)] / 10, "the rule gives"),
+        (lambda lrs, losses: [1, 2], "Return one learning rate"),
+    ],
+)
 def test_lr_range_rule_check_fails_with_a_hint(answer, hint):
     result = checks.lr_range_rule(answer)
     assert not result and hint in result.message
@@ -101,14 +111,17 @@ def test_step_decay_check():
     assert checks.step_decay_rule(lambda s, lr, every, f: lr * f ** (s // every))
 
 
-@pytest.mark.parametrize(("answer", "hint"), [
-    (stub, "Not started yet"),
-    (lambda s, lr, every, f: None, "forget `return`"),
-    (lambda s, lr, every, f: lr * f ** (s / every), "integer division"),
-    (lambda s, lr, every, f: lr * f ** ((s + 1) // every), "Off by one"),
-    (lambda s, lr, every, f: lr, "should have dropped"),
-    (lambda s, lr, every, f: lr * (1 - f) ** (s // every), "expected"),
-])
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (stub, "Not started yet"),
+        (lambda s, lr, every, f: None, "forget `return`"),
+        (lambda s, lr, every, f: lr * f ** (s / every), "integer division"),
+        (lambda s, lr, every, f: lr * f ** ((s + 1) // every), "Off by one"),
+        (lambda s, lr, every, f: lr, "should have dropped"),
+        (lambda s, lr, every, f: lr * (1 - f) ** (s // every), "expected"),
+    ],
+)
 def test_step_decay_check_fails_with_a_hint(answer, hint):
     result = checks.step_decay_rule(answer)
     assert not result and hint in result.message

@@ -62,16 +62,24 @@ def test_steps_to_reach_counts_from_the_last_crossing():
     assert optim_viz.steps_to_reach(traj, 0.1) is None
 
 
-@pytest.mark.parametrize(("call", "match"), [
-    (lambda: optim_viz.get_surface("rosenbrock"), "Unknown surface 'rosenbrock'. Choose one of bowl, ravine, saddle"),
-    (lambda: optim_viz.make_optimizer("adagrad", 0.1), "Unknown optimizer 'adagrad'"),
-    (lambda: optim_viz.make_optimizer("adam", 0.0), "learning_rate must be a positive number"),
-    (lambda: optim_viz.descend("bowl", "gd", steps=0), "steps must be a positive integer"),
-    (lambda: optim_viz.descend("bowl", "gd", start=(1.0, 2.0, 3.0)), r"start must be two finite numbers"),
-    (lambda: optim_viz.SURFACES["bowl"].grid(1), "n must be an integer >= 2"),
-    (lambda: optim_viz.compare_optimizers("bowl", ("gd",), learning_rates={"adam": 0.1}),
-     "learning_rates names optimizers that are not compared: adam"),
-])
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (
+            lambda: optim_viz.get_surface("rosenbrock"),
+            "Unknown surface 'rosenbrock'. Choose one of bowl, ravine, saddle",
+        ),
+        (lambda: optim_viz.make_optimizer("adagrad", 0.1), "Unknown optimizer 'adagrad'"),
+        (lambda: optim_viz.make_optimizer("adam", 0.0), "learning_rate must be a positive number"),
+        (lambda: optim_viz.descend("bowl", "gd", steps=0), "steps must be a positive integer"),
+        (lambda: optim_viz.descend("bowl", "gd", start=(1.0, 2.0, 3.0)), r"start must be two finite numbers"),
+        (lambda: optim_viz.SURFACES["bowl"].grid(1), "n must be an integer >= 2"),
+        (
+            lambda: optim_viz.compare_optimizers("bowl", ("gd",), learning_rates={"adam": 0.1}),
+            "learning_rates names optimizers that are not compared: adam",
+        ),
+    ],
+)
 def test_bad_arguments_are_explained(call, match):
     with pytest.raises(ValueError, match=match):
         call()

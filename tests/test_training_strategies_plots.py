@@ -21,9 +21,15 @@ def test_plot_optimizer_paths():
         plots.plot_optimizer_paths("ravine", {})
 
 
-GRID = pd.DataFrame({"batch_size": [32, 32, 128, 128], "learning_rate": [0.01, 0.04, 0.04, 0.16],
-                     "val_accuracy": [0.9, 0.92, 0.91, 0.93], "loss": [0.3, 0.2, 0.31, 0.22],
-                     "seconds_per_epoch": [2.0, 2.1, 1.0, 1.1]})
+GRID = pd.DataFrame(
+    {
+        "batch_size": [32, 32, 128, 128],
+        "learning_rate": [0.01, 0.04, 0.04, 0.16],
+        "val_accuracy": [0.9, 0.92, 0.91, 0.93],
+        "loss": [0.3, 0.2, 0.31, 0.22],
+        "seconds_per_epoch": [2.0, 2.1, 1.0, 1.1],
+    }
+)
 
 
 def test_plot_batch_lr_grid_collapses_on_lr_over_batch():

@@ -13,20 +13,31 @@ def small_data():
 
 
 def tiny_model(ds, optimizer="adam", learning_rate=1e-3):
-    model = models.simple_cnn(ds.input_shape, ds.num_classes, filters=(4,), convs_per_block=1, dense_units=0,
-                              batch_norm=False, dropout=0.0, head="gap")
+    model = models.simple_cnn(
+        ds.input_shape,
+        ds.num_classes,
+        filters=(4,),
+        convs_per_block=1,
+        dense_units=0,
+        batch_norm=False,
+        dropout=0.0,
+        head="gap",
+    )
     return training.compile_classifier(model, optimizer=optimizer, learning_rate=learning_rate)
 
 
 # ---- schedules --------------------------------------------------------------------------------
+
 
 def test_constant_and_step_decay():
     assert training.constant_lr(0.01) == 0.01 and isinstance(training.constant_lr(1), float)
     sched = training.step_decay(0.1, drop_every=10, factor=0.5)
     values = training.learning_rate_values(sched, 31)
     np.testing.assert_allclose(values[[0, 9, 10, 19, 20, 30]], [0.1, 0.1, 0.05, 0.05, 0.025, 0.0125], rtol=1e-6)
-    assert keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(sched)).get_config() \
+    assert (
+        keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(sched)).get_config()
         == sched.get_config()
+    )
 
 
 def test_make_schedule_spans_the_budget():
@@ -39,15 +50,21 @@ def test_make_schedule_spans_the_budget():
     np.testing.assert_allclose(training.learning_rate_values(0.5, 3), [0.5, 0.5, 0.5])
 
 
-@pytest.mark.parametrize(("call", "match"), [
-    (lambda: training.constant_lr(-1), "learning_rate must be a positive number"),
-    (lambda: training.step_decay(0.1, drop_every=0), "drop_every must be a positive integer"),
-    (lambda: training.step_decay(0.1, drop_every=5, factor=1.5), r"factor must be in \(0, 1\)"),
-    (lambda: training.make_schedule("cyclic", 0.1, 10), "Unknown schedule 'cyclic'. Choose one of constant"),
-    (lambda: training.make_schedule("constant", 0.1, 0), "total_steps must be a positive integer"),
-    (lambda: training.make_schedule("constant", 0.1, 10, factor=0.5), "takes no options"),
-    (lambda: training.learning_rate_values(0.1, 0), "steps must be a positive integer"),
-])
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: training.constant_lr(-1), "learning_rate must be a positive number"),
+        (lambda: training.step_decay(0.1, drop_every=0), "drop_every must be a positive integer"),
+        (lambda: training.step_decay(0.1, drop_every=5, factor=1.5), r"factor must be in \(0, 1\)"),
+        (
+            lambda: training.make_schedule("cyclic", 0.1, 10),
+            "Unknown schedule 'cyclic'. Choose one of constant",
+        ),
+        (lambda: training.make_schedule("constant", 0.1, 0), "total_steps must be a positive integer"),
+        (lambda: training.make_schedule("constant", 0.1, 10, factor=0.5), "takes no options"),
+        (lambda: training.learning_rate_values(0.1, 0), "steps must be a positive integer"),
+    ],
+)
 def test_schedule_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
@@ -64,6 +81,7 @@ def test_reduce_lr_on_plateau_cannot_change_a_schedule():
 
 
 # ---- the rule ---------------------------------------------------------------------------------
+
 
 def synthetic_curve(best_at=0.03, n=60, lo=1e-5, hi=1.0):
     lrs = np.geomspace(lo, hi, n)
@@ -95,10 +113,13 @@ def test_suggest_learning_rate_ignores_a_diverged_tail():
         training.suggest_learning_rate(lrs, loss)
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"method": "valley"}, "method must be one of minimum, steepest"),
-    ({"factor": 1}, "factor must be a number > 1"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"method": "valley"}, "method must be one of minimum, steepest"),
+        ({"factor": 1}, "factor must be a number > 1"),
+    ],
+)
 def test_suggest_learning_rate_bad_options(kwargs, match):
     lrs, loss = synthetic_curve()
     with pytest.raises(ValueError, match=match):
@@ -117,6 +138,7 @@ def test_suggest_learning_rate_bad_curves():
 
 # ---- the callbacks ----------------------------------------------------------------------------
 
+
 def test_lr_finder_grows_the_rate_and_records_each_batch_loss(small_data, seeded):
     # Rates so small that the weights do not move: each recorded loss must equal that batch's own
     # loss (Keras reports the epoch's running mean; the callback must undo it).
@@ -126,7 +148,7 @@ def test_lr_finder_grows_the_rate_and_records_each_batch_loss(small_data, seeded
     model.fit(x, y, batch_size=10, epochs=1, shuffle=False, verbose=0, callbacks=[finder])
     np.testing.assert_allclose(finder.learning_rates, np.geomspace(1e-12, 1e-11, 10), rtol=1e-6)
     loss_fn = keras.losses.SparseCategoricalCrossentropy()
-    expected = [float(loss_fn(y[i:i + 10], model(x[i:i + 10]))) for i in range(0, 100, 10)]
+    expected = [float(loss_fn(y[i : i + 10], model(x[i : i + 10]))) for i in range(0, 100, 10)]
     np.testing.assert_allclose(finder.losses, expected, rtol=1e-4)
     assert finder.smoothed_losses == finder.losses and not finder.diverged  # smoothing=0: raw losses
 
@@ -159,17 +181,25 @@ def test_lr_finder_stops_on_divergence_and_resets(small_data, seeded):
 def test_lr_finder_refuses_a_schedule(small_data):
     model = tiny_model(small_data, learning_rate=training.warmup_cosine(1e-3, 10))
     with pytest.raises(TypeError, match="compile the model with a float learning rate"):
-        model.fit(small_data.x_train[:20], small_data.y_train[:20], epochs=1, verbose=0,
-                  callbacks=[callbacks.LRFinder(num_steps=5)])
+        model.fit(
+            small_data.x_train[:20],
+            small_data.y_train[:20],
+            epochs=1,
+            verbose=0,
+            callbacks=[callbacks.LRFinder(num_steps=5)],
+        )
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"start_lr": 0}, "start_lr must be a positive number"),
-    ({"start_lr": 1.0, "end_lr": 0.1}, "start_lr must be smaller than end_lr"),
-    ({"num_steps": 1}, "num_steps must be an integer >= 2"),
-    ({"smoothing": 1.0}, r"smoothing must be in \[0, 1\)"),
-    ({"stop_factor": 0.5}, "stop_factor must be a number > 1 or None"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"start_lr": 0}, "start_lr must be a positive number"),
+        ({"start_lr": 1.0, "end_lr": 0.1}, "start_lr must be smaller than end_lr"),
+        ({"num_steps": 1}, "num_steps must be an integer >= 2"),
+        ({"smoothing": 1.0}, r"smoothing must be in \[0, 1\)"),
+        ({"stop_factor": 0.5}, "stop_factor must be a number > 1 or None"),
+    ],
+)
 def test_lr_finder_validates_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         callbacks.LRFinder(**kwargs)
@@ -198,11 +228,13 @@ def test_epoch_timer_measures_every_epoch(small_data):
 
 # ---- lr_range_test ----------------------------------------------------------------------------
 
+
 def test_lr_range_test_leaves_the_model_alone(small_data, seeded):
     model = tiny_model(small_data, optimizer="momentum", learning_rate=0.05)
     before = [w.copy() for w in model.get_weights()]
-    result = training.lr_range_test(model, small_data, start_lr=1e-4, end_lr=10.0, num_steps=30,
-                                    batch_size=32, verbose=0)
+    result = training.lr_range_test(
+        model, small_data, start_lr=1e-4, end_lr=10.0, num_steps=30, batch_size=32, verbose=0
+    )
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert float(model.optimizer.learning_rate) == pytest.approx(0.05)

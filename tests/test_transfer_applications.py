@@ -24,6 +24,7 @@ def no_cached_weights(tmp_path, monkeypatch):
 def _fail_download(exc):
     def urlretrieve(url, *args, **kwargs):
         raise exc
+
     return urlretrieve
 
 
@@ -56,11 +57,14 @@ def test_input_size_rules():
         transfer.application("MobileNetV2", weights="cifar")
 
 
-@pytest.mark.parametrize("error", [
-    urllib.error.URLError(socket.gaierror(-2, "Name or service not known")),
-    TimeoutError("timed out"),
-    ConnectionResetError("reset by peer"),
-])
+@pytest.mark.parametrize(
+    "error",
+    [
+        urllib.error.URLError(socket.gaierror(-2, "Name or service not known")),
+        TimeoutError("timed out"),
+        ConnectionResetError("reset by peer"),
+    ],
+)
 def test_offline_imagenet_fails_fast_with_a_clear_message(no_cached_weights, monkeypatch, error):
     from keras.src.utils import file_utils
 

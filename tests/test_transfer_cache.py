@@ -143,8 +143,9 @@ def test_changed_recipe_triggers_a_rebuild(cache, monkeypatch):
     assert counter.calls == 1
 
 
-@pytest.mark.parametrize("problem, match", [("missing", "no metadata"), ("garbage", "unreadable"),
-                                            ("no_hash", "unreadable")])
+@pytest.mark.parametrize(
+    "problem, match", [("missing", "no metadata"), ("garbage", "unreadable"), ("no_hash", "unreadable")]
+)
 def test_bad_metadata_is_reported_and_rebuilt(cache, monkeypatch, problem, match):
     model, paths = cache
     if problem == "missing":
@@ -178,8 +179,11 @@ def test_a_truncated_temporary_file_is_never_used(built, tmp_path, monkeypatch):
     os.utime(stale, (old, old))
     loads = []
     real_load = transfer.keras.saving.load_model
-    monkeypatch.setattr(transfer.keras.saving, "load_model",
-                        lambda path, **kw: loads.append(str(path)) or real_load(path, **kw))
+    monkeypatch.setattr(
+        transfer.keras.saving,
+        "load_model",
+        lambda path, **kw: loads.append(str(path)) or real_load(path, **kw),
+    )
     counter = _CountingPretrain(monkeypatch, model)
     transfer.source_model(TINY, directory=tmp_path, verbose=False)
     assert counter.calls == 1  # the temporary file did not count as a cache
@@ -229,7 +233,13 @@ def test_profiles_cache_under_different_names():
 
 def test_recipe_fingerprint_and_validation():
     assert TINY.fingerprint() == transfer.SourceRecipe(**TINY.to_dict()).fingerprint()
-    for field, value in [("epochs", 2), ("seed", 1), ("peak_lr", 1e-3), ("train_size", 200), ("bn_momentum", 0.8)]:
+    for field, value in [
+        ("epochs", 2),
+        ("seed", 1),
+        ("peak_lr", 1e-3),
+        ("train_size", 200),
+        ("bn_momentum", 0.8),
+    ]:
         assert transfer.SourceRecipe(**{**TINY.to_dict(), field: value}).fingerprint() != TINY.fingerprint()
     with pytest.raises(ValueError, match="name must be a simple file name"):
         transfer.SourceRecipe(name="../escape")

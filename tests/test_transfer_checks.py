@@ -68,16 +68,19 @@ def test_feature_extraction_model_passes(fn, capsys):
     assert result and "passed" in out
 
 
-@pytest.mark.parametrize("fn, hint", [
-    (stub, "Not started yet"),
-    (no_return, "forget to `return`"),
-    (not_frozen, "the base is not frozen"),
-    (all_frozen, "Nothing in your model is trainable"),
-    (shares_source, "reuses the source model's own layers"),
-    (old_head, "still ends in the source's 10-class head"),
-    (no_softmax, "activation='softmax'"),
-    (lambda s, n: "model", "must return a keras.Model"),
-])
+@pytest.mark.parametrize(
+    "fn, hint",
+    [
+        (stub, "Not started yet"),
+        (no_return, "forget to `return`"),
+        (not_frozen, "the base is not frozen"),
+        (all_frozen, "Nothing in your model is trainable"),
+        (shares_source, "reuses the source model's own layers"),
+        (old_head, "still ends in the source's 10-class head"),
+        (no_softmax, "activation='softmax'"),
+        (lambda s, n: "model", "must return a keras.Model"),
+    ],
+)
 def test_feature_extraction_model_hints(fn, hint, capsys):
     result, out = _run(checks.feature_extraction_model, fn, capsys)
     assert not result and hint in out
@@ -100,17 +103,20 @@ def test_fine_tune_trainable_params_passes(capsys):
     assert result and "93,450" in out
 
 
-@pytest.mark.parametrize("answer, hint", [
-    (..., "Replace the `...`"),
-    (93_450 + 384, "BatchNormalization's gamma and beta"),
-    (93_450 + 192, "no bias"),
-    (93_450 + 576, "Two things to drop"),
-    (93_450 + 288, "Block 1 stays frozen"),
-    (73_728 + 1290, "not only the top one"),
-    (93_450 - 1290, "Add the new head"),
-    (12345, "not right"),
-    (93450.5, "whole number"),
-])
+@pytest.mark.parametrize(
+    "answer, hint",
+    [
+        (..., "Replace the `...`"),
+        (93_450 + 384, "BatchNormalization's gamma and beta"),
+        (93_450 + 192, "no bias"),
+        (93_450 + 576, "Two things to drop"),
+        (93_450 + 288, "Block 1 stays frozen"),
+        (73_728 + 1290, "not only the top one"),
+        (93_450 - 1290, "Add the new head"),
+        (12345, "not right"),
+        (93450.5, "whole number"),
+    ],
+)
 def test_fine_tune_trainable_params_hints(answer, hint, capsys):
     result, out = _run(checks.fine_tune_trainable_params, answer, capsys)
     assert not result and hint in out
@@ -169,16 +175,19 @@ def test_start_fine_tuning_passes(capsys):
     assert result and "passed" in out
 
 
-@pytest.mark.parametrize("fn, hint", [
-    (stub3, "Not started yet"),
-    (forgot_return, "forget to `return`"),
-    (no_recompile, "did not compile again"),
-    (bn_trainable, "BatchNormalization layer is trainable"),
-    (everything, "must stay frozen"),
-    (fixed_two, "must stay frozen"),
-    (inner_only, "still `trainable = False`"),
-    (high_lr, "learning_rate=1e-4 was passed"),
-])
+@pytest.mark.parametrize(
+    "fn, hint",
+    [
+        (stub3, "Not started yet"),
+        (forgot_return, "forget to `return`"),
+        (no_recompile, "did not compile again"),
+        (bn_trainable, "BatchNormalization layer is trainable"),
+        (everything, "must stay frozen"),
+        (fixed_two, "must stay frozen"),
+        (inner_only, "still `trainable = False`"),
+        (high_lr, "learning_rate=1e-4 was passed"),
+    ],
+)
 def test_start_fine_tuning_hints(fn, hint, capsys):
     result, out = _run(checks.start_fine_tuning, fn, capsys)
     assert not result and hint in out

@@ -61,8 +61,10 @@ def test_with_new_head_adds_pooling_for_feature_maps_and_validates(source):
         transfer.with_new_head(maps, 3, dropout=1.0)
 
 
-@pytest.mark.parametrize("n_blocks, open_blocks", [(0, []), (1, ["block3"]), (2, ["block2", "block3"]),
-                                                   (3, ["block1", "block2", "block3"])])
+@pytest.mark.parametrize(
+    "n_blocks, open_blocks",
+    [(0, []), (1, ["block3"]), (2, ["block2", "block3"]), (3, ["block1", "block2", "block3"])],
+)
 def test_unfreeze_top_opens_the_top_blocks_and_keeps_batchnorm_frozen(head_model, n_blocks, open_blocks):
     transfer.unfreeze_top(head_model, n_blocks)
     flags = _flags(head_model)
@@ -121,7 +123,10 @@ def test_changing_trainable_needs_a_recompile(head_model):
     head_model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
     head_model.fit(x, y, epochs=1, verbose=0)
     transfer.unfreeze_top(head_model, 1)
-    kernel = lambda: head_model.get_layer("base").get_layer("block3_conv1").kernel.numpy().copy()
+
+    def kernel():
+        return head_model.get_layer("base").get_layer("block3_conv1").kernel.numpy().copy()
+
     before = kernel()
     head_model.fit(x, y, epochs=1, verbose=0)
     assert np.array_equal(before, kernel())
@@ -200,7 +205,10 @@ def test_fit_small_repeats_a_tiny_training_set(head_model):
 @pytest.mark.slow
 def test_the_three_strategies_and_label_efficiency(source, monkeypatch):
     plan = transfer.TransferPlan(steps_per_epoch=2, head_epochs=1, fine_epochs=1, batch_size=8)
-    load = lambda n: transfer.reframe(data.load("digits", image_size=(16, 16), train_size=n), box=12, canvas=16)
+
+    def load(n):
+        return transfer.reframe(data.load("digits", image_size=(16, 16), train_size=n), box=12, canvas=16)
+
     target = load(20)
     scratch, h = transfer.train_from_scratch(RECIPE, target, plan)
     assert scratch.output_shape == (None, 10) and len(h.history["val_accuracy"]) == plan.scratch_epochs

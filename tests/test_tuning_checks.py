@@ -22,8 +22,19 @@ def build_solution(hp):
     return training.compile_classifier(model, learning_rate=learning_rate)
 
 
-def _variant(*, sampling="log", names=("filters", "learning_rate", "head"), compile_it=True, use_filters=True,
-             use_lr=True, use_head=True, double=True, lr_choice=False, lr_range=(1e-4, 1e-2), ret=True):
+def _variant(
+    *,
+    sampling="log",
+    names=("filters", "learning_rate", "head"),
+    compile_it=True,
+    use_filters=True,
+    use_lr=True,
+    use_head=True,
+    double=True,
+    lr_choice=False,
+    lr_range=(1e-4, 1e-2),
+    ret=True,
+):
     def build(hp):
         f = hp.Choice(names[0], [8, 16, 32])
         if lr_choice:
@@ -32,11 +43,13 @@ def _variant(*, sampling="log", names=("filters", "learning_rate", "head"), comp
             lr = hp.Float(names[1], *lr_range, sampling=sampling)
         head = hp.Choice(names[2], ["flatten", "gap"])
         f = f if use_filters else 16
-        model = models.simple_cnn((28, 28, 1), 10, filters=(f, 2 * f) if double else (f, f),
-                                  head=head if use_head else "flatten")
+        model = models.simple_cnn(
+            (28, 28, 1), 10, filters=(f, 2 * f) if double else (f, f), head=head if use_head else "flatten"
+        )
         if compile_it:
             training.compile_classifier(model, learning_rate=lr if use_lr else 1e-3)
         return model if ret else None
+
     return build
 
 
@@ -53,19 +66,25 @@ def test_tuner_build_function_on_the_stub(capsys):
     assert not result and "Not started yet" in out
 
 
-@pytest.mark.parametrize("answer, hint", [
-    (_variant(sampling="linear"), "Sample the learning rate on a log scale"),
-    (_variant(names=("filters", "lr", "head")), "Declare 'learning_rate' on hp"),
-    (_variant(lr_choice=True), "learning_rate should be a continuous range, hp.Float"),
-    (_variant(lr_range=(1e-5, 1e-1)), "learning_rate should range from 1e-4 to 1e-2"),
-    (_variant(compile_it=False), "The model is not compiled"),
-    (_variant(use_filters=False), "Pass the value returned by hp.Choice"),
-    (_variant(double=False), r"filters=\(f, 2 \* f\)"),
-    (_variant(use_head=False), "pass head=head"),
-    (_variant(use_lr=False), "pass learning_rate=learning_rate to compile_classifier"),
-    (_variant(ret=False), "returned nothing"),
-    (build_solution(__import__("keras_tuner").HyperParameters()), "Pass your function `build_model` itself"),
-])
+@pytest.mark.parametrize(
+    "answer, hint",
+    [
+        (_variant(sampling="linear"), "Sample the learning rate on a log scale"),
+        (_variant(names=("filters", "lr", "head")), "Declare 'learning_rate' on hp"),
+        (_variant(lr_choice=True), "learning_rate should be a continuous range, hp.Float"),
+        (_variant(lr_range=(1e-5, 1e-1)), "learning_rate should range from 1e-4 to 1e-2"),
+        (_variant(compile_it=False), "The model is not compiled"),
+        (_variant(use_filters=False), "Pass the value returned by hp.Choice"),
+        (_variant(double=False), r"filters=\(f, 2 \* f\)"),
+        (_variant(use_head=False), "pass head=head"),
+        (_variant(use_lr=False), "pass learning_rate=learning_rate to compile_classifier"),
+        (_variant(ret=False), "returned nothing"),
+        (
+            build_solution(__import__("keras_tuner").HyperParameters()),
+            "Pass your function `build_model` itself",
+        ),
+    ],
+)
 def test_tuner_build_function_hints(answer, hint, capsys):
     result, out = _run(checks.tuner_build_function, answer, capsys)
     assert not result
@@ -86,16 +105,22 @@ def test_pick_best_passes_on_the_solution(capsys):
     assert checks.pick_best(loop)
 
 
-@pytest.mark.parametrize("answer, hint", [
-    (lambda r: ..., "returned nothing"),
-    (lambda r: r.loc[r["score"].idxmin(), r.attrs["hyperparameters"]].to_dict(), "lowest"),
-    (lambda r: r.loc[0, r.attrs["hyperparameters"]].to_dict(), "first row"),
-    (lambda r: r.loc[r["score"].idxmax()].to_dict(), "Keep only the hyperparameters"),
-    (lambda r: r.loc[r["score"].idxmax(), r.attrs["hyperparameters"]], "Return a plain dict"),
-    (lambda r: {r.attrs["hyperparameters"][0]: r.loc[r["score"].idxmax(), r.attrs["hyperparameters"][0]]}, "misses"),
-    (lambda r: {n: r.loc[2, n] for n in r.attrs["hyperparameters"]}, "expected"),
-    (lambda r: [1], "Return a dict"),
-])
+@pytest.mark.parametrize(
+    "answer, hint",
+    [
+        (lambda r: ..., "returned nothing"),
+        (lambda r: r.loc[r["score"].idxmin(), r.attrs["hyperparameters"]].to_dict(), "lowest"),
+        (lambda r: r.loc[0, r.attrs["hyperparameters"]].to_dict(), "first row"),
+        (lambda r: r.loc[r["score"].idxmax()].to_dict(), "Keep only the hyperparameters"),
+        (lambda r: r.loc[r["score"].idxmax(), r.attrs["hyperparameters"]], "Return a plain dict"),
+        (
+            lambda r: {r.attrs["hyperparameters"][0]: r.loc[r["score"].idxmax(), r.attrs["hyperparameters"][0]]},
+            "misses",
+        ),
+        (lambda r: {n: r.loc[2, n] for n in r.attrs["hyperparameters"]}, "expected"),
+        (lambda r: [1], "Return a dict"),
+    ],
+)
 def test_pick_best_hints(answer, hint, capsys):
     result, out = _run(checks.pick_best, answer, capsys)
     assert not result and hint in out, out
@@ -124,14 +149,17 @@ def test_ranking_is_trustworthy_on_the_stub(capsys):
     assert not result and "Not started yet" in out
 
 
-@pytest.mark.parametrize("answer, hint", [
-    (lambda t, s: sorted(t)[-1] - sorted(t)[0] > 2 * np.std(s, ddof=1), "not the best and the worst"),
-    (lambda t, s: t[0] - t[1] > 2 * np.std(s, ddof=1), "not sorted"),
-    (lambda t, s: sorted(t)[-1] - sorted(t)[-2] > np.std(s, ddof=1), "require gap > 2 * noise"),
-    (lambda t, s: sorted(t)[-1] - sorted(t)[-2], "Return True or False"),
-    (lambda t, s: None, "returned nothing"),
-    (lambda t, s: False, "the answer is True"),
-])
+@pytest.mark.parametrize(
+    "answer, hint",
+    [
+        (lambda t, s: sorted(t)[-1] - sorted(t)[0] > 2 * np.std(s, ddof=1), "not the best and the worst"),
+        (lambda t, s: t[0] - t[1] > 2 * np.std(s, ddof=1), "not sorted"),
+        (lambda t, s: sorted(t)[-1] - sorted(t)[-2] > np.std(s, ddof=1), "require gap > 2 * noise"),
+        (lambda t, s: sorted(t)[-1] - sorted(t)[-2], "Return True or False"),
+        (lambda t, s: None, "returned nothing"),
+        (lambda t, s: False, "the answer is True"),
+    ],
+)
 def test_ranking_is_trustworthy_hints(answer, hint, capsys):
     result, out = _run(checks.ranking_is_trustworthy, answer, capsys)
     assert not result and hint in out, out

@@ -9,14 +9,16 @@ from helpers import distributed_search as dist
 
 
 def _children():
-    return [p for p in psutil.Process().children(recursive=True) if p.is_running()
-            and p.status() != psutil.STATUS_ZOMBIE]
+    return [
+        p for p in psutil.Process().children(recursive=True) if p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    ]
 
 
 @pytest.mark.slow
 def test_two_workers_share_one_search(tmp_path):
-    spec = dist.SearchSpec(kind="random", max_trials=4, epochs=1, train_size=150, project="shared",
-                           directory=str(tmp_path))
+    spec = dist.SearchSpec(
+        kind="random", max_trials=4, epochs=1, train_size=150, project="shared", directory=str(tmp_path)
+    )
     result = dist.launch(2, spec=spec, timeout=240)  # ~30 s on an idle 2-core machine
     assert not _children(), "the launcher left processes behind"
     results = result.results

@@ -10,24 +10,29 @@ from helpers import plots
 
 def _results(n=6, seed=0):
     rng = np.random.default_rng(seed)
-    df = pd.DataFrame({
-        "trial": range(n),
-        "filters": rng.choice([8, 16, 32], n),
-        "batch_norm": rng.choice([True, False], n),
-        "head": rng.choice(["flatten", "gap"], n),
-        "learning_rate": 10 ** rng.uniform(-4, -2, n),
-        "score": rng.uniform(0.5, 0.95, n),
-        "epochs": rng.integers(1, 6, n).astype(float),
-        "seconds": rng.uniform(1, 5, n),
-        "status": "COMPLETED",
-    })
+    df = pd.DataFrame(
+        {
+            "trial": range(n),
+            "filters": rng.choice([8, 16, 32], n),
+            "batch_norm": rng.choice([True, False], n),
+            "head": rng.choice(["flatten", "gap"], n),
+            "learning_rate": 10 ** rng.uniform(-4, -2, n),
+            "score": rng.uniform(0.5, 0.95, n),
+            "epochs": rng.integers(1, 6, n).astype(float),
+            "seconds": rng.uniform(1, 5, n),
+            "status": "COMPLETED",
+        }
+    )
     df.loc[2, ["score", "epochs", "seconds"]] = np.nan
     df.loc[2, "status"] = "FAILED"
     df["best_so_far"] = df["score"].cummax().ffill()
     df["cum_epochs"] = df["epochs"].fillna(0).cumsum()
     df["cum_seconds"] = df["seconds"].fillna(0).cumsum()
-    df.attrs.update(hyperparameters=["filters", "batch_norm", "head", "learning_rate"], objective="val_accuracy",
-                    direction="max")
+    df.attrs.update(
+        hyperparameters=["filters", "batch_norm", "head", "learning_rate"],
+        objective="val_accuracy",
+        direction="max",
+    )
     return df
 
 
@@ -50,8 +55,11 @@ def test_plot_trial_scores_marks_the_best_and_the_failed():
 
 def test_plot_best_so_far_has_three_compute_axes():
     fig = _titled(plots.plot_best_so_far({"random": _results(), "bayesian": _results(seed=1)}))
-    assert [ax.get_xlabel() for ax in fig.axes] == ["trials finished", "epochs trained (cumulative)",
-                                                     "training seconds (cumulative)"]
+    assert [ax.get_xlabel() for ax in fig.axes] == [
+        "trials finished",
+        "epochs trained (cumulative)",
+        "training seconds (cumulative)",
+    ]
     assert fig.axes[0].get_ylabel() == "best val_accuracy so far"
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["random", "bayesian"]
     with pytest.raises(ValueError, match="runs is empty"):

@@ -12,8 +12,16 @@ import pytest
 from helpers import config, data, tuning
 from helpers.tuning import Range
 
-SPACE = {"learning_rate": Range(2e-3, 1e-2, log=True), "filters": [4, 8], "dropout": Range(0.0, 0.3, step=0.1),
-         "blocks": 1, "convs_per_block": 1, "batch_norm": False, "head": "flatten", "dense_units": 0}
+SPACE = {
+    "learning_rate": Range(2e-3, 1e-2, log=True),
+    "filters": [4, 8],
+    "dropout": Range(0.0, 0.3, step=0.1),
+    "blocks": 1,
+    "convs_per_block": 1,
+    "batch_norm": False,
+    "head": "flatten",
+    "dense_units": 0,
+}
 MAX_TRIALS = 5
 
 SCRIPT = textwrap.dedent("""
@@ -47,10 +55,15 @@ def test_a_killed_search_resumes_with_its_finished_trials(tmp_path):
     markers = tmp_path / "markers"
     markers.mkdir()
     script = tmp_path / "search.py"
-    script.write_text(SCRIPT.replace("SPACE", repr(SPACE)).replace("MAX_TRIALS", str(MAX_TRIALS))
-                      .replace("EPOCHS", "4"))
-    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "tuner"), str(markers)], cwd=config.ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    script.write_text(
+        SCRIPT.replace("SPACE", repr(SPACE)).replace("MAX_TRIALS", str(MAX_TRIALS)).replace("EPOCHS", "4")
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path / "tuner"), str(markers)],
+        cwd=config.ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 120
         while len(list(markers.iterdir())) < 3:  # the third trial has started training
@@ -74,8 +87,9 @@ def test_a_killed_search_resumes_with_its_finished_trials(tmp_path):
     config.setup(show=False)
     ds = data.load("mnist5k", train_size=150)
     hm = tuning.CNNHyperModel(ds.input_shape, ds.num_classes, SPACE, patience=5)
-    tuner = tuning.make_tuner("random", hm, project_name="resume", directory=tmp_path / "tuner",
-                              max_trials=MAX_TRIALS, max_epochs=1)
+    tuner = tuning.make_tuner(
+        "random", hm, project_name="resume", directory=tmp_path / "tuner", max_trials=MAX_TRIALS, max_epochs=1
+    )
     assert tuner.resumed_trials == len(before)
     results = tuning.search(tuner, ds)
     new = [str(i) for i in range(len(before), MAX_TRIALS)]

@@ -12,8 +12,16 @@ import pytest
 from helpers import config, data, tuning
 from helpers.tuning import Range
 
-SPACE = {"learning_rate": Range(2e-3, 1e-2, log=True), "filters": [4, 8], "blocks": 1, "convs_per_block": 1,
-         "batch_norm": False, "head": "flatten", "dense_units": 0, "dropout": 0.0}
+SPACE = {
+    "learning_rate": Range(2e-3, 1e-2, log=True),
+    "filters": [4, 8],
+    "blocks": 1,
+    "convs_per_block": 1,
+    "batch_norm": False,
+    "head": "flatten",
+    "dense_units": 0,
+    "dropout": 0.0,
+}
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +51,20 @@ class Boom(keras.callbacks.Callback):
 
 def test_results_table(random_search, capsys):
     tuner, results = random_search
-    assert list(results.columns) == ["trial", "filters", "learning_rate", "score", "best_epoch", "epochs", "seconds",
-                                     "status", "run_by", "best_so_far", "cum_epochs", "cum_seconds"]
+    assert list(results.columns) == [
+        "trial",
+        "filters",
+        "learning_rate",
+        "score",
+        "best_epoch",
+        "epochs",
+        "seconds",
+        "status",
+        "run_by",
+        "best_so_far",
+        "cum_epochs",
+        "cum_seconds",
+    ]
     assert results["trial"].tolist() == [0, 1, 2]
     assert (results["status"] == "COMPLETED").all() and (results["run_by"] == "tuner0").all()
     assert results["score"].between(0, 1).all() and (results["epochs"] >= 1).all() and (results["epochs"] <= 2).all()
@@ -86,8 +106,14 @@ def test_hyperparameter_importance(random_search):
     _, results = random_search
     table = tuning.hyperparameter_importance(results)
     assert set(table.index) <= {"filters", "learning_rate"} and (table["spread"] >= 0).all()
-    fake = pd.DataFrame({"trial": range(6), "lr": [1e-4, 2e-4, 1e-3, 2e-3, 1e-2, 2e-2], "head": ["a", "b"] * 3,
-                         "score": [0.1, 0.2, 0.8, 0.85, 0.9, 0.95]})
+    fake = pd.DataFrame(
+        {
+            "trial": range(6),
+            "lr": [1e-4, 2e-4, 1e-3, 2e-3, 1e-2, 2e-2],
+            "head": ["a", "b"] * 3,
+            "score": [0.1, 0.2, 0.8, 0.85, 0.9, 0.95],
+        }
+    )
     fake.attrs.update(hyperparameters=["lr", "head"], direction="max")
     ranked = tuning.hyperparameter_importance(fake)
     assert ranked.index[0] == "lr" and ranked.loc["lr", "spread"] == pytest.approx(0.925 - 0.15)
@@ -115,8 +141,9 @@ def test_resume_does_not_rerun_a_finished_trial_left_as_ongoing(random_search, d
     state = json.loads((copy / "oracle.json").read_text())
     state["ongoing_trials"] = {"tuner1": "2"}
     (copy / "oracle.json").write_text(json.dumps(state))
-    resumed = tuning.make_tuner("random", tuner.hypermodel, project_name="rs", directory=tmp_path, max_trials=3,
-                                max_epochs=2)
+    resumed = tuning.make_tuner(
+        "random", tuner.hypermodel, project_name="rs", directory=tmp_path, max_trials=3, max_epochs=2
+    )
     assert resumed.resumed_trials == 3 and resumed.oracle._retry_queue == []
     again = tuning.search(resumed, ds)
     assert resumed.course_trials_run == [] and again["score"].tolist() == results["score"].tolist()
@@ -172,7 +199,12 @@ def test_grid_and_bayesian_searches(ds, tmp_path):
     grid_hm = tuning.CNNHyperModel((28, 28, 1), 10, {**SPACE, "learning_rate": [3e-3, 1e-2]}, patience=1)
     grid = tuning.make_tuner("grid", grid_hm, project_name="g", directory=tmp_path, max_epochs=1)
     results = tuning.search(grid, ds)
-    assert sorted(zip(results["filters"], results["learning_rate"])) == [(4, 3e-3), (4, 1e-2), (8, 3e-3), (8, 1e-2)]
+    assert sorted(zip(results["filters"], results["learning_rate"])) == [
+        (4, 3e-3),
+        (4, 1e-2),
+        (8, 3e-3),
+        (8, 1e-2),
+    ]
     hm = tuning.CNNHyperModel((28, 28, 1), 10, SPACE, patience=1)
     bayes = tuning.make_tuner("bayesian", hm, project_name="b", directory=tmp_path, max_trials=3, max_epochs=1)
     assert len(tuning.search(bayes, ds)) == 3
@@ -229,7 +261,6 @@ def test_mirrored_strategy_trials(tmp_path):
         assert results["status"].tolist() == ["COMPLETED"], results
         print("replicas", strategy.num_replicas_in_sync)
     """)
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                         cwd=config.ROOT)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=config.ROOT)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "replicas 2" in out.stdout

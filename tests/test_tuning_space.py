@@ -11,8 +11,15 @@ import pytest
 from helpers import tuning
 from helpers.tuning import Range
 
-SMALL = {"learning_rate": Range(1e-3, 1e-2, log=True), "filters": [8, 16], "blocks": 1, "convs_per_block": 1,
-         "batch_norm": False, "head": "flatten", "dense_units": 0}
+SMALL = {
+    "learning_rate": Range(1e-3, 1e-2, log=True),
+    "filters": [8, 16],
+    "blocks": 1,
+    "convs_per_block": 1,
+    "batch_norm": False,
+    "head": "flatten",
+    "dense_units": 0,
+}
 
 
 # ---------------------------------------------------------------------------------------------- Range
@@ -54,23 +61,35 @@ def test_validate_space_normalizes():
     assert space["head"] == "gap"
 
 
-@pytest.mark.parametrize("space, message", [
-    ({"learning_rte": [1e-3, 1e-2]}, r"Unknown hyperparameter 'learning_rte'. Did you mean 'learning_rate'\?"),
-    ({"filters": (8, 32)}, "a tuple is ambiguous"),
-    ({"filters": []}, "filters: the list of values is empty"),
-    ({"dropout": [0.1, 0.1]}, "lists the same value twice"),
-    ({"head": Range(0, 1)}, r"head takes one of \['flatten', 'gap'\], not a numeric Range"),
-    ({"filters": Range(8.0, 32.0)}, "filters takes integers"),
-    ({"dropout": Range(0.0, 1.5)}, r"dropout must be in \[0, 1\). Received: dropout high=1.5"),
-    ({"kernel_size": [3, 4]}, "kernel_size must be a positive odd integer. Received: kernel_size=4"),
-    ({"optimizer": ["adam", "adamax"]}, "optimizer must be one of"),
-    ({"batch_norm": ["yes", "no"]}, "batch_norm must be True or False"),
-    ({"filters": [8, True]}, "filters must be an integer >= 1. Received: filters=True"),
-    ({"blocks": [2, 3, 5]}, r"contradicts the images: 5 pooling blocks halve a 28x28 image 5 times.*at most 4 blocks"),
-    ({"head": "gap", "filters": 16}, "The search space is empty: no hyperparameter has more than one value"),
-    ({}, "The search space is empty"),
-    ({"learning_rate": [1e-3]}, "The search space is empty"),
-])
+@pytest.mark.parametrize(
+    "space, message",
+    [
+        (
+            {"learning_rte": [1e-3, 1e-2]},
+            r"Unknown hyperparameter 'learning_rte'. Did you mean 'learning_rate'\?",
+        ),
+        ({"filters": (8, 32)}, "a tuple is ambiguous"),
+        ({"filters": []}, "filters: the list of values is empty"),
+        ({"dropout": [0.1, 0.1]}, "lists the same value twice"),
+        ({"head": Range(0, 1)}, r"head takes one of \['flatten', 'gap'\], not a numeric Range"),
+        ({"filters": Range(8.0, 32.0)}, "filters takes integers"),
+        ({"dropout": Range(0.0, 1.5)}, r"dropout must be in \[0, 1\). Received: dropout high=1.5"),
+        ({"kernel_size": [3, 4]}, "kernel_size must be a positive odd integer. Received: kernel_size=4"),
+        ({"optimizer": ["adam", "adamax"]}, "optimizer must be one of"),
+        ({"batch_norm": ["yes", "no"]}, "batch_norm must be True or False"),
+        ({"filters": [8, True]}, "filters must be an integer >= 1. Received: filters=True"),
+        (
+            {"blocks": [2, 3, 5]},
+            r"contradicts the images: 5 pooling blocks halve a 28x28 image 5 times.*at most 4 blocks",
+        ),
+        (
+            {"head": "gap", "filters": 16},
+            "The search space is empty: no hyperparameter has more than one value",
+        ),
+        ({}, "The search space is empty"),
+        ({"learning_rate": [1e-3]}, "The search space is empty"),
+    ],
+)
 def test_validate_space_explains_mistakes(space, message):
     with pytest.raises(ValueError, match=message):
         tuning.validate_space(space)
@@ -112,8 +131,16 @@ def test_every_dimension_maps_to_a_real_argument():
 
 
 def test_model_arguments_maps_blocks_and_filters():
-    cnn, comp, batch = tuning.model_arguments({"blocks": 3, "filters": 8, "head": "flatten", "optimizer": "rmsprop",
-                                               "learning_rate": 0.02, "batch_size": 32})
+    cnn, comp, batch = tuning.model_arguments(
+        {
+            "blocks": 3,
+            "filters": 8,
+            "head": "flatten",
+            "optimizer": "rmsprop",
+            "learning_rate": 0.02,
+            "batch_size": 32,
+        }
+    )
     assert cnn["filters"] == (8, 16, 32) and cnn["head"] == "flatten"
     assert comp == {"optimizer": "rmsprop", "learning_rate": 0.02} and batch == 32
     with pytest.raises(ValueError, match=r"Unknown hyperparameter\(s\) \['width'\]"):
@@ -123,8 +150,16 @@ def test_model_arguments_maps_blocks_and_filters():
 
 
 def test_build_model_builds_and_compiles(seeded):
-    model = tuning.build_model({"blocks": 2, "filters": 8, "head": "gap", "learning_rate": 0.005,
-                                "convs_per_block": 1, "batch_norm": False})
+    model = tuning.build_model(
+        {
+            "blocks": 2,
+            "filters": 8,
+            "head": "gap",
+            "learning_rate": 0.005,
+            "convs_per_block": 1,
+            "batch_norm": False,
+        }
+    )
     convs = [layer.filters for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     assert convs == [8, 16]
     assert math.isclose(float(model.optimizer.learning_rate), 0.005, rel_tol=1e-6)
@@ -138,14 +173,19 @@ def test_build_model_builds_and_compiles(seeded):
 
 
 def test_hypermodel_declares_the_space():
-    hm = tuning.CNNHyperModel((28, 28, 1), 10, {**SMALL, "dropout": Range(0.0, 0.3, step=0.1),
-                                                "batch_norm": [True, False], "blocks": Range(1, 2)})
+    hm = tuning.CNNHyperModel(
+        (28, 28, 1),
+        10,
+        {**SMALL, "dropout": Range(0.0, 0.3, step=0.1), "batch_norm": [True, False], "blocks": Range(1, 2)},
+    )
     assert hm.searched == ["blocks", "filters", "batch_norm", "dropout", "learning_rate"]
     assert hm.fixed["head"] == "flatten" and hm.fixed["kernel_size"] == 3
     hp = kt.HyperParameters()
     values = hm.declare(hp)
     space = {p.name: p for p in hp.space}
-    assert space["learning_rate"].sampling == "log" and isinstance(space["learning_rate"], kt.engine.hyperparameters.Float)
+    assert space["learning_rate"].sampling == "log" and isinstance(
+        space["learning_rate"], kt.engine.hyperparameters.Float
+    )
     assert isinstance(space["batch_norm"], kt.engine.hyperparameters.Boolean)
     assert isinstance(space["blocks"], kt.engine.hyperparameters.Int)
     assert list(space["filters"].values) == [8, 16]
@@ -166,13 +206,16 @@ def test_hypermodel_defaults_and_config():
     assert tuning.CNNHyperModel(objective="val_loss").direction == "min"
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"input_shape": (28, 28)}, "input_shape must be"),
-    ({"num_classes": 1}, "num_classes must be an integer >= 2"),
-    ({"objective": "accuracy"}, "objective must be a validation metric"),
-    ({"patience": 0}, "patience must be an integer >= 1"),
-    ({"seed": -1}, "seed must be a non-negative integer"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"input_shape": (28, 28)}, "input_shape must be"),
+        ({"num_classes": 1}, "num_classes must be an integer >= 2"),
+        ({"objective": "accuracy"}, "objective must be a validation metric"),
+        ({"patience": 0}, "patience must be an integer >= 1"),
+        ({"seed": -1}, "seed must be a non-negative integer"),
+    ],
+)
 def test_hypermodel_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         tuning.CNNHyperModel(**kwargs)
@@ -184,7 +227,10 @@ def test_hypermodel_rejects_bad_arguments(kwargs, message):
 def test_hyperband_schedule_matches_keras_tuner():
     schedule = tuning.hyperband_schedule(6, 3)
     assert schedule[["bracket", "round", "trials", "epochs"]].values.tolist() == [
-        [1, 0, 5, 2], [1, 1, 2, 6], [0, 0, 3, 6]]
+        [1, 0, 5, 2],
+        [1, 1, 2, 6],
+        [0, 0, 3, 6],
+    ]
     assert tuning.epoch_budget("hyperband", max_epochs=6) == 5 * 2 + 2 * 4 + 3 * 6
     assert tuning.epoch_budget("random", max_trials=4, max_epochs=3) == 12
     # KerasTuner's own oracle agrees on the brackets and the epochs of each round
@@ -223,7 +269,10 @@ def hm():
 def test_make_tuner_kinds_and_defaults(tmp_path, hm):
     tuner = tuning.make_tuner("random", hm, project_name="r", directory=tmp_path)
     assert isinstance(tuner, kt.RandomSearch) and tuner.oracle.seed == 42
-    assert tuner.oracle.max_trials == tuning.default_budget().max_trials and tuner.max_epochs == tuning.default_budget().max_epochs
+    assert (
+        tuner.oracle.max_trials == tuning.default_budget().max_trials
+        and tuner.max_epochs == tuning.default_budget().max_epochs
+    )
     assert (tmp_path / "r" / tuning.FINGERPRINT_FILE).exists() and tuner.resumed_trials == 0
     bayes = tuning.make_tuner("bayesian", hm, project_name="b", directory=tmp_path, max_trials=9)
     assert bayes.oracle.num_initial_points == 3
@@ -234,15 +283,28 @@ def test_make_tuner_kinds_and_defaults(tmp_path, hm):
     assert isinstance(grid, kt.GridSearch) and grid.oracle.max_trials == 4
 
 
-@pytest.mark.parametrize("kind, kwargs, error, message", [
-    ("evolution", {}, ValueError, "Unknown tuner kind 'evolution'. Choose one of: random, hyperband, bayesian, grid"),
-    ("random", {"seed": 0}, ValueError, "seed must be a positive integer \\(KerasTuner treats 0 as 'random'\\)"),
-    ("hyperband", {"max_trials": 5}, ValueError, "Hyperband sets its number of trials"),
-    ("random", {"project_name": "../escape"}, ValueError, "project_name must be a folder name"),
-    ("random", {"max_trials": 0}, ValueError, "max_trials must be a positive integer"),
-    ("random", {"max_epochs": 2.5}, ValueError, "max_epochs must be a positive integer"),
-    ("grid", {}, ValueError, "grid search needs discrete values, but learning_rate"),
-])
+@pytest.mark.parametrize(
+    "kind, kwargs, error, message",
+    [
+        (
+            "evolution",
+            {},
+            ValueError,
+            "Unknown tuner kind 'evolution'. Choose one of: random, hyperband, bayesian, grid",
+        ),
+        (
+            "random",
+            {"seed": 0},
+            ValueError,
+            "seed must be a positive integer \\(KerasTuner treats 0 as 'random'\\)",
+        ),
+        ("hyperband", {"max_trials": 5}, ValueError, "Hyperband sets its number of trials"),
+        ("random", {"project_name": "../escape"}, ValueError, "project_name must be a folder name"),
+        ("random", {"max_trials": 0}, ValueError, "max_trials must be a positive integer"),
+        ("random", {"max_epochs": 2.5}, ValueError, "max_epochs must be a positive integer"),
+        ("grid", {}, ValueError, "grid search needs discrete values, but learning_rate"),
+    ],
+)
 def test_make_tuner_errors(tmp_path, hm, kind, kwargs, error, message):
     kwargs = {"project_name": "p", **kwargs}
     with pytest.raises(error, match=message):

@@ -5,6 +5,7 @@ re-exported here, so a notebook calls ``checks.conv2d(my_conv2d)`` without knowi
 defined. The mechanism itself is in :mod:`helpers.checks._core`.
 """
 
+from helpers._reexport import reexport
 from helpers.checks import (
     architecture,
     data_preparation,
@@ -16,10 +17,18 @@ from helpers.checks import (
     transfer,
     tuning,
 )
-from helpers._reexport import reexport
 from helpers.checks._core import CheckResult, Hint, exercise
 
-_MODULES = (foundations, data_preparation, architecture, training_strategies, regularization,
-            monitoring, transfer, overfitting, tuning)
+_MODULES = (
+    foundations,
+    data_preparation,
+    architecture,
+    training_strategies,
+    regularization,
+    monitoring,
+    transfer,
+    overfitting,
+    tuning,
+)
 
 __all__ = ["CheckResult", "Hint", "exercise", *reexport(globals(), _MODULES, "check")]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import traceback
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -60,7 +60,8 @@ def exercise(title: str) -> Callable:
             except Exception as exc:  # noqa: BLE001 - the learner's code may raise anything
                 where = traceback.extract_tb(exc.__traceback__)[-1]
                 result = CheckResult(
-                    title, False,
+                    title,
+                    False,
                     f"Your code raised {type(exc).__name__}: {exc} (line {where.lineno} of {where.name}). "
                     "Fix that error first.",
                 )

@@ -6,8 +6,12 @@ import numpy as np
 
 from helpers.checks._core import Hint, exercise, require, require_callable
 
-__all__ = ["digit_augmentation", "digits_for_mnist_model", "normalizer_from_training_split",
-           "split_three_ways"]
+__all__ = [
+    "digit_augmentation",
+    "digits_for_mnist_model",
+    "normalizer_from_training_split",
+    "split_three_ways",
+]
 
 # ----------------------------------------------------------------------------------------------
 # Exercise 1: a stratified, shuffled train/validation/test split.
@@ -24,9 +28,11 @@ def _sorted_toy_data(n_per_class: int = 500, classes: int = 10):
 
 def _ids(x, what: str) -> np.ndarray:
     arr = np.asarray(x)
-    require(arr.ndim == 4 and arr.shape[1:] == (4, 4, 1),
-            f"{what} images should keep their shape (N, 4, 4, 1) in the test data; received shape {arr.shape}. "
-            "Split along the first axis only.")
+    require(
+        arr.ndim == 4 and arr.shape[1:] == (4, 4, 1),
+        f"{what} images should keep their shape (N, 4, 4, 1) in the test data; received shape {arr.shape}. "
+        "Split along the first axis only.",
+    )
     return arr[:, 0, 0, 0].astype(np.int64)
 
 
@@ -37,32 +43,42 @@ def split_three_ways(fn) -> str:
     x, y = _sorted_toy_data()
     out = fn(x.copy(), y.copy(), seed=42)
     require(out is not None and out is not Ellipsis, "Your function returned nothing. Did you forget `return`?")
-    require(isinstance(out, (tuple, list)) and len(out) == 6,
-            "Return six arrays: x_train, y_train, x_val, y_val, x_test, y_test (in that order).")
+    require(
+        isinstance(out, (tuple, list)) and len(out) == 6,
+        "Return six arrays: x_train, y_train, x_val, y_val, x_test, y_test (in that order).",
+    )
     parts = {"train": out[0:2], "val": out[2:4], "test": out[4:6]}
     ids = {}
     for split, (xs, ys) in parts.items():
         ys = np.asarray(ys)
         ids[split] = _ids(xs, split)
-        require(ys.ndim == 1 and len(ys) == len(ids[split]),
-                f"{split}: {len(ids[split])} images but labels of shape {ys.shape}; return the labels that go with them.")
+        require(
+            ys.ndim == 1 and len(ys) == len(ids[split]),
+            f"{split}: {len(ids[split])} images but labels of shape {ys.shape}; return the labels that go with them.",
+        )
         classes = np.unique(ys)
         if len(classes) < 10:
             raise Hint(
                 f"Your {split} split holds only the classes {classes.tolist()}. The data are sorted by label, "
                 "so cutting them in order misses classes: shuffle before splitting (and stratify)."
             )
-        require(np.array_equal(ys, y[ids[split]]),
-                f"In your {split} split the labels no longer belong to their images: shuffle x and y together "
-                "(one permutation for both, or train_test_split(x, y, ...)).")
+        require(
+            np.array_equal(ys, y[ids[split]]),
+            f"In your {split} split the labels no longer belong to their images: shuffle x and y together "
+            "(one permutation for both, or train_test_split(x, y, ...)).",
+        )
     sizes = {k: len(v) for k, v in ids.items()}
-    require(sizes == SPLIT_SIZES,
-            f"Split sizes are {sizes}; expected {SPLIT_SIZES} out of 5,000 (70/10/20 %). Take the test "
-            "fifth first, then 1/8 of the remaining 4,000 for validation.")
+    require(
+        sizes == SPLIT_SIZES,
+        f"Split sizes are {sizes}; expected {SPLIT_SIZES} out of 5,000 (70/10/20 %). Take the test "
+        "fifth first, then 1/8 of the remaining 4,000 for validation.",
+    )
     every = np.concatenate(list(ids.values()))
-    require(len(np.unique(every)) == len(y),
-            "Some examples appear in two splits (or are missing): the splits must be disjoint and together "
-            "hold all 5,000 examples.")
+    require(
+        len(np.unique(every)) == len(y),
+        "Some examples appear in two splits (or are missing): the splits must be disjoint and together "
+        "hold all 5,000 examples.",
+    )
     for split, idx in ids.items():
         counts = np.bincount(y[idx], minlength=10)
         expected = SPLIT_SIZES[split] // 10
@@ -72,16 +88,22 @@ def split_three_ways(fn) -> str:
                 f"per class instead of {expected} each. A plain shuffle leaves that to chance; pass "
                 "stratify=y to train_test_split."
             )
-    require(not np.all(np.diff(ids["train"]) > 0),
-            "The training split is still in the original (sorted) order: shuffle it, or batches would hold "
-            "one class at a time.")
+    require(
+        not np.all(np.diff(ids["train"]) > 0),
+        "The training split is still in the original (sorted) order: shuffle it, or batches would hold "
+        "one class at a time.",
+    )
     again = fn(x.copy(), y.copy(), seed=42)
-    require(np.array_equal(_ids(again[4], "test"), ids["test"]),
-            "Calling your function twice with seed=42 gave different test sets: pass random_state=seed so "
-            "the split is reproducible.")
+    require(
+        np.array_equal(_ids(again[4], "test"), ids["test"]),
+        "Calling your function twice with seed=42 gave different test sets: pass random_state=seed so "
+        "the split is reproducible.",
+    )
     other = fn(x.copy(), y.copy(), seed=7)
-    require(not np.array_equal(_ids(other[4], "test"), ids["test"]),
-            "Different seeds gave the same split: use the `seed` argument (random_state=seed).")
+    require(
+        not np.array_equal(_ids(other[4], "test"), ids["test"]),
+        "Different seeds gave the same split: use the `seed` argument (random_state=seed).",
+    )
     return "Every split holds every class in its exact share, shuffled, disjoint and reproducible."
 
 
@@ -99,8 +121,10 @@ def normalizer_from_training_split(normalizer, data) -> str:
     """``normalizer`` is a ``keras.layers.Normalization`` adapted on ``data.x_train`` (and nothing else)."""
     import keras
 
-    require(isinstance(normalizer, keras.layers.Normalization),
-            f"Pass the keras.layers.Normalization layer itself. Received {type(normalizer).__name__}.")
+    require(
+        isinstance(normalizer, keras.layers.Normalization),
+        f"Pass the keras.layers.Normalization layer itself. Received {type(normalizer).__name__}.",
+    )
     mean = getattr(normalizer, "mean", None)
     if mean is None:  # given as Normalization(mean=..., variance=...) and not built yet
         mean = getattr(normalizer, "input_mean", None)
@@ -111,11 +135,15 @@ def normalizer_from_training_split(normalizer, data) -> str:
         variance = getattr(normalizer, "input_variance", None)
     mean, variance = np.asarray(mean, dtype=np.float64), np.asarray(variance, dtype=np.float64)
     if np.all(mean == 0) and np.all(variance == 1):
-        raise Hint("The layer still has its initial statistics (mean 0, variance 1): call "
-                   "normalizer.adapt(...) with the training images.")
-    require(mean.size == 1,
-            f"Your layer keeps {mean.size} means; for grayscale images keep one per channel: "
-            "keras.layers.Normalization() (axis=-1) or Normalization(axis=None).")
+        raise Hint(
+            "The layer still has its initial statistics (mean 0, variance 1): call "
+            "normalizer.adapt(...) with the training images."
+        )
+    require(
+        mean.size == 1,
+        f"Your layer keeps {mean.size} means; for grayscale images keep one per channel: "
+        "keras.layers.Normalization() (axis=-1) or Normalization(axis=None).",
+    )
     got = float(mean.ravel()[0]), float(variance.ravel()[0])
     candidates = {
         "the training split": _moments(data.x_train),
@@ -129,18 +157,26 @@ def normalizer_from_training_split(normalizer, data) -> str:
         return np.isclose(a[0], b[0], rtol=1e-4, atol=1e-6) and np.isclose(a[1], b[1], rtol=1e-3, atol=1e-6)
 
     if close(got, candidates["the training split"]):
-        return (f"mean {got[0]:.4g} and std {np.sqrt(got[1]):.4g} come from the training split only: "
-                "validation and test stay unseen.")
+        return (
+            f"mean {got[0]:.4g} and std {np.sqrt(got[1]):.4g} come from the training split only: "
+            "validation and test stay unseen."
+        )
     train_mean, train_var = candidates["the training split"]
     if np.isclose(got[0] * 255, train_mean, rtol=1e-3) or np.isclose(got[0] / 255, train_mean, rtol=1e-3):
-        raise Hint("Your statistics are 255 times off: adapt on the same pixels the model will receive "
-                   "(here the raw 0..255 data.x_train).")
+        raise Hint(
+            "Your statistics are 255 times off: adapt on the same pixels the model will receive "
+            "(here the raw 0..255 data.x_train)."
+        )
     for source, moments in candidates.items():
         if source != "the training split" and close(got, moments):
-            raise Hint(f"Your layer was adapted on {source}: their images leak into the preprocessing. Adapt "
-                       "on data.x_train only; validation and test must stay unseen, like new images in production.")
-    raise Hint(f"Your layer's mean {got[0]:.4g} and variance {got[1]:.4g} do not match the training split "
-               f"(mean {train_mean:.4g}, variance {train_var:.4g}). Call normalizer.adapt(data.x_train).")
+            raise Hint(
+                f"Your layer was adapted on {source}: their images leak into the preprocessing. Adapt "
+                "on data.x_train only; validation and test must stay unseen, like new images in production."
+            )
+    raise Hint(
+        f"Your layer's mean {got[0]:.4g} and variance {got[1]:.4g} do not match the training split "
+        f"(mean {train_mean:.4g}, variance {train_var:.4g}). Call normalizer.adapt(data.x_train)."
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -159,42 +195,58 @@ def digits_for_mnist_model(fn) -> str:
     require_callable(fn, "digits_for_mnist_model")
     flat = np.random.default_rng(0).integers(0, 17, size=(40, 64)).astype(np.float64)  # like load_digits().data
     result = fn(flat.copy())
-    require(result is not None and result is not Ellipsis,
-            "Your function returned nothing. Did you forget `return`?")
+    require(
+        result is not None and result is not Ellipsis,
+        "Your function returned nothing. Did you forget `return`?",
+    )
     out = np.asarray(result)
     n = len(flat)
     if out.shape == (n, 28, 28):
-        raise Hint("Shape (N, 28, 28): the channel axis is missing. Conv2D expects (N, height, width, "
-                   "channels); add it with [..., None] or reshape(-1, 8, 8, 1) before resizing.")
+        raise Hint(
+            "Shape (N, 28, 28): the channel axis is missing. Conv2D expects (N, height, width, "
+            "channels); add it with [..., None] or reshape(-1, 8, 8, 1) before resizing."
+        )
     if out.shape in ((n, 1, 28, 28), (n, 1, 8, 8)):
-        raise Hint("The channel axis is first (channels_first). Keras's default is channels_last: "
-                   "(N, height, width, 1).")
+        raise Hint(
+            "The channel axis is first (channels_first). Keras's default is channels_last: (N, height, width, 1)."
+        )
     if out.shape in ((n, 8, 8, 1), (n, 8, 8), (n, 64)):
-        raise Hint(f"Shape {out.shape}: the images are still 8x8. Resize them to 28x28, e.g. with "
-                   "helpers.data.resize_images(x, (28, 28)) or keras.layers.Resizing(28, 28).")
-    require(out.shape == (n, 28, 28, 1),
-            f"Shape {out.shape}; expected (N, 28, 28, 1) with N={n} (one image per row of `flat`).")
-    require(out.dtype == np.float32,
-            f"dtype {out.dtype}; use float32 (what Keras computes in; float64 doubles the memory).")
+        raise Hint(
+            f"Shape {out.shape}: the images are still 8x8. Resize them to 28x28, e.g. with "
+            "helpers.data.resize_images(x, (28, 28)) or keras.layers.Resizing(28, 28)."
+        )
+    require(
+        out.shape == (n, 28, 28, 1),
+        f"Shape {out.shape}; expected (N, 28, 28, 1) with N={n} (one image per row of `flat`).",
+    )
+    require(
+        out.dtype == np.float32,
+        f"dtype {out.dtype}; use float32 (what Keras computes in; float64 doubles the memory).",
+    )
     top = float(out.max())
     if top > 2:
-        raise Hint(f"Pixels reach {top:.3g}: scale them to [0, 1]. scikit-learn's digits go from 0 to 16, "
-                   "so divide by 16.")
+        raise Hint(
+            f"Pixels reach {top:.3g}: scale them to [0, 1]. scikit-learn's digits go from 0 to 16, so divide by 16."
+        )
     if top < 0.2:
-        raise Hint(f"Pixels only reach {top:.3g}: you divided by 255, but these digits go from 0 to 16. "
-                   "Divide by 16.")
-    require(float(out.min()) >= -0.05 and top <= 1.05,
-            f"Pixels span [{out.min():.3g}, {top:.3g}]; keep them in [0, 1] (bicubic resizing overshoots: "
-            "use bilinear).")
+        raise Hint(f"Pixels only reach {top:.3g}: you divided by 255, but these digits go from 0 to 16. Divide by 16.")
+    require(
+        float(out.min()) >= -0.05 and top <= 1.05,
+        f"Pixels span [{out.min():.3g}, {top:.3g}]; keep them in [0, 1] (bicubic resizing overshoots: use bilinear).",
+    )
     reference = _reference_digits(flat)
     corr = np.corrcoef(out.reshape(n, -1).ravel(), reference.reshape(n, -1).ravel())[0, 1]
     transposed = np.corrcoef(np.swapaxes(out, 1, 2).ravel(), reference.ravel())[0, 1]
     if transposed > 0.95 > corr:
-        raise Hint("Your digits are transposed (mirrored along the diagonal). Reshape row by row: "
-                   "flat.reshape(-1, 8, 8, 1), without transposing.")
-    require(corr > 0.95,
-            f"The images do not match the digits (correlation {corr:.2f} with the expected result). Reshape "
-            "each row of 64 values to 8x8 in order, scale, then resize.")
+        raise Hint(
+            "Your digits are transposed (mirrored along the diagonal). Reshape row by row: "
+            "flat.reshape(-1, 8, 8, 1), without transposing."
+        )
+    require(
+        corr > 0.95,
+        f"The images do not match the digits (correlation {corr:.2f} with the expected result). Reshape "
+        "each row of 64 values to 8x8 in order, scale, then resize.",
+    )
     return "Shape (N, 28, 28, 1), float32, pixels in [0, 1], and the digits look right."
 
 
@@ -216,8 +268,8 @@ def _digit_batch(n: int = 8) -> np.ndarray:
     x = np.zeros((n, 28, 28, 1), np.float32)
     for img in x:
         r, c = rng.integers(6, 14, size=2)
-        img[r:r + 10, c:c + 3] = 1.0          # a vertical stroke
-        img[r:r + 3, c:c + 8] = 0.8           # a horizontal one, like a 7 or a 4
+        img[r : r + 10, c : c + 3] = 1.0  # a vertical stroke
+        img[r : r + 3, c : c + 8] = 0.8  # a horizontal one, like a 7 or a 4
     return x
 
 
@@ -230,8 +282,10 @@ def digit_augmentation(augmenter) -> str:
 
     if augmenter is None or augmenter is Ellipsis:
         raise Hint("Replace the `...` with a keras.Sequential([...]) of preprocessing layers.")
-    require(isinstance(augmenter, keras.layers.Layer),
-            f"Pass a Keras layer or keras.Sequential of preprocessing layers. Received {type(augmenter).__name__}.")
+    require(
+        isinstance(augmenter, keras.layers.Layer),
+        f"Pass a Keras layer or keras.Sequential of preprocessing layers. Received {type(augmenter).__name__}.",
+    )
     leaves = augment._flatten(augmenter)
     flips = augment.flip_modes(augmenter)
     if flips:
@@ -244,27 +298,41 @@ def digit_augmentation(augmenter) -> str:
         kind = type(layer).__name__
         if isinstance(layer, keras.layers.RandomRotation) and _factor_bound(cfg.get("factor")) > 0.1:
             turns = _factor_bound(cfg.get("factor"))
-            raise Hint(f"RandomRotation({cfg.get('factor')}) turns digits by up to {turns * 360:.0f} degrees: a 6 "
-                       "turned upside down is a 9. Keep the factor at 0.1 (36 degrees) or less.")
+            raise Hint(
+                f"RandomRotation({cfg.get('factor')}) turns digits by up to {turns * 360:.0f} degrees: a 6 "
+                "turned upside down is a 9. Keep the factor at 0.1 (36 degrees) or less."
+            )
         if "value_range" in cfg and tuple(cfg["value_range"]) != (0, 1) and kind != "CheckValueRange":
-            raise Hint(f"{kind} has value_range={tuple(cfg['value_range'])} (Keras's default for 0..255 images), "
-                       "but our pixels are in [0, 1]: pass value_range=(0, 1).")
+            raise Hint(
+                f"{kind} has value_range={tuple(cfg['value_range'])} (Keras's default for 0..255 images), "
+                "but our pixels are in [0, 1]: pass value_range=(0, 1)."
+            )
         if cfg.get("fill_mode") in ("reflect", "wrap", "mirror"):
-            raise Hint(f"{kind} uses fill_mode={cfg['fill_mode']!r}: it copies pieces of strokes into the empty "
-                       "border, adding ink that was never written. Use fill_mode='constant' (black).")
+            raise Hint(
+                f"{kind} uses fill_mode={cfg['fill_mode']!r}: it copies pieces of strokes into the empty "
+                "border, adding ink that was never written. Use fill_mode='constant' (black)."
+            )
     geometric = (keras.layers.RandomRotation, keras.layers.RandomTranslation, keras.layers.RandomZoom)
-    require(any(isinstance(layer, geometric) for layer in leaves),
-            "Add at least one geometric transformation: RandomRotation, RandomTranslation or RandomZoom "
-            "(people write digits tilted, off-centre and in different sizes).")
+    require(
+        any(isinstance(layer, geometric) for layer in leaves),
+        "Add at least one geometric transformation: RandomRotation, RandomTranslation or RandomZoom "
+        "(people write digits tilted, off-centre and in different sizes).",
+    )
     x = _digit_batch()
     out = np.asarray(augmenter(x, training=True))
     require(out.shape == x.shape, f"The output has shape {out.shape}; augmentation must keep {x.shape}.")
-    require(np.all(np.isfinite(out)) and out.min() >= -0.05 and out.max() <= 1.05,
-            f"The output spans [{out.min():.3g}, {out.max():.3g}]; pixels must stay in [0, 1].")
+    require(
+        np.all(np.isfinite(out)) and out.min() >= -0.05 and out.max() <= 1.05,
+        f"The output spans [{out.min():.3g}, {out.max():.3g}]; pixels must stay in [0, 1].",
+    )
     require(not np.allclose(out, x), "With training=True the digits came out unchanged: is every factor 0?")
-    require(np.allclose(np.asarray(augmenter(x, training=False)), x),
-            "With training=False the output differs from the input: augmentation must be off at inference.")
+    require(
+        np.allclose(np.asarray(augmenter(x, training=False)), x),
+        "With training=False the output differs from the input: augmentation must be off at inference.",
+    )
     rate = augment.flip_rate(augmenter, n=64)
-    require(max(rate.values()) == 0,
-            f"Measured: {max(rate.values()):.0%} of the outputs are mirrored. Remove whatever flips the images.")
+    require(
+        max(rate.values()) == 0,
+        f"Measured: {max(rate.values()):.0%} of the outputs are mirrored. Remove whatever flips the images.",
+    )
     return "No flips, small rotations, black fill, [0, 1] pixels, and off at inference: every label survives."

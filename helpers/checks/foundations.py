@@ -34,19 +34,23 @@ def conv2d(fn) -> str:
                 f"{kshape[0]}x{kshape[1]} kernel fits in (H - {kshape[0]} + 1) x (W - {kshape[1]} + 1) "
                 f"= {out_shape} positions."
             )
-        require(got.shape == out_shape,
-                f"conv2d(image {shape}, kernel {kshape}) has shape {got.shape}; expected {out_shape} "
-                "(H - kh + 1, W - kw + 1). Check your loop ranges.")
+        require(
+            got.shape == out_shape,
+            f"conv2d(image {shape}, kernel {kshape}) has shape {got.shape}; expected {out_shape} "
+            "(H - kh + 1, W - kw + 1). Check your loop ranges.",
+        )
         if np.allclose(got, _reference_conv2d(image, kernel[::-1, ::-1])) and not np.allclose(got, expected):
             raise Hint(
                 "You flipped the kernel: that is convolution in the signal-processing sense. Keras's "
                 "Conv2D (like every deep-learning library) computes cross-correlation: multiply the "
                 "window by the kernel as it is, without flipping."
             )
-        require(np.allclose(got, expected, atol=1e-8),
-                f"The shape is right but the values differ (first row: {np.round(got[0, :3], 3)} vs "
-                f"expected {np.round(expected[0, :3], 3)}). Each output is sum(window * kernel) over the "
-                "window whose top-left corner is at (i, j).")
+        require(
+            np.allclose(got, expected, atol=1e-8),
+            f"The shape is right but the values differ (first row: {np.round(got[0, :3], 3)} vs "
+            f"expected {np.round(expected[0, :3], 3)}). Each output is sum(window * kernel) over the "
+            "window whose top-left corner is at (i, j).",
+        )
     return "Your convolution matches the reference on three image/kernel sizes."
 
 
@@ -58,33 +62,49 @@ def conv_output_size(fn) -> str:
     for n, k, s, p in cases:
         expected = (n + 2 * p - k) // s + 1
         got = fn(n, k, s, p)
-        require(got is not None and got is not Ellipsis,
-                "Your function returned nothing. Did you forget `return`?")
+        require(
+            got is not None and got is not Ellipsis,
+            "Your function returned nothing. Did you forget `return`?",
+        )
         if isinstance(got, float) and got == int(got):
             got = int(got)
         if got == expected:
             continue
         if isinstance(got, float):
-            raise Hint(f"conv_output_size{(n, k, s, p)} returned {got}, a fraction. Sizes are whole "
-                       "numbers: use floor division `//`.")
+            raise Hint(
+                f"conv_output_size{(n, k, s, p)} returned {got}, a fraction. Sizes are whole "
+                "numbers: use floor division `//`."
+            )
         if p and got == (n + p - k) // s + 1:
             raise Hint("Padding is added on both sides of the image: use 2 * padding.")
         if got == (n + 2 * p - k) // s:
-            raise Hint(f"conv_output_size{(n, k, s, p)} = {got}: you are one short. The first position "
-                       "counts too: add 1.")
-        require_int(got, expected, f"conv_output_size(n={n}, kernel={k}, stride={s}, padding={p})",
-                    "The formula is floor((n + 2*padding - kernel) / stride) + 1.")
+            raise Hint(
+                f"conv_output_size{(n, k, s, p)} = {got}: you are one short. The first position counts too: add 1."
+            )
+        require_int(
+            got,
+            expected,
+            f"conv_output_size(n={n}, kernel={k}, stride={s}, padding={p})",
+            "The formula is floor((n + 2*padding - kernel) / stride) + 1.",
+        )
     return "Your formula gives the right size for six layer configurations (including AlexNet's first)."
 
 
-LENET5_EXPECTED = {"C1": 6 * (5 * 5 * 1 + 1), "C3": 16 * (5 * 5 * 6 + 1),
-                   "C5": 120 * (5 * 5 * 16 + 1), "F6": 84 * (120 + 1)}
+LENET5_EXPECTED = {
+    "C1": 6 * (5 * 5 * 1 + 1),
+    "C3": 16 * (5 * 5 * 6 + 1),
+    "C5": 120 * (5 * 5 * 16 + 1),
+    "F6": 84 * (120 + 1),
+}
 
 
 @exercise("Exercise: count LeNet-5's parameters")
 def lenet5_parameters(answers: dict) -> str:
     """``answers`` maps 'C1', 'C3', 'C5', 'F6' to the number of trainable parameters of each layer."""
-    require(isinstance(answers, dict), f"Pass a dict like {{'C1': ..., 'C3': ...}}. Received {type(answers).__name__}.")
+    require(
+        isinstance(answers, dict),
+        f"Pass a dict like {{'C1': ..., 'C3': ...}}. Received {type(answers).__name__}.",
+    )
     missing = [k for k in LENET5_EXPECTED if k not in answers]
     require(not missing, f"Add your answer for {', '.join(missing)}.")
     for name, expected in LENET5_EXPECTED.items():
@@ -94,7 +114,11 @@ def lenet5_parameters(answers: dict) -> str:
         weights_only = expected - expected // {"C1": 26, "C3": 151, "C5": 401, "F6": 121}[name]
         if got == weights_only:
             raise Hint(f"{name}: {got} counts the weights but not the biases: each filter (or unit) has one bias too.")
-        require_int(got, expected, f"{name}",
-                    "A conv layer has filters x (kernel_h x kernel_w x input_channels + 1) parameters; "
-                    "a dense layer has units x (inputs + 1).")
+        require_int(
+            got,
+            expected,
+            f"{name}",
+            "A conv layer has filters x (kernel_h x kernel_w x input_channels + 1) parameters; "
+            "a dense layer has units x (inputs + 1).",
+        )
     return "All four counts are right, biases included. C5 and F6 hold 94% of the weights."

@@ -13,10 +13,10 @@ __all__ = ["early_stopping_epochs", "per_class_metrics", "calibration_error"]
 
 # Curves chosen so that each typical mistake gives a different answer from the right one.
 _ES_CASES = (
-    ([0.90, 0.70, 0.60, 0.62, 0.61, 0.63, 0.64, 0.70], 3),      # stalls after epoch 3: stop at 6
+    ([0.90, 0.70, 0.60, 0.62, 0.61, 0.63, 0.64, 0.70], 3),  # stalls after epoch 3: stop at 6
     ([0.90, 0.80, 0.85, 0.84, 0.79, 0.83, 0.82, 0.81, 0.80], 3),  # late improvement resets the count
-    ([1.00, 0.90, 0.80, 0.70, 0.60, 0.50], 2),                  # always improves: runs to the end
-    ([0.50, 0.60, 0.55, 0.70, 0.65, 0.80, 0.90], 1),            # patience 1: stops at the first stall
+    ([1.00, 0.90, 0.80, 0.70, 0.60, 0.50], 2),  # always improves: runs to the end
+    ([0.50, 0.60, 0.55, 0.70, 0.65, 0.80, 0.90], 1),  # patience 1: stops at the first stall
     ([0.80, 0.60, 0.60, 0.61, 0.59, 0.62, 0.63, 0.64, 0.65], 2),  # a tie is not an improvement
 )
 
@@ -60,26 +60,40 @@ def early_stopping_epochs(fn) -> str:
             continue
         best, stopped = expected
         if got == (best - 1, stopped - 1):
-            raise Hint(f"{what} gave {got}: those are 0-based. Count epochs from 1, as Keras prints "
-                       f"them ('Epoch 1/30'); the answer is {expected}.")
+            raise Hint(
+                f"{what} gave {got}: those are 0-based. Count epochs from 1, as Keras prints "
+                f"them ('Epoch 1/30'); the answer is {expected}."
+            )
         if got == _replay(values, patience, tie_improves=True):
-            raise Hint(f"{what} gave {got}: you counted a tie as an improvement. A value improves only when it "
-                       "is strictly lower than the best so far (min_delta=0).")
+            raise Hint(
+                f"{what} gave {got}: you counted a tie as an improvement. A value improves only when it "
+                "is strictly lower than the best so far (min_delta=0)."
+            )
         if got == _replay(values, patience, reset=False):
-            raise Hint(f"{what} gave {got}: reset the counter of epochs without improvement to 0 whenever the "
-                       "loss beats the best so far; patience counts from the last improvement.")
+            raise Hint(
+                f"{what} gave {got}: reset the counter of epochs without improvement to 0 whenever the "
+                "loss beats the best so far; patience counts from the last improvement."
+            )
         if got in (_replay(values, patience, extra=1), _replay(values, patience, extra=-1)):
-            raise Hint(f"{what} gave {got}: the stopped epoch is one off. After the best epoch, training runs "
-                       "`patience` more epochs without improvement and stops at the end of the last one "
-                       "(best + patience when nothing improves in between).")
+            raise Hint(
+                f"{what} gave {got}: the stopped epoch is one off. After the best epoch, training runs "
+                "`patience` more epochs without improvement and stops at the end of the last one "
+                "(best + patience when nothing improves in between)."
+            )
         if got[0] == got[1] and got[0] != best:
-            raise Hint(f"{what}: the best epoch is not the last one trained. It is the epoch with the lowest "
-                       "validation loss so far, the one restore_best_weights brings back.")
+            raise Hint(
+                f"{what}: the best epoch is not the last one trained. It is the epoch with the lowest "
+                "validation loss so far, the one restore_best_weights brings back."
+            )
         if got[0] == 1 + int(np.argmin(values)) and got[0] > stopped:
-            raise Hint(f"{what}: epoch {got[0]} has the lowest value of the whole curve, but training stopped "
-                       f"before reaching it. Only epochs up to the stop count (answer: {expected}).")
-        raise Hint(f"{what} gave {got}; expected {expected}. Walk the curve epoch by epoch: keep the best "
-                   "value, count epochs without improvement, stop when the count reaches patience.")
+            raise Hint(
+                f"{what}: epoch {got[0]} has the lowest value of the whole curve, but training stopped "
+                f"before reaching it. Only epochs up to the stop count (answer: {expected})."
+            )
+        raise Hint(
+            f"{what} gave {got}; expected {expected}. Walk the curve epoch by epoch: keep the best "
+            "value, count epochs without improvement, stop when the count reaches patience."
+        )
     return "Your replay matches Keras's EarlyStopping on five curves, including a late improvement and a tie."
 
 
@@ -113,28 +127,43 @@ def per_class_metrics(fn) -> str:
             raise Hint("Your function returned nothing. Return (precision, recall, f1).")
         if not isinstance(result, (tuple, list)) or len(result) != 3:
             raise Hint(f"Return three arrays: (precision, recall, f1). Received {type(result).__name__}.")
-        p, r, f = (require_array(v, shape=(k,), what=f"{name} for a {k}x{k} matrix")
-                   for v, name in zip(result, ("precision", "recall", "f1")))
+        p, r, f = (
+            require_array(v, shape=(k,), what=f"{name} for a {k}x{k} matrix")
+            for v, name in zip(result, ("precision", "recall", "f1"))
+        )
         if np.any(np.isnan(p)) or np.any(np.isnan(r)) or np.any(np.isnan(f)):
-            raise Hint("Some values are NaN: a class that is never predicted has no precision (0 / 0). "
-                       "Use 0 there, e.g. np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0).")
+            raise Hint(
+                "Some values are NaN: a class that is never predicted has no precision (0 / 0). "
+                "Use 0 there, e.g. np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)."
+            )
         if np.allclose(p, r_ref) and np.allclose(r, p_ref) and not np.allclose(p, p_ref):
-            raise Hint("Precision and recall are swapped. Rows are true classes: recall divides the diagonal by "
-                       "the row sums (cm.sum(axis=1)), precision by the column sums (cm.sum(axis=0)).")
-        require(np.allclose(p, p_ref, atol=1e-9),
-                f"Precision differs (yours {np.round(p, 3)}, expected {np.round(p_ref, 3)}). Precision of class c "
-                "= cm[c, c] / (everything predicted as c) = cm[c, c] / column sum c.")
-        require(np.allclose(r, r_ref, atol=1e-9),
-                f"Recall differs (yours {np.round(r, 3)}, expected {np.round(r_ref, 3)}). Recall of class c = "
-                "cm[c, c] / (all images of class c) = cm[c, c] / row sum c.")
+            raise Hint(
+                "Precision and recall are swapped. Rows are true classes: recall divides the diagonal by "
+                "the row sums (cm.sum(axis=1)), precision by the column sums (cm.sum(axis=0))."
+            )
+        require(
+            np.allclose(p, p_ref, atol=1e-9),
+            f"Precision differs (yours {np.round(p, 3)}, expected {np.round(p_ref, 3)}). Precision of class c "
+            "= cm[c, c] / (everything predicted as c) = cm[c, c] / column sum c.",
+        )
+        require(
+            np.allclose(r, r_ref, atol=1e-9),
+            f"Recall differs (yours {np.round(r, 3)}, expected {np.round(r_ref, 3)}). Recall of class c = "
+            "cm[c, c] / (all images of class c) = cm[c, c] / row sum c.",
+        )
         if np.allclose(f, (p_ref + r_ref) / 2) and not np.allclose(f, f_ref):
-            raise Hint("F1 is not the arithmetic mean of precision and recall but their harmonic mean: "
-                       "2 * P * R / (P + R).")
-        require(np.allclose(f, f_ref, atol=1e-9),
-                f"F1 differs (yours {np.round(f, 3)}, expected {np.round(f_ref, 3)}). F1 = 2 * P * R / (P + R), "
-                "and 0 where P + R = 0.")
-    return ("Precision, recall and F1 match on three matrices, including a class that is never predicted. "
-            "Compare with evaluation.classification_report.")
+            raise Hint(
+                "F1 is not the arithmetic mean of precision and recall but their harmonic mean: 2 * P * R / (P + R)."
+            )
+        require(
+            np.allclose(f, f_ref, atol=1e-9),
+            f"F1 differs (yours {np.round(f, 3)}, expected {np.round(f_ref, 3)}). F1 = 2 * P * R / (P + R), "
+            "and 0 where P + R = 0.",
+        )
+    return (
+        "Precision, recall and F1 match on three matrices, including a class that is never predicted. "
+        "Compare with evaluation.classification_report."
+    )
 
 
 def _reference_ece(confidences, correct, n_bins):
@@ -156,7 +185,7 @@ def calibration_error(fn) -> str:
     rng = np.random.default_rng(60)
     for n, n_bins in ((400, 10), (257, 5), (60, 15)):
         confidences = rng.uniform(0.2, 1.0, size=n)
-        correct = (rng.uniform(size=n) < confidences ** 2).astype(float)  # overconfident on purpose
+        correct = (rng.uniform(size=n) < confidences**2).astype(float)  # overconfident on purpose
         expected = _reference_ece(confidences, correct, n_bins)
         with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # an empty bin's mean is reported as a hint below
@@ -171,14 +200,22 @@ def calibration_error(fn) -> str:
         gaps = [abs(correct[bins == b].mean() - confidences[bins == b].mean()) for b in filled]
         signed = sum(np.mean(bins == b) * (correct[bins == b].mean() - confidences[bins == b].mean()) for b in filled)
         if abs(got - np.mean(gaps)) < 1e-9:
-            raise Hint("You averaged the bins' gaps equally. Weight each bin by its share of examples "
-                       "(n_b / N): a bin with 3 predictions must count less than one with 300.")
+            raise Hint(
+                "You averaged the bins' gaps equally. Weight each bin by its share of examples "
+                "(n_b / N): a bin with 3 predictions must count less than one with 300."
+            )
         if abs(got - abs(correct.mean() - confidences.mean())) < 1e-9:
-            raise Hint("That is the gap over all examples at once (one bin), where over- and under-confidence "
-                       "cancel out. Compute the gap inside each confidence bin, then take the weighted mean.")
+            raise Hint(
+                "That is the gap over all examples at once (one bin), where over- and under-confidence "
+                "cancel out. Compute the gap inside each confidence bin, then take the weighted mean."
+            )
         if abs(got - signed) < 1e-9 or abs(got + signed) < 1e-9:
-            raise Hint("Take the absolute gap |accuracy - confidence| in each bin, so bins that are over- and "
-                       "underconfident do not cancel.")
-        raise Hint(f"ECE is {got:.4f}; expected {expected:.4f} for {n} predictions in {n_bins} bins. Bin b holds "
-                   f"confidences in (b/n_bins, (b+1)/n_bins]; ECE = sum over bins of n_b/N * |acc_b - conf_b|.")
+            raise Hint(
+                "Take the absolute gap |accuracy - confidence| in each bin, so bins that are over- and "
+                "underconfident do not cancel."
+            )
+        raise Hint(
+            f"ECE is {got:.4f}; expected {expected:.4f} for {n} predictions in {n_bins} bins. Bin b holds "
+            f"confidences in (b/n_bins, (b+1)/n_bins]; ECE = sum over bins of n_b/N * |acc_b - conf_b|."
+        )
     return "Your ECE matches the reference on three sets of predictions. Compare with evaluation.calibration."

@@ -42,28 +42,40 @@ def diagnose_fit(fn) -> str:
         got = fn(train, val, target, max_gap)
         call = f"diagnose(train_acc={train}, val_acc={val}, target={target}, max_gap={max_gap})"
         require(got is not None and got is not Ellipsis, f"{call} returned {got!r}. Did you forget to `return`?")
-        require(isinstance(got, str) and got.strip().lower() in DIAGNOSES,
-                f"{call} returned {got!r}. Return exactly one of {', '.join(map(repr, DIAGNOSES))}.")
+        require(
+            isinstance(got, str) and got.strip().lower() in DIAGNOSES,
+            f"{call} returned {got!r}. Return exactly one of {', '.join(map(repr, DIAGNOSES))}.",
+        )
         got = got.strip().lower()
         if got == expected:
             continue
         if trap == "bias" or (expected == "high bias" and got == "good fit"):
-            raise Hint(f"{call} should be 'high bias': the model reaches only {train:.0%} on the examples it "
-                       f"trains on, below the target {target:.0%}. When a model cannot fit its own training "
-                       "data, more data will not help; it needs more capacity or more training.")
+            raise Hint(
+                f"{call} should be 'high bias': the model reaches only {train:.0%} on the examples it "
+                f"trains on, below the target {target:.0%}. When a model cannot fit its own training "
+                "data, more data will not help; it needs more capacity or more training."
+            )
         if trap == "order":
-            raise Hint(f"{call} should be 'high bias'. The gap is large too, but check bias first: while the "
-                       "training accuracy is below the target, fixing variance (more regularization) only "
-                       "lowers it further.")
+            raise Hint(
+                f"{call} should be 'high bias'. The gap is large too, but check bias first: while the "
+                "training accuracy is below the target, fixing variance (more regularization) only "
+                "lowers it further."
+            )
         if trap == "gap":
-            raise Hint(f"{call} should be 'high variance': the model fits its training data ({train:.1%}) much "
-                       f"better than new data ({val:.1%}). The gap is train_acc - val_acc = {train - val:.3f} "
-                       f"> max_gap = {max_gap}.")
+            raise Hint(
+                f"{call} should be 'high variance': the model fits its training data ({train:.1%}) much "
+                f"better than new data ({val:.1%}). The gap is train_acc - val_acc = {train - val:.3f} "
+                f"> max_gap = {max_gap}."
+            )
         if trap == "arguments":
-            raise Hint(f"{call} should be {expected!r}. Use the `target` and `max_gap` arguments instead of "
-                       "fixed numbers: another dataset has another target.")
-        raise Hint(f"{call} should be {expected!r}: compare train_acc with target first, then "
-                   "train_acc - val_acc with max_gap.")
+            raise Hint(
+                f"{call} should be {expected!r}. Use the `target` and `max_gap` arguments instead of "
+                "fixed numbers: another dataset has another target."
+            )
+        raise Hint(
+            f"{call} should be {expected!r}: compare train_acc with target first, then "
+            "train_acc - val_acc with max_gap."
+        )
     return "Right on eight cases. Bias first (can it fit what it sees?), then variance (does it generalize?)."
 
 
@@ -84,7 +96,7 @@ def extrapolate_error(fn) -> str:
     ]
     for sizes, errors, n in cases:
         if errors is None:
-            errors = 1.8 * sizes ** -0.45 * np.exp(rng.normal(0, 0.04, len(sizes)))
+            errors = 1.8 * sizes**-0.45 * np.exp(rng.normal(0, 0.04, len(sizes)))
         expected = _reference_extrapolation(sizes, errors, n)
         got = fn(sizes.copy(), errors.copy(), n)
         call = f"predict_error(sizes={sizes.tolist()}, errors=[{', '.join(f'{e:.3f}' for e in errors)}], n={n})"
@@ -99,20 +111,30 @@ def extrapolate_error(fn) -> str:
             raise Hint(f"{call} returned {got:.4f}, a logarithm of the error. Convert back: np.exp(a + b * np.log(n)).")
         linear = np.polyval(np.polyfit(sizes, errors, 1), n)
         if np.isclose(got, linear, rtol=1e-3):
-            raise Hint(f"{call} returned {got:.4f}: a straight line through the raw numbers. Errors shrink like a "
-                       "power of the size, which is a straight line only in log-log space: fit "
-                       "np.log(errors) against np.log(sizes).")
+            raise Hint(
+                f"{call} returned {got:.4f}: a straight line through the raw numbers. Errors shrink like a "
+                "power of the size, which is a straight line only in log-log space: fit "
+                "np.log(errors) against np.log(sizes)."
+            )
         semilog = np.polyval(np.polyfit(np.log(sizes), errors, 1), np.log(n))
         if np.isclose(got, semilog, rtol=1e-3):
-            raise Hint(f"{call} returned {got:.4f}: you took the log of the sizes only. Take the log of the errors "
-                       "too, and np.exp the prediction.")
+            raise Hint(
+                f"{call} returned {got:.4f}: you took the log of the sizes only. Take the log of the errors "
+                "too, and np.exp the prediction."
+            )
         if got <= 0 or got >= errors.max():
-            raise Hint(f"{call} returned {got:.4f}, but the error at n={n} should be positive and below the smallest "
-                       f"size's error {errors.max():.3f}. Fit np.polyfit(np.log(sizes), np.log(errors), 1).")
-        raise Hint(f"{call} returned {got:.4f}; expected {expected:.4f}. Fit slope, intercept = "
-                   "np.polyfit(np.log(sizes), np.log(errors), 1), then return np.exp(intercept + slope * np.log(n)).")
-    return ("Your power law matches on three curves. Each doubling of the data multiplies the error by the same "
-            "factor, 2**slope.")
+            raise Hint(
+                f"{call} returned {got:.4f}, but the error at n={n} should be positive and below the smallest "
+                f"size's error {errors.max():.3f}. Fit np.polyfit(np.log(sizes), np.log(errors), 1)."
+            )
+        raise Hint(
+            f"{call} returned {got:.4f}; expected {expected:.4f}. Fit slope, intercept = "
+            "np.polyfit(np.log(sizes), np.log(errors), 1), then return np.exp(intercept + slope * np.log(n))."
+        )
+    return (
+        "Your power law matches on three curves. Each doubling of the data multiplies the error by the same "
+        "factor, 2**slope."
+    )
 
 
 def _synthetic_table(names):
@@ -120,8 +142,16 @@ def _synthetic_table(names):
 
     a, b, c, d = names
     # a: one lucky seed; b: best on average; c: best training fit; d: no gap because it fits nothing.
-    rows = [(a, 1, 0.995, 0.90), (a, 2, 0.995, 0.99), (c, 1, 1.0, 0.93), (c, 2, 1.0, 0.94),
-            (b, 1, 0.97, 0.96), (b, 2, 0.975, 0.965), (d, 1, 0.50, 0.50), (d, 2, 0.52, 0.52)]
+    rows = [
+        (a, 1, 0.995, 0.90),
+        (a, 2, 0.995, 0.99),
+        (c, 1, 1.0, 0.93),
+        (c, 2, 1.0, 0.94),
+        (b, 1, 0.97, 0.96),
+        (b, 2, 0.975, 0.965),
+        (d, 1, 0.50, 0.50),
+        (d, 2, 0.52, 0.52),
+    ]
     table = pd.DataFrame(rows, columns=["name", "seed", "train_accuracy", "val_accuracy"])
     table["gap"] = table["train_accuracy"] - table["val_accuracy"]
     return table
@@ -131,26 +161,40 @@ def _synthetic_table(names):
 def pick_best_recipe(fn) -> str:
     """``fn(table)`` returns the name of the configuration with the best mean validation accuracy."""
     require_callable(fn, "best_recipe")
-    for names in (("lucky", "steady", "memorizer", "flat"), ("baseline", "both", "regularization", "augmentation")):
+    for names in (
+        ("lucky", "steady", "memorizer", "flat"),
+        ("baseline", "both", "regularization", "augmentation"),
+    ):
         table = _synthetic_table(names)
         got = fn(table.copy())
-        require(got is not None and got is not Ellipsis, f"best_recipe returned {got!r}. Did you forget to `return`?")
+        require(
+            got is not None and got is not Ellipsis,
+            f"best_recipe returned {got!r}. Did you forget to `return`?",
+        )
         if not isinstance(got, str):
-            raise Hint(f"best_recipe returned {type(got).__name__} {got!r}; return the configuration's name, a "
-                       "string from the table's `name` column (e.g. with .idxmax() on a Series indexed by name).")
+            raise Hint(
+                f"best_recipe returned {type(got).__name__} {got!r}; return the configuration's name, a "
+                "string from the table's `name` column (e.g. with .idxmax() on a Series indexed by name)."
+            )
         lucky, steady, memorizer, flat = names
         if got == steady:
             continue
         if got == lucky:
-            raise Hint(f"You picked {lucky!r}, whose best seed reached 99 %, but its other seed reached 90 %. One lucky "
-                       "seed is not a recipe: average each configuration over its seeds first "
-                       "(table.groupby('name')['val_accuracy'].mean()).")
+            raise Hint(
+                f"You picked {lucky!r}, whose best seed reached 99 %, but its other seed reached 90 %. One lucky "
+                "seed is not a recipe: average each configuration over its seeds first "
+                "(table.groupby('name')['val_accuracy'].mean())."
+            )
         if got == memorizer:
-            raise Hint(f"You picked {memorizer!r}, the best *training* accuracy. Training accuracy rewards memorizing; "
-                       "choose on validation accuracy.")
+            raise Hint(
+                f"You picked {memorizer!r}, the best *training* accuracy. Training accuracy rewards memorizing; "
+                "choose on validation accuracy."
+            )
         if got == flat:
-            raise Hint(f"You picked {flat!r}: the smallest gap or the lowest accuracy. A model that fits nothing has no "
-                       "gap; choose the highest mean validation accuracy (idxmax, not idxmin).")
+            raise Hint(
+                f"You picked {flat!r}: the smallest gap or the lowest accuracy. A model that fits nothing has no "
+                "gap; choose the highest mean validation accuracy (idxmax, not idxmin)."
+            )
         raise Hint(f"best_recipe returned {got!r}, which is not a configuration in the table's `name` column.")
     return "Right: choose on the validation mean over seeds; the test split is kept for the very end."
 
@@ -164,24 +208,34 @@ def capstone_accuracy(model, data, target: float = 0.985) -> str:
 
     if model is None or model is Ellipsis:
         raise NotImplementedError
-    require(isinstance(model, keras.Model),
-            f"Pass your trained keras.Model (e.g. capstone_model). Received: {type(model).__name__}.")
+    require(
+        isinstance(model, keras.Model),
+        f"Pass your trained keras.Model (e.g. capstone_model). Received: {type(model).__name__}.",
+    )
     expected = tuple(model.input_shape[1:])
-    require(expected == data.input_shape,
-            f"Your model expects inputs of shape {expected}, but {data.name!r} images have shape "
-            f"{data.input_shape}. Build it with input_shape=ds.input_shape.")
-    require(model.output_shape[-1] == data.num_classes,
-            f"Your model has {model.output_shape[-1]} outputs; {data.name!r} has {data.num_classes} classes.")
+    require(
+        expected == data.input_shape,
+        f"Your model expects inputs of shape {expected}, but {data.name!r} images have shape "
+        f"{data.input_shape}. Build it with input_shape=ds.input_shape.",
+    )
+    require(
+        model.output_shape[-1] == data.num_classes,
+        f"Your model has {model.output_shape[-1]} outputs; {data.name!r} has {data.num_classes} classes.",
+    )
     acc = evaluation.evaluate(model, data, "test")
     chance = 1.0 / data.num_classes
     if acc < chance + 0.1:
-        raise Hint(f"Test accuracy {acc:.1%} is close to chance ({chance:.0%}): is the model trained? Compile it "
-                   "(training.compile_classifier) and fit it (training.fit) before checking.")
+        raise Hint(
+            f"Test accuracy {acc:.1%} is close to chance ({chance:.0%}): is the model trained? Compile it "
+            "(training.compile_classifier) and fit it (training.fit) before checking."
+        )
     n_test = len(data.y_test)
     needed = math.ceil(target * n_test - 1e-9) - round(acc * n_test)
-    require(acc >= target,
-            f"Test accuracy {acc:.2%} is below the target {target:.1%} ({needed} more test "
-            f"image{'s' if needed != 1 else ''} to get right). Ingredients from 02-07: the augmentation preset "
-            "(augment.preset(DATASET)), a warmup-cosine schedule, enough epochs for augmented data, and "
-            "EarlyStopping(restore_best_weights=True).")
+    require(
+        acc >= target,
+        f"Test accuracy {acc:.2%} is below the target {target:.1%} ({needed} more test "
+        f"image{'s' if needed != 1 else ''} to get right). Ingredients from 02-07: the augmentation preset "
+        "(augment.preset(DATASET)), a warmup-cosine schedule, enough epochs for augmented data, and "
+        "EarlyStopping(restore_best_weights=True).",
+    )
     return f"Test accuracy {acc:.2%} >= {target:.1%} on {len(data.y_test):,} test images."

@@ -33,20 +33,26 @@ def weight_penalty(fn) -> str:
     """``fn(w, l1, l2)`` returns ``l1 * sum(|w|) + l2 * sum(w**2)`` for a weight array ``w``."""
     require_callable(fn, "weight_penalty")
     rng = np.random.default_rng(5)
-    cases = [(rng.normal(0, 0.1, (3, 3, 1, 4)), 1e-3, 0.0), (rng.normal(0, 0.1, (20, 10)), 0.0, 1e-2),
-             (rng.normal(0, 0.5, (4, 5)), 0.3, 0.2), (rng.normal(0, 2.0, (7,)), 0.05, 0.7)]
+    cases = [
+        (rng.normal(0, 0.1, (3, 3, 1, 4)), 1e-3, 0.0),
+        (rng.normal(0, 0.1, (20, 10)), 0.0, 1e-2),
+        (rng.normal(0, 0.5, (4, 5)), 0.3, 0.2),
+        (rng.normal(0, 2.0, (7,)), 0.05, 0.7),
+    ]
     for w, l1, l2 in cases:
         what = f"weight_penalty(w of shape {w.shape}, l1={l1}, l2={l2})"
         got = _number(fn(w.copy(), l1, l2), what)
         expected = l1 * np.abs(w).sum() + l2 * np.square(w).sum()
         if np.isclose(got, expected, rtol=1e-6, atol=1e-12):
             continue
+
         def near(value, got=got):
             return np.isclose(got, value, rtol=1e-6, atol=1e-12)
 
         if l1 and near(l1 * w.sum() + l2 * np.square(w).sum()):
-            raise Hint("The L1 term sums the weights' absolute values |w|: negative weights are penalized "
-                       "too (np.abs).")
+            raise Hint(
+                "The L1 term sums the weights' absolute values |w|: negative weights are penalized too (np.abs)."
+            )
         if l2 and near(l1 * np.abs(w).sum() + l2 * np.sqrt(np.square(w).sum())):
             raise Hint("The L2 term is the sum of squares, not the Euclidean norm: no square root.")
         if l2 and near(l1 * np.abs(w).sum() + 0.5 * l2 * np.square(w).sum()):
@@ -55,8 +61,10 @@ def weight_penalty(fn) -> str:
             raise Hint("Keras sums over the weights; you averaged. A bigger layer pays a bigger penalty.")
         if near(l2 * np.abs(w).sum() + l1 * np.square(w).sum()):
             raise Hint("You swapped the two strengths: l1 multiplies sum(|w|), l2 multiplies sum(w**2).")
-        raise Hint(f"{what} returned {got:.6g}; expected {expected:.6g}. The penalty is "
-                   "l1 * sum(|w|) + l2 * sum(w**2) over every weight.")
+        raise Hint(
+            f"{what} returned {got:.6g}; expected {expected:.6g}. The penalty is "
+            "l1 * sum(|w|) + l2 * sum(w**2) over every weight."
+        )
     return "Your penalty matches the formula on four arrays; next it must match what Keras adds to the loss."
 
 
@@ -66,9 +74,15 @@ def near_zero_weight_fraction(fn) -> str:
     require_callable(fn, "near_zero_fraction")
     rng = np.random.default_rng(7)
     dense = rng.normal(0, 0.05, (40, 30))
-    sparse = np.where(rng.random((6, 6, 2, 8)) < 0.6, rng.normal(0, 2e-4, (6, 6, 2, 8)), rng.normal(0, 0.05, (6, 6, 2, 8)))
-    cases = [(np.array([-0.5, -5e-4, 0.0, 2e-4, 0.3, -0.02, 0.01, 8e-4]), 1e-3), (dense, 1e-3), (sparse, 1e-3),
-             (dense, 0.05)]
+    sparse = np.where(
+        rng.random((6, 6, 2, 8)) < 0.6, rng.normal(0, 2e-4, (6, 6, 2, 8)), rng.normal(0, 0.05, (6, 6, 2, 8))
+    )
+    cases = [
+        (np.array([-0.5, -5e-4, 0.0, 2e-4, 0.3, -0.02, 0.01, 8e-4]), 1e-3),
+        (dense, 1e-3),
+        (sparse, 1e-3),
+        (dense, 0.05),
+    ]
     for w, threshold in cases:
         what = f"near_zero_fraction(w of shape {w.shape}, threshold={threshold})"
         got = _number(fn(w.copy(), threshold), what)
@@ -76,8 +90,10 @@ def near_zero_weight_fraction(fn) -> str:
         if np.isclose(got, expected, atol=1e-9):
             continue
         if np.isclose(got, np.sum(np.abs(w) < threshold)) and w.size > 1:
-            raise Hint(f"{what} returned {got:g}, a count. Divide by the number of weights ({w.size}) "
-                       "for a fraction between 0 and 1.")
+            raise Hint(
+                f"{what} returned {got:g}, a count. Divide by the number of weights ({w.size}) "
+                "for a fraction between 0 and 1."
+            )
         if np.isclose(got, 100 * expected):
             raise Hint("Return a fraction between 0 and 1, not a percentage.")
         if np.isclose(got, np.mean(w < threshold)):
@@ -103,21 +119,31 @@ def inverted_dropout(fn) -> str:
         frac = float(dropped.mean())
         kept = ~dropped
         if abs(frac - (1 - rate)) < 0.03 and abs(rate - 0.5) > 0.1:
-            raise Hint(f"With rate={rate} you dropped {frac:.0%} of the entries: `rate` is the fraction "
-                       f"*dropped*, so keep each entry with probability 1 - rate = {1 - rate:g}.")
-        require(abs(frac - rate) < 0.03,
-                f"With rate={rate} you zeroed {frac:.0%} of the entries; about {rate:.0%} should be zero. "
-                "Draw one uniform number per entry (rng.random(x.shape)) and drop where it is below rate.")
+            raise Hint(
+                f"With rate={rate} you dropped {frac:.0%} of the entries: `rate` is the fraction "
+                f"*dropped*, so keep each entry with probability 1 - rate = {1 - rate:g}."
+            )
+        require(
+            abs(frac - rate) < 0.03,
+            f"With rate={rate} you zeroed {frac:.0%} of the entries; about {rate:.0%} should be zero. "
+            "Draw one uniform number per entry (rng.random(x.shape)) and drop where it is below rate.",
+        )
         ratio = out[kept] / x[kept]
         if np.allclose(ratio, 1.0):
-            raise Hint(f"The kept entries are unchanged, so the mean activation shrinks to {1 - rate:g} of "
-                       "its value in training but not at inference. Divide the kept entries by (1 - rate).")
+            raise Hint(
+                f"The kept entries are unchanged, so the mean activation shrinks to {1 - rate:g} of "
+                "its value in training but not at inference. Divide the kept entries by (1 - rate)."
+            )
         if np.allclose(ratio, 1 - rate):
             raise Hint("Divide the kept entries by (1 - rate); multiplying shrinks them further.")
-        require(np.allclose(ratio, 1 / (1 - rate)),
-                f"Kept entries should be x / (1 - rate) = x * {1 / (1 - rate):.3g}; yours are x * "
-                f"{np.median(ratio):.3g} (median).")
+        require(
+            np.allclose(ratio, 1 / (1 - rate)),
+            f"Kept entries should be x / (1 - rate) = x * {1 / (1 - rate):.3g}; yours are x * "
+            f"{np.median(ratio):.3g} (median).",
+        )
     same = require_array(fn(x.copy(), 0.0, np.random.default_rng(3)), what="inverted_dropout(x, rate=0.0, rng)")
     require(np.allclose(same, x), "With rate=0.0 nothing should be dropped or scaled: the output must equal x.")
-    return ("Right: zero a `rate` fraction, scale the rest by 1/(1 - rate), so the expected activation "
-            "is the same in training and at inference.")
+    return (
+        "Right: zero a `rate` fraction, scale the rest by 1/(1 - rate), so the expected activation "
+        "is the same in training and at inference."
+    )

@@ -23,8 +23,18 @@ __all__ = ["adam_update_step", "linear_scaling_rule", "lr_range_rule", "step_dec
 ADAM_SETTINGS = {"learning_rate": 0.1, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7}
 
 
-def _adam_reference(grads: np.ndarray, w0: np.ndarray, *, bias_correction=(True, True), square=True,
-                    sign=1.0, lr=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-7) -> np.ndarray:
+def _adam_reference(
+    grads: np.ndarray,
+    w0: np.ndarray,
+    *,
+    bias_correction=(True, True),
+    square=True,
+    sign=1.0,
+    lr=0.1,
+    beta_1=0.9,
+    beta_2=0.999,
+    epsilon=1e-7,
+) -> np.ndarray:
     """Adam in NumPy (the paper's form), with switches that reproduce typical mistakes."""
     w, m, v = w0.copy(), np.zeros_like(w0), np.zeros_like(w0)
     out = []
@@ -65,41 +75,62 @@ def adam_update_step(fn) -> str:
         if result is None or result is Ellipsis:
             raise Hint("Your function returned nothing. End it with `return w, m, v`.")
         if not isinstance(result, (tuple, list)) or len(result) != 3:
-            raise Hint(f"Return the three updated arrays as a tuple `(w, m, v)`. Received: {type(result).__name__}"
-                       + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else ""))
+            raise Hint(
+                f"Return the three updated arrays as a tuple `(w, m, v)`. Received: {type(result).__name__}"
+                + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "")
+            )
         w, m, v = (require_array(r, (3,), what=name) for r, name in zip(result, ("w", "m", "v")))
-        require(np.all(np.isfinite(w)), f"Step t={t} produced {w}. If t started at 0, 1 - beta**0 = 0 "
-                "divides by zero: the first step is t = 1.")
+        require(
+            np.all(np.isfinite(w)),
+            f"Step t={t} produced {w}. If t started at 0, 1 - beta**0 = 0 divides by zero: the first step is t = 1.",
+        )
         mine.append(w.copy())
     mine = np.array(mine)
     expected = _keras_adam(grads, w0)
     if np.allclose(mine, expected, rtol=1e-3, atol=1e-5):  # Keras puts epsilon slightly differently
-        return ("Your update matches keras.optimizers.Adam for six steps, on gradients of three very "
-                "different sizes: every coordinate moved about lr per step, whatever its gradient's scale.")
+        return (
+            "Your update matches keras.optimizers.Adam for six steps, on gradients of three very "
+            "different sizes: every coordinate moved about lr per step, whatever its gradient's scale."
+        )
     first_mine, first_keras = mine[0] - w0, expected[0] - w0
     variants = {
-        "sign": (_adam_reference(grads, w0, sign=-1.0),
-                 "Your steps go uphill: subtract the update, w = w - lr * m_hat / (sqrt(v_hat) + epsilon)."),
-        "no_correction": (_adam_reference(grads, w0, bias_correction=(False, False)),
-                          ("Your first step is about 3x too large: m and v start at 0, so early on they are "
-                           "too small. Divide by (1 - beta_1**t) and (1 - beta_2**t): the bias correction.")),
-        "m_only": (_adam_reference(grads, w0, bias_correction=(True, False)),
-                   "You corrected m but not v: divide v by (1 - beta_2**t) too."),
-        "v_only": (_adam_reference(grads, w0, bias_correction=(False, True)),
-                   "You corrected v but not m: divide m by (1 - beta_1**t) too."),
-        "no_square": (_adam_reference(grads, w0, square=False),
-                      "v is the running mean of the *squared* gradient: use grad**2."),
+        "sign": (
+            _adam_reference(grads, w0, sign=-1.0),
+            "Your steps go uphill: subtract the update, w = w - lr * m_hat / (sqrt(v_hat) + epsilon).",
+        ),
+        "no_correction": (
+            _adam_reference(grads, w0, bias_correction=(False, False)),
+            (
+                "Your first step is about 3x too large: m and v start at 0, so early on they are "
+                "too small. Divide by (1 - beta_1**t) and (1 - beta_2**t): the bias correction."
+            ),
+        ),
+        "m_only": (
+            _adam_reference(grads, w0, bias_correction=(True, False)),
+            "You corrected m but not v: divide v by (1 - beta_2**t) too.",
+        ),
+        "v_only": (
+            _adam_reference(grads, w0, bias_correction=(False, True)),
+            "You corrected v but not m: divide m by (1 - beta_1**t) too.",
+        ),
+        "no_square": (
+            _adam_reference(grads, w0, square=False),
+            "v is the running mean of the *squared* gradient: use grad**2.",
+        ),
     }
     for ref, hint in variants.values():
         if np.allclose(mine, ref, rtol=1e-4, atol=1e-6):
             raise Hint(hint)
-    raise Hint(f"After the first step Keras moves w by {np.round(first_keras, 4)}, yours by "
-               f"{np.round(first_mine, 4)}. Update m and v first (m = beta_1*m + (1-beta_1)*grad, "
-               "v = beta_2*v + (1-beta_2)*grad**2), then bias-correct both, then step.")
+    raise Hint(
+        f"After the first step Keras moves w by {np.round(first_keras, 4)}, yours by "
+        f"{np.round(first_mine, 4)}. Update m and v first (m = beta_1*m + (1-beta_1)*grad, "
+        "v = beta_2*v + (1-beta_2)*grad**2), then bias-correct both, then step."
+    )
 
 
 # ----------------------------------------------------------------------------------------------
 # Exercise: the linear scaling rule.
+
 
 @exercise("Exercise: the linear scaling rule")
 def linear_scaling_rule(fn) -> str:
@@ -112,24 +143,34 @@ def linear_scaling_rule(fn) -> str:
         if np.isclose(got, expected, rtol=1e-9):
             continue
         if np.isclose(got, base_lr * base_bs / bs):
-            raise Hint("Inverted: a batch k times larger averages k times more examples, so its gradient "
-                       "is less noisy and it can take a k times *larger* step.")
+            raise Hint(
+                "Inverted: a batch k times larger averages k times more examples, so its gradient "
+                "is less noisy and it can take a k times *larger* step."
+            )
         if np.isclose(got, base_lr * np.sqrt(bs / base_bs)):
-            raise Hint("That is the square-root rule (sometimes used for Adam). The linear rule multiplies "
-                       "the learning rate by k = batch_size / base_batch_size itself.")
-        raise Hint(f"scaled_learning_rate({base_lr}, {base_bs}, {bs}) returned {got:g}; expected {expected:g}. "
-                   "Multiply base_lr by k = batch_size / base_batch_size.")
+            raise Hint(
+                "That is the square-root rule (sometimes used for Adam). The linear rule multiplies "
+                "the learning rate by k = batch_size / base_batch_size itself."
+            )
+        raise Hint(
+            f"scaled_learning_rate({base_lr}, {base_bs}, {bs}) returned {got:g}; expected {expected:g}. "
+            "Multiply base_lr by k = batch_size / base_batch_size."
+        )
     return "Right: batch x k, learning rate x k. Now see how far the measurements agree."
 
 
 # ----------------------------------------------------------------------------------------------
 # Exercise: pick a learning rate from a range test.
 
+
 def _range_cases():
     """Synthetic range-test curves: a dip at a known rate, one with a diverged (NaN) tail."""
     cases = []
-    for lo, hi, n, best_at, nan_tail in ((1e-5, 1.0, 60, 3e-2, False), (1e-4, 10.0, 80, 0.3, True),
-                                         (1e-6, 1e-1, 50, 2e-3, False)):
+    for lo, hi, n, best_at, nan_tail in (
+        (1e-5, 1.0, 60, 3e-2, False),
+        (1e-4, 10.0, 80, 0.3, True),
+        (1e-6, 1e-1, 50, 2e-3, False),
+    ):
         lrs = np.geomspace(lo, hi, n)
         x = np.log10(lrs) - np.log10(best_at)
         loss = 2.3 - 1.5 / (1 + np.exp(-3 * (x + 1.2))) + np.where(x > 0, 4 * x**2, 0.0)
@@ -152,26 +193,34 @@ def lr_range_rule(fn) -> str:
         if np.isclose(got, expected, rtol=1e-6):
             continue
         if not np.isfinite(got) or (not finite.all() and np.isclose(got * 10, lrs[np.argmin(finite)], rtol=1e-6)):
-            raise Hint("This curve ends in NaN (the run diverged) and np.argmin returns the position of a NaN. "
-                       "Ignore the NaNs: use np.nanargmin(losses).")
+            raise Hint(
+                "This curve ends in NaN (the run diverged) and np.argmin returns the position of a NaN. "
+                "Ignore the NaNs: use np.nanargmin(losses)."
+            )
         if np.isclose(got, lrs[best], rtol=1e-6):
-            raise Hint("That is the rate at the lowest loss: the edge where training starts to blow up. "
-                       "Train one order of magnitude below it: divide by 10.")
+            raise Hint(
+                "That is the rate at the lowest loss: the edge where training starts to blow up. "
+                "Train one order of magnitude below it: divide by 10."
+            )
         if np.isclose(got, np.nanmin(loss) / 10, rtol=1e-6) or np.isclose(got, np.nanmin(loss), rtol=1e-6):
-            raise Hint("You returned a loss value. Find *where* the loss is lowest (np.nanargmin) and "
-                       "return the learning rate at that position, divided by 10.")
+            raise Hint(
+                "You returned a loss value. Find *where* the loss is lowest (np.nanargmin) and "
+                "return the learning rate at that position, divided by 10."
+            )
         if np.isclose(got, lrs[best] * 10, rtol=1e-6):
             raise Hint("Divide by 10 (a rate below the minimum), do not multiply.")
         if np.isclose(got, best / 10, rtol=1e-6):
             raise Hint("You returned the index of the minimum. Use it to look up learning_rates[index].")
-        raise Hint(f"Returned {got:.3g}; the lowest loss is at lr={lrs[best]:.3g}, so the rule gives "
-                   f"{expected:.3g}.")
-    return ("Your rule agrees with helpers.training.suggest_learning_rate on three curves, including one "
-            "that diverged into NaN.")
+        raise Hint(f"Returned {got:.3g}; the lowest loss is at lr={lrs[best]:.3g}, so the rule gives {expected:.3g}.")
+    return (
+        "Your rule agrees with helpers.training.suggest_learning_rate on three curves, including one "
+        "that diverged into NaN."
+    )
 
 
 # ----------------------------------------------------------------------------------------------
 # Exercise: step decay, compared with helpers.training.step_decay (Keras's ExponentialDecay).
+
 
 @exercise("Exercise: a step-decay schedule")
 def step_decay_rule(fn) -> str:
@@ -188,14 +237,22 @@ def step_decay_rule(fn) -> str:
             if np.isclose(got, expected, rtol=1e-5):
                 continue
             if np.isclose(got, initial_lr * factor ** (step / drop_every), rtol=1e-5):
-                raise Hint("Your rate decays smoothly at every step. Step decay is a staircase: count whole "
-                           "periods with integer division, step // drop_every.")
+                raise Hint(
+                    "Your rate decays smoothly at every step. Step decay is a staircase: count whole "
+                    "periods with integer division, step // drop_every."
+                )
             if np.isclose(got, initial_lr * factor ** ((step + 1) // drop_every), rtol=1e-5):
-                raise Hint(f"Off by one: at step {step} your rate has already dropped. Steps count from 0, so "
-                           f"steps 0..{drop_every - 1} use the initial rate.")
+                raise Hint(
+                    f"Off by one: at step {step} your rate has already dropped. Steps count from 0, so "
+                    f"steps 0..{drop_every - 1} use the initial rate."
+                )
             if np.isclose(got, initial_lr, rtol=1e-5):
-                raise Hint(f"At step {step} the rate should have dropped {step // drop_every} time(s) by "
-                           f"factor={factor}: multiply by factor ** (step // drop_every).")
-            raise Hint(f"step_decay_lr({step}, {initial_lr}, {drop_every}, {factor}) returned {got:.4g}; "
-                       f"expected {expected:.4g} = initial_lr * factor ** (step // drop_every).")
+                raise Hint(
+                    f"At step {step} the rate should have dropped {step // drop_every} time(s) by "
+                    f"factor={factor}: multiply by factor ** (step // drop_every)."
+                )
+            raise Hint(
+                f"step_decay_lr({step}, {initial_lr}, {drop_every}, {factor}) returned {got:.4g}; "
+                f"expected {expected:.4g} = initial_lr * factor ** (step // drop_every)."
+            )
     return "Your schedule matches helpers.training.step_decay (Keras's ExponentialDecay with staircase=True)."

@@ -36,32 +36,46 @@ def feature_extraction_model(fn) -> str:
     source = _tiny_source()
     model = _require_model(fn(source, 3), "build_feature_extraction_model(source, 3)")
     if tuple(model.output_shape) == (None, 10):
-        raise Hint("Your model still ends in the source's 10-class head. Cut the source before its head "
-                   "(transfer.feature_extractor(source)) and add a new Dense(num_classes) layer.")
-    require(tuple(model.output_shape) == (None, 3),
-            f"The output shape is {model.output_shape}; with num_classes=3 it should be (None, 3).")
+        raise Hint(
+            "Your model still ends in the source's 10-class head. Cut the source before its head "
+            "(transfer.feature_extractor(source)) and add a new Dense(num_classes) layer."
+        )
+    require(
+        tuple(model.output_shape) == (None, 3),
+        f"The output shape is {model.output_shape}; with num_classes=3 it should be (None, 3).",
+    )
     source_vars = {id(v) for v in source.weights}
     if any(id(v) in source_vars for v in model.weights):
-        raise Hint("Your model reuses the source model's own layers, so training it would change `source` "
-                   "too (and every later experiment would start from modified weights). Start from "
-                   "transfer.feature_extractor(source), which copies the base.")
+        raise Hint(
+            "Your model reuses the source model's own layers, so training it would change `source` "
+            "too (and every later experiment would start from modified weights). Start from "
+            "transfer.feature_extractor(source), which copies the base."
+        )
     features = 8  # the tiny source's last block has 8 filters: GAP gives 8 features
     head = features * 3 + 3
     counts = transfer.trainable_counts(model)
     if counts["trainable"] == 0:
         raise Hint("Nothing in your model is trainable: freeze the base only. The new head must learn.")
     if counts["trainable"] > head:
-        raise Hint(f"{counts['trainable']:,} parameters would train, but only the new head's {head} should: "
-                   "the base is not frozen. Set `base.trainable = False` (or transfer.freeze(model)) "
-                   "before compiling.")
-    require(counts["trainable"] == head,
-            f"{counts['trainable']} trainable parameters; a Dense(3) head on 8 pooled features has {head}. "
-            "Add exactly one new Dense(num_classes, activation='softmax') layer.")
+        raise Hint(
+            f"{counts['trainable']:,} parameters would train, but only the new head's {head} should: "
+            "the base is not frozen. Set `base.trainable = False` (or transfer.freeze(model)) "
+            "before compiling."
+        )
+    require(
+        counts["trainable"] == head,
+        f"{counts['trainable']} trainable parameters; a Dense(3) head on 8 pooled features has {head}. "
+        "Add exactly one new Dense(num_classes, activation='softmax') layer.",
+    )
     probs = np.asarray(model(np.random.default_rng(0).random((4, 16, 16, 1), dtype=np.float32)))
-    require(np.allclose(probs.sum(axis=1), 1.0, atol=1e-4) and probs.min() >= 0,
-            "The outputs are not probabilities: give the new Dense layer activation='softmax'.")
-    return (f"Only the new head ({head} parameters here) trains; the copied base keeps its "
-            f"{counts['non_trainable']:,} pretrained parameters fixed.")
+    require(
+        np.allclose(probs.sum(axis=1), 1.0, atol=1e-4) and probs.min() >= 0,
+        "The outputs are not probabilities: give the new Dense layer activation='softmax'.",
+    )
+    return (
+        f"Only the new head ({head} parameters here) trains; the copied base keeps its "
+        f"{counts['non_trainable']:,} pretrained parameters fixed."
+    )
 
 
 # The course's source CNN: 3 blocks of one 3x3 conv (32, 64, 128 filters, no bias because BatchNorm
@@ -80,27 +94,39 @@ def fine_tune_trainable_params(answer) -> str:
         raise Hint("Replace the `...` with a number.")
     top = ("block2", "block3")
     mistakes = {
-        FINE_TUNE_TRAINABLE + sum(_BN[b] for b in top):
-            "You counted BatchNormalization's gamma and beta in blocks 2 and 3. unfreeze_top keeps every "
-            "BatchNorm layer frozen (the BatchNorm rule), so they do not train.",
-        FINE_TUNE_TRAINABLE + sum(_BIAS[b] for b in top):
-            "The convolutions have no bias: a BatchNorm layer follows each one, and its beta already "
-            "shifts the output (simple_cnn sets use_bias=False).",
-        FINE_TUNE_TRAINABLE + sum(_BN[b] + _BIAS[b] for b in top):
-            "Two things to drop: the convolutions have no bias (BatchNorm follows them), and the "
-            "BatchNorm layers stay frozen.",
-        FINE_TUNE_TRAINABLE + _CONV["block1"]:
-            "Block 1 stays frozen: unfreeze_top(model, 2) opens only the top two blocks, 2 and 3.",
+        FINE_TUNE_TRAINABLE
+        + sum(
+            _BN[b] for b in top
+        ): "You counted BatchNormalization's gamma and beta in blocks 2 and 3. unfreeze_top keeps every "
+        "BatchNorm layer frozen (the BatchNorm rule), so they do not train.",
+        FINE_TUNE_TRAINABLE
+        + sum(
+            _BIAS[b] for b in top
+        ): "The convolutions have no bias: a BatchNorm layer follows each one, and its beta already "
+        "shifts the output (simple_cnn sets use_bias=False).",
+        FINE_TUNE_TRAINABLE
+        + sum(
+            _BN[b] + _BIAS[b] for b in top
+        ): "Two things to drop: the convolutions have no bias (BatchNorm follows them), and the "
+        "BatchNorm layers stay frozen.",
+        FINE_TUNE_TRAINABLE
+        + _CONV["block1"]: "Block 1 stays frozen: unfreeze_top(model, 2) opens only the top two blocks, 2 and 3.",
         _CONV["block3"] + _HEAD: "Two blocks are unfrozen, 2 and 3, not only the top one.",
         FINE_TUNE_TRAINABLE - _HEAD: "Add the new head: Dense(10) on 128 features, biases included.",
     }
     if answer in mistakes:
         raise Hint(mistakes[answer])
-    require_int(answer, FINE_TUNE_TRAINABLE, "Your count",
-                "Add block 2's conv (3x3x32x64), block 3's conv (3x3x64x128) and the head (128x10 + 10). "
-                "No conv biases (BatchNorm follows), BatchNorm frozen.")
-    return ("93,450: block 2 and block 3 convolutions plus the new head. 288 weights in block 1 and all "
-            "BatchNorm parameters and statistics stay as the source learned them.")
+    require_int(
+        answer,
+        FINE_TUNE_TRAINABLE,
+        "Your count",
+        "Add block 2's conv (3x3x32x64), block 3's conv (3x3x64x128) and the head (128x10 + 10). "
+        "No conv biases (BatchNorm follows), BatchNorm frozen.",
+    )
+    return (
+        "93,450: block 2 and block 3 convolutions plus the new head. 288 weights in block 1 and all "
+        "BatchNorm parameters and statistics stay as the source learned them."
+    )
 
 
 @exercise("Exercise: start fine-tuning")
@@ -119,30 +145,44 @@ def start_fine_tuning(fn) -> str:
         result = _require_model(fn(model, n_blocks, 1e-4), f"start_fine_tuning(model, {n_blocks}, 1e-4)")
         flags = transfer.trainable_layers(result)
         names = transfer.blocks(result)
-        top, lower = names[len(names) - n_blocks:], names[:len(names) - n_blocks]
+        top, lower = names[len(names) - n_blocks :], names[: len(names) - n_blocks]
         if any(flags[n] for n in flags if "_bn" in n):
-            raise Hint("A BatchNormalization layer is trainable. Keep them frozen when fine-tuning on a small "
-                       "dataset: frozen, they run in inference mode with the source's statistics "
-                       "(transfer.unfreeze_top does this for you).")
+            raise Hint(
+                "A BatchNormalization layer is trainable. Keep them frozen when fine-tuning on a small "
+                "dataset: frozen, they run in inference mode with the source's statistics "
+                "(transfer.unfreeze_top does this for you)."
+            )
         base = result.get_layer("base")
         if not base.trainable and not any(flags[f"{b}_conv1"] for b in top):
-            raise Hint("The base model itself is still `trainable = False`, which hides every layer inside "
-                       "it, whatever their own flags say. Use transfer.unfreeze_top(model, n_blocks).")
+            raise Hint(
+                "The base model itself is still `trainable = False`, which hides every layer inside "
+                "it, whatever their own flags say. Use transfer.unfreeze_top(model, n_blocks)."
+            )
         if any(flags[f"{b}_conv1"] for b in lower):
-            raise Hint(f"With n_blocks={n_blocks} only {', '.join(top)} may train; "
-                       f"{', '.join(b for b in lower if flags[f'{b}_conv1'])} must stay frozen.")
-        require(all(flags[f"{b}_conv1"] for b in top),
-                f"With n_blocks={n_blocks} the convolutions of {', '.join(top)} must be trainable. "
-                "Did you use the n_blocks argument?")
+            raise Hint(
+                f"With n_blocks={n_blocks} only {', '.join(top)} may train; "
+                f"{', '.join(b for b in lower if flags[f'{b}_conv1'])} must stay frozen."
+            )
+        require(
+            all(flags[f"{b}_conv1"] for b in top),
+            f"With n_blocks={n_blocks} the convolutions of {', '.join(top)} must be trainable. "
+            "Did you use the n_blocks argument?",
+        )
         require(flags.get("new_predictions", False), "The new head must keep training too.")
         if result.optimizer is old_optimizer:
-            raise Hint("You changed `trainable` but did not compile again. Keras builds the training step "
-                       "when you compile; without it, fit() silently keeps training only the head. "
-                       "Call training.compile_classifier(model, learning_rate=learning_rate).")
+            raise Hint(
+                "You changed `trainable` but did not compile again. Keras builds the training step "
+                "when you compile; without it, fit() silently keeps training only the head. "
+                "Call training.compile_classifier(model, learning_rate=learning_rate)."
+            )
         lr = result.optimizer.learning_rate
         lr = float(lr.numpy() if hasattr(lr, "numpy") else lr)
-        require(abs(lr - 1e-4) < 1e-9,
-                f"The new optimizer's learning rate is {lr:g}, but learning_rate=1e-4 was passed. Use the "
-                "argument: fine-tuning needs a rate ~10x lower than the head's.")
-    return ("Top blocks open, BatchNorm frozen, recompiled with the low rate: the base can now adapt "
-            "without forgetting what it learned.")
+        require(
+            abs(lr - 1e-4) < 1e-9,
+            f"The new optimizer's learning rate is {lr:g}, but learning_rate=1e-4 was passed. Use the "
+            "argument: fine-tuning needs a rate ~10x lower than the head's.",
+        )
+    return (
+        "Top blocks open, BatchNorm frozen, recompiled with the low rate: the base can now adapt "
+        "without forgetting what it learned."
+    )

@@ -25,57 +25,86 @@ def tuner_build_function(build_fn) -> str:
     import keras_tuner as kt
 
     if isinstance(build_fn, keras.Model):
-        raise Hint("Pass your function `build_model` itself (no parentheses), not a model it built: the tuner "
-                   "calls it once per trial.")
+        raise Hint(
+            "Pass your function `build_model` itself (no parentheses), not a model it built: the tuner "
+            "calls it once per trial."
+        )
     require_callable(build_fn, "build_model")
     hp = kt.HyperParameters()
     model = build_fn(hp)
-    require(model is not None and model is not Ellipsis,
-            "build_model(hp) returned nothing. End it with `return model`.")
-    require(isinstance(model, keras.Model), f"build_model(hp) must return a Keras model. Received {type(model).__name__}.")
+    require(
+        model is not None and model is not Ellipsis,
+        "build_model(hp) returned nothing. End it with `return model`.",
+    )
+    require(
+        isinstance(model, keras.Model),
+        f"build_model(hp) must return a Keras model. Received {type(model).__name__}.",
+    )
     declared = {p.name: p for p in hp.space}
     missing = [n for n in ("filters", "learning_rate", "head") if n not in declared]
-    require(not missing,
-            f"Declare {', '.join(repr(n) for n in missing)} on hp (you declared {sorted(declared) or 'nothing'}). "
-            "KerasTuner knows a hyperparameter by its name, so the names must match exactly, e.g. "
-            "hp.Choice('filters', [8, 16, 32]).")
+    require(
+        not missing,
+        f"Declare {', '.join(repr(n) for n in missing)} on hp (you declared {sorted(declared) or 'nothing'}). "
+        "KerasTuner knows a hyperparameter by its name, so the names must match exactly, e.g. "
+        "hp.Choice('filters', [8, 16, 32]).",
+    )
     lr = declared["learning_rate"]
-    require(isinstance(lr, kt.engine.hyperparameters.Float),
-            f"learning_rate should be a continuous range, hp.Float(...), not {type(lr).__name__}: a range lets "
-            "the search try values between the ones you would have listed.")
-    require(math.isclose(lr.min_value, 1e-4) and math.isclose(lr.max_value, 1e-2),
-            f"learning_rate should range from 1e-4 to 1e-2. Received {lr.min_value:g} to {lr.max_value:g}.")
-    require(lr.sampling == "log",
-            "Sample the learning rate on a log scale: hp.Float(..., sampling='log'). With the default linear "
-            "sampling, 90% of the trials would land between 1e-3 and 1e-2 and almost none near 1e-4.")
+    require(
+        isinstance(lr, kt.engine.hyperparameters.Float),
+        f"learning_rate should be a continuous range, hp.Float(...), not {type(lr).__name__}: a range lets "
+        "the search try values between the ones you would have listed.",
+    )
+    require(
+        math.isclose(lr.min_value, 1e-4) and math.isclose(lr.max_value, 1e-2),
+        f"learning_rate should range from 1e-4 to 1e-2. Received {lr.min_value:g} to {lr.max_value:g}.",
+    )
+    require(
+        lr.sampling == "log",
+        "Sample the learning rate on a log scale: hp.Float(..., sampling='log'). With the default linear "
+        "sampling, 90% of the trials would land between 1e-3 and 1e-2 and almost none near 1e-4.",
+    )
     filters = declared["filters"]
     values = sorted(getattr(filters, "values", []) or [])
-    require(isinstance(filters, kt.engine.hyperparameters.Choice) and values == [8, 16, 32],
-            f"filters should be hp.Choice('filters', [8, 16, 32]). Received {type(filters).__name__} {values or ''}.")
+    require(
+        isinstance(filters, kt.engine.hyperparameters.Choice) and values == [8, 16, 32],
+        f"filters should be hp.Choice('filters', [8, 16, 32]). Received {type(filters).__name__} {values or ''}.",
+    )
     head = declared["head"]
-    require(sorted(getattr(head, "values", []) or []) == ["flatten", "gap"],
-            "head should be hp.Choice('head', ['flatten', 'gap']).")
-    require(getattr(model, "optimizer", None) is not None,
-            "The model is not compiled: KerasTuner trains what you return, so call "
-            "training.compile_classifier(model, learning_rate=learning_rate) before returning it.")
-    require(tuple(model.input_shape[1:]) == (28, 28, 1) and model.output_shape[-1] == 10,
-            f"Build the model for the digits: input_shape=ds.input_shape, num_classes=ds.num_classes. "
-            f"Received input {tuple(model.input_shape[1:])}, {model.output_shape[-1]} outputs.")
+    require(
+        sorted(getattr(head, "values", []) or []) == ["flatten", "gap"],
+        "head should be hp.Choice('head', ['flatten', 'gap']).",
+    )
+    require(
+        getattr(model, "optimizer", None) is not None,
+        "The model is not compiled: KerasTuner trains what you return, so call "
+        "training.compile_classifier(model, learning_rate=learning_rate) before returning it.",
+    )
+    require(
+        tuple(model.input_shape[1:]) == (28, 28, 1) and model.output_shape[-1] == 10,
+        f"Build the model for the digits: input_shape=ds.input_shape, num_classes=ds.num_classes. "
+        f"Received input {tuple(model.input_shape[1:])}, {model.output_shape[-1]} outputs.",
+    )
 
     chosen = hp.copy()
     chosen.values.update({"filters": 32, "learning_rate": 0.005, "head": "gap"})
     model = build_fn(chosen)
     convs = _conv_filters(model)
-    require(bool(convs) and convs[0] == 32,
-            f"With filters=32 chosen by the tuner, your first conv layer has {convs[0] if convs else 'no'} filters. "
-            "Pass the value returned by hp.Choice(...) to simple_cnn instead of a number you typed.")
+    require(
+        bool(convs) and convs[0] == 32,
+        f"With filters=32 chosen by the tuner, your first conv layer has {convs[0] if convs else 'no'} filters. "
+        "Pass the value returned by hp.Choice(...) to simple_cnn instead of a number you typed.",
+    )
     require(64 in convs, f"Use two blocks that double: filters=(f, 2 * f). Your conv layers have {convs} filters.")
-    require(any(isinstance(layer, keras.layers.GlobalAveragePooling2D) for layer in model.layers),
-            "With head='gap' chosen by the tuner, your model has no global average pooling: pass head=head.")
+    require(
+        any(isinstance(layer, keras.layers.GlobalAveragePooling2D) for layer in model.layers),
+        "With head='gap' chosen by the tuner, your model has no global average pooling: pass head=head.",
+    )
     used_lr = float(np.asarray(model.optimizer.learning_rate))
-    require(math.isclose(used_lr, 0.005, rel_tol=1e-4),
-            f"With learning_rate=0.005 chosen by the tuner, your optimizer uses {used_lr:g}: pass "
-            "learning_rate=learning_rate to compile_classifier.")
+    require(
+        math.isclose(used_lr, 0.005, rel_tol=1e-4),
+        f"With learning_rate=0.005 chosen by the tuner, your optimizer uses {used_lr:g}: pass "
+        "learning_rate=learning_rate to compile_classifier.",
+    )
     return "Your build function declares the space and builds exactly the model each trial asks for."
 
 
@@ -89,18 +118,96 @@ def _fake_results(rows, names):
 
 def _results_cases():
     nan = float("nan")
-    a = _fake_results([
-        {"trial": 0, "learning_rate": 1e-3, "head": "gap", "score": 0.91, "best_epoch": 4, "epochs": 6, "seconds": 5.0, "status": "COMPLETED"},
-        {"trial": 1, "learning_rate": 5e-3, "head": "flatten", "score": 0.95, "best_epoch": 5, "epochs": 6, "seconds": 4.0, "status": "COMPLETED"},
-        {"trial": 2, "learning_rate": 3e-2, "head": "gap", "score": nan, "best_epoch": nan, "epochs": nan, "seconds": nan, "status": "FAILED"},
-        {"trial": 3, "learning_rate": 2e-4, "head": "flatten", "score": 0.62, "best_epoch": 3, "epochs": 3, "seconds": 2.0, "status": "COMPLETED"},
-    ], ["learning_rate", "head"])
-    b = _fake_results([
-        {"trial": 0, "filters": 32, "dropout": 0.2, "score": 0.88, "best_epoch": 2, "epochs": 4, "seconds": 3.0, "status": "COMPLETED"},
-        {"trial": 1, "filters": 8, "dropout": 0.0, "score": 0.71, "best_epoch": 3, "epochs": 3, "seconds": 2.0, "status": "COMPLETED"},
-        {"trial": 2, "filters": 16, "dropout": 0.4, "score": nan, "best_epoch": nan, "epochs": nan, "seconds": nan, "status": "FAILED"},
-        {"trial": 3, "filters": 16, "dropout": 0.1, "score": 0.93, "best_epoch": 4, "epochs": 4, "seconds": 3.5, "status": "COMPLETED"},
-    ], ["filters", "dropout"])
+    a = _fake_results(
+        [
+            {
+                "trial": 0,
+                "learning_rate": 1e-3,
+                "head": "gap",
+                "score": 0.91,
+                "best_epoch": 4,
+                "epochs": 6,
+                "seconds": 5.0,
+                "status": "COMPLETED",
+            },
+            {
+                "trial": 1,
+                "learning_rate": 5e-3,
+                "head": "flatten",
+                "score": 0.95,
+                "best_epoch": 5,
+                "epochs": 6,
+                "seconds": 4.0,
+                "status": "COMPLETED",
+            },
+            {
+                "trial": 2,
+                "learning_rate": 3e-2,
+                "head": "gap",
+                "score": nan,
+                "best_epoch": nan,
+                "epochs": nan,
+                "seconds": nan,
+                "status": "FAILED",
+            },
+            {
+                "trial": 3,
+                "learning_rate": 2e-4,
+                "head": "flatten",
+                "score": 0.62,
+                "best_epoch": 3,
+                "epochs": 3,
+                "seconds": 2.0,
+                "status": "COMPLETED",
+            },
+        ],
+        ["learning_rate", "head"],
+    )
+    b = _fake_results(
+        [
+            {
+                "trial": 0,
+                "filters": 32,
+                "dropout": 0.2,
+                "score": 0.88,
+                "best_epoch": 2,
+                "epochs": 4,
+                "seconds": 3.0,
+                "status": "COMPLETED",
+            },
+            {
+                "trial": 1,
+                "filters": 8,
+                "dropout": 0.0,
+                "score": 0.71,
+                "best_epoch": 3,
+                "epochs": 3,
+                "seconds": 2.0,
+                "status": "COMPLETED",
+            },
+            {
+                "trial": 2,
+                "filters": 16,
+                "dropout": 0.4,
+                "score": nan,
+                "best_epoch": nan,
+                "epochs": nan,
+                "seconds": nan,
+                "status": "FAILED",
+            },
+            {
+                "trial": 3,
+                "filters": 16,
+                "dropout": 0.1,
+                "score": 0.93,
+                "best_epoch": 4,
+                "epochs": 4,
+                "seconds": 3.5,
+                "status": "COMPLETED",
+            },
+        ],
+        ["filters", "dropout"],
+    )
     return [(a, 1, 3), (b, 3, 1)]  # (table, best row, worst row)
 
 
@@ -130,25 +237,37 @@ def pick_best(fn) -> str:
         got = fn(table.copy())
         require(got is not None and got is not Ellipsis, "pick_best returned nothing. Did you forget `return`?")
         if isinstance(got, (pd.Series, pd.DataFrame)):
-            raise Hint("Return a plain dict, e.g. row[names].to_dict(), not a pandas "
-                       f"{type(got).__name__}: build_model and the notebook expect {{name: value}}.")
+            raise Hint(
+                "Return a plain dict, e.g. row[names].to_dict(), not a pandas "
+                f"{type(got).__name__}: build_model and the notebook expect {{name: value}}."
+            )
         require(isinstance(got, dict), f"Return a dict {{name: value}}. Received {type(got).__name__}.")
         extra = sorted(set(got) - set(names))
         if extra:
-            raise Hint(f"Keep only the hyperparameters (results.attrs['hyperparameters'] = {names}); your dict also "
-                       f"has {extra}, which are results, not settings.")
+            raise Hint(
+                f"Keep only the hyperparameters (results.attrs['hyperparameters'] = {names}); your dict also "
+                f"has {extra}, which are results, not settings."
+            )
         missing = sorted(set(names) - set(got))
-        require(not missing, f"Your dict misses {missing}: include every name in results.attrs['hyperparameters'].")
+        require(
+            not missing,
+            f"Your dict misses {missing}: include every name in results.attrs['hyperparameters'].",
+        )
         if _same_values(got, {n: table.loc[worst, n] for n in names}):
-            raise Hint("You picked the trial with the *lowest* score. The objective (val_accuracy) is maximized: "
-                       "use idxmax, or sort descending.")
+            raise Hint(
+                "You picked the trial with the *lowest* score. The objective (val_accuracy) is maximized: "
+                "use idxmax, or sort descending."
+            )
         if _same_values(got, {n: table.loc[0, n] for n in names}) and best != 0:
-            raise Hint("You returned the first row. Find the row with the highest score, e.g. "
-                       "results['score'].idxmax().")
-        require(_same_values(got, expected),
-                f"For a table whose best trial is {int(table.loc[best, 'trial'])} (score "
-                f"{table.loc[best, 'score']:.2f}) you returned {got}; expected {expected}. Failed trials have "
-                "score NaN: idxmax skips them.")
+            raise Hint(
+                "You returned the first row. Find the row with the highest score, e.g. results['score'].idxmax()."
+            )
+        require(
+            _same_values(got, expected),
+            f"For a table whose best trial is {int(table.loc[best, 'trial'])} (score "
+            f"{table.loc[best, 'score']:.2f}) you returned {got}; expected {expected}. Failed trials have "
+            "score NaN: idxmax skips them.",
+        )
     return "You read the table right: the best completed trial, its hyperparameters only."
 
 
@@ -169,7 +288,10 @@ def ranking_is_trustworthy(fn) -> str:
     require_callable(fn, "ranking_is_trustworthy")
     for top, seeds, expected in _noise_cases():
         got = fn(list(top), list(seeds))
-        require(got is not None and got is not Ellipsis, "Your function returned nothing. Did you forget `return`?")
+        require(
+            got is not None and got is not Ellipsis,
+            "Your function returned nothing. Did you forget `return`?",
+        )
         if not isinstance(got, (bool, np.bool_)):
             raise Hint(f"Return True or False (a comparison such as gap > 2 * noise). Received {got!r}.")
         if bool(got) == expected:
@@ -177,17 +299,25 @@ def ranking_is_trustworthy(fn) -> str:
         s = sorted(top, reverse=True)
         noise = float(np.std(seeds, ddof=1))
         if bool(got) and s[0] - s[-1] > 2 * noise and not (s[0] - s[1] > 2 * noise):
-            raise Hint(f"For top scores {top} you said the ranking is real. The question is whether the *best* beat "
-                       "the *runner-up* by more than the noise: compare the two highest scores, not the best and "
-                       "the worst.")
+            raise Hint(
+                f"For top scores {top} you said the ranking is real. The question is whether the *best* beat "
+                "the *runner-up* by more than the noise: compare the two highest scores, not the best and "
+                "the worst."
+            )
         if top[0] - top[1] != s[0] - s[1]:
-            raise Hint(f"The scores {top} are not sorted. Sort them (highest first) before taking the gap between "
-                       "the best and the runner-up.")
+            raise Hint(
+                f"The scores {top} are not sorted. Sort them (highest first) before taking the gap between "
+                "the best and the runner-up."
+            )
         if bool(got) and s[0] - s[1] > noise:
-            raise Hint(f"Top {top}, seeds {seeds}: the gap {s[0] - s[1]:.4f} exceeds one standard deviation "
-                       f"({noise:.4f}) but not two. One noise width happens by luck often (about one time in three); "
-                       "require gap > 2 * noise.")
-        raise Hint(f"For top scores {top} and seed scores {seeds} the answer is {expected}: gap = best - runner-up "
-                   f"= {s[0] - s[1]:.4f}, noise = np.std(seed_scores, ddof=1) = {noise:.4f}; trust the ranking when "
-                   "gap > 2 * noise.")
+            raise Hint(
+                f"Top {top}, seeds {seeds}: the gap {s[0] - s[1]:.4f} exceeds one standard deviation "
+                f"({noise:.4f}) but not two. One noise width happens by luck often (about one time in three); "
+                "require gap > 2 * noise."
+            )
+        raise Hint(
+            f"For top scores {top} and seed scores {seeds} the answer is {expected}: gap = best - runner-up "
+            f"= {s[0] - s[1]:.4f}, noise = np.std(seed_scores, ddof=1) = {noise:.4f}; trust the ranking when "
+            "gap > 2 * noise."
+        )
     return "Right: a ranking is only worth trusting when the gap is larger than the seed-to-seed noise."

@@ -17,7 +17,16 @@ from helpers.plots import (
     tuning,
 )
 
-_MODULES = (basics, data_preparation, architecture, training_strategies, regularization, monitoring,
-            transfer, overfitting, tuning)
+_MODULES = (
+    basics,
+    data_preparation,
+    architecture,
+    training_strategies,
+    regularization,
+    monitoring,
+    transfer,
+    overfitting,
+    tuning,
+)
 
 __all__ = reexport(globals(), _MODULES, "plot")

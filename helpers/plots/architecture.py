@@ -13,12 +13,28 @@ from matplotlib.patches import Rectangle
 
 from helpers.plots.basics import COLORS
 
-__all__ = ["plot_architecture", "plot_receptive_fields", "plot_tradeoff", "plot_parameter_split",
-           "plot_gradients_by_depth", "plot_sensitivity"]
+__all__ = [
+    "plot_architecture",
+    "plot_receptive_fields",
+    "plot_tradeoff",
+    "plot_parameter_split",
+    "plot_gradients_by_depth",
+    "plot_sensitivity",
+]
 
 PART_COLORS = {"features": COLORS[0], "head": COLORS[1]}
-_DRAWN = ("Conv2D", "DepthwiseConv2D", "SeparableConv2D", "MaxPooling2D", "AveragePooling2D", "Flatten",
-          "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Dense", "Add")
+_DRAWN = (
+    "Conv2D",
+    "DepthwiseConv2D",
+    "SeparableConv2D",
+    "MaxPooling2D",
+    "AveragePooling2D",
+    "Flatten",
+    "GlobalAveragePooling2D",
+    "GlobalMaxPooling2D",
+    "Dense",
+    "Add",
+)
 
 
 def _fmt_count(n: float) -> str:
@@ -50,16 +66,26 @@ def plot_architecture(model, *, title: str | None = None):
         ax.add_patch(Rectangle((x, -height / 2), width, height, facecolor=color, alpha=alpha, edgecolor="black"))
         ax.text(x + width / 2, height / 2 + 0.08, row["layer"], rotation=60, fontsize=7, ha="left", va="bottom")
         dims = "x".join(str(d) for d in shape)
-        ax.text(x + width / 2, -height / 2 - 0.1, f"{dims}\n{_fmt_count(row['params'])} p\n{_fmt_count(row['flops'])} F",
-                fontsize=6.5, ha="center", va="top")
+        ax.text(
+            x + width / 2,
+            -height / 2 - 0.1,
+            f"{dims}\n{_fmt_count(row['params'])} p\n{_fmt_count(row['flops'])} F",
+            fontsize=6.5,
+            ha="center",
+            va="top",
+        )
         centers[row["layer"]] = (x + width / 2, height / 2)
         x += width + 0.35
     drawn = list(centers)
     for src, dst in _drawn_edges(model, set(drawn)):
         if drawn.index(dst) - drawn.index(src) > 1:  # a branch that bypasses boxes: a skip connection
             (x0, y0), (x1, y1) = centers[src], centers[dst]
-            ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
-                        arrowprops={"arrowstyle": "->", "color": "grey", "connectionstyle": "arc3,rad=-0.35"})
+            ax.annotate(
+                "",
+                xy=(x1, y1),
+                xytext=(x0, y0),
+                arrowprops={"arrowstyle": "->", "color": "grey", "connectionstyle": "arc3,rad=-0.35"},
+            )
     ax.set_xlim(-0.3, x)
     ax.set_ylim(-2.6, 3.4)
     ax.set_xticks([])
@@ -99,8 +125,13 @@ def _drawn_edges(model, drawn: set[str]) -> list[tuple[str, str]]:
     return [(src, name) for name in parents if name in drawn for src in sorted(drawn_ancestors(name))]
 
 
-def plot_receptive_fields(rf_table: pd.DataFrame, image: np.ndarray | None = None, *,
-                          image_size: int | None = None, title: str = "Receptive field per layer"):
+def plot_receptive_fields(
+    rf_table: pd.DataFrame,
+    image: np.ndarray | None = None,
+    *,
+    image_size: int | None = None,
+    title: str = "Receptive field per layer",
+):
     """Left: each conv/pool layer's receptive field against the image size. Right (with ``image``):
     the field of every pooling layer (or of every layer, without pooling) drawn on the image."""
     if not isinstance(rf_table, pd.DataFrame) or "receptive_field" not in rf_table or rf_table.empty:
@@ -122,7 +153,11 @@ def plot_receptive_fields(rf_table: pd.DataFrame, image: np.ndarray | None = Non
         ax.axhline(image_size, color="black", linestyle="--", linewidth=1)
         ax.text(-0.4, image_size, f"image: {image_size} px", ha="left", va="bottom", fontsize=8)
     ax.set_ylim(0, 1.15 * max(max(fields), image_size or 0))
-    ax.set(title="Field size (pooling layers in orange)", xlabel="layer", ylabel="receptive field (pixels per side)")
+    ax.set(
+        title="Field size (pooling layers in orange)",
+        xlabel="layer",
+        ylabel="receptive field (pixels per side)",
+    )
     ax.grid(alpha=0.3, axis="y")
     if image is not None:
         ax = axes[0, 1]
@@ -131,8 +166,17 @@ def plot_receptive_fields(rf_table: pd.DataFrame, image: np.ndarray | None = Non
         cy, cx = (image.shape[0] - 1) / 2, (image.shape[1] - 1) / 2
         for k, i in enumerate(pools):
             r = fields[i]
-            ax.add_patch(Rectangle((cx - r / 2, cy - r / 2), r, r, fill=False, linewidth=2,
-                                   edgecolor=COLORS[(k + 2) % len(COLORS)], label=f"{rf_table['layer'].iloc[i]}: {r}px"))
+            ax.add_patch(
+                Rectangle(
+                    (cx - r / 2, cy - r / 2),
+                    r,
+                    r,
+                    fill=False,
+                    linewidth=2,
+                    edgecolor=COLORS[(k + 2) % len(COLORS)],
+                    label=f"{rf_table['layer'].iloc[i]}: {r}px",
+                )
+            )
         ax.set_xlim(min(-0.5, cx - max(fields) / 2 - 1), max(image.shape[1] - 0.5, cx + max(fields) / 2 + 1))
         ax.set_ylim(max(image.shape[0] - 0.5, cy + max(fields) / 2 + 1), min(-0.5, cy - max(fields) / 2 - 1))
         ax.legend(fontsize=7, loc="lower right")
@@ -142,16 +186,25 @@ def plot_receptive_fields(rf_table: pd.DataFrame, image: np.ndarray | None = Non
     return fig
 
 
-def plot_tradeoff(table: pd.DataFrame, *, metric: str = "val_accuracy",
-                  title: str = "Accuracy against model size and compute"):
+def plot_tradeoff(
+    table: pd.DataFrame,
+    *,
+    metric: str = "val_accuracy",
+    title: str = "Accuracy against model size and compute",
+):
     """``metric`` against parameters (left) and forward MFLOPs (right), one labelled point per model
     (the rows of ``model_stats.summary_table`` with a metric column)."""
     missing = [c for c in ("params", "mflops", metric) if c not in getattr(table, "columns", ())]
     if missing:
-        raise ValueError(f"table needs columns params, mflops and {metric!r}; missing {missing}. "
-                         "Build it with model_stats.summary_table(models, metrics).")
+        raise ValueError(
+            f"table needs columns params, mflops and {metric!r}; missing {missing}. "
+            "Build it with model_stats.summary_table(models, metrics)."
+        )
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.9), sharey=True)
-    for ax, col, label in ((axes[0], "params", "parameters"), (axes[1], "mflops", "forward MFLOPs per image")):
+    for ax, col, label in (
+        (axes[0], "params", "parameters"),
+        (axes[1], "mflops", "forward MFLOPs per image"),
+    ):
         for i, (name, row) in enumerate(table.iterrows()):
             ax.scatter(row[col], row[metric], s=60, color=COLORS[i % len(COLORS)], zorder=3)
             ax.annotate(str(name), (row[col], row[metric]), textcoords="offset points", xytext=(6, 4), fontsize=8)
@@ -168,8 +221,10 @@ def plot_parameter_split(table: pd.DataFrame, *, title: str = "Where the paramet
     """Stacked bars: feature-extractor and head parameters per model (from ``model_stats.summary_table``)."""
     missing = [c for c in ("feature_params", "head_params") if c not in getattr(table, "columns", ())]
     if missing:
-        raise ValueError(f"table needs columns feature_params and head_params; missing {missing}. "
-                         "Build it with model_stats.summary_table(models).")
+        raise ValueError(
+            f"table needs columns feature_params and head_params; missing {missing}. "
+            "Build it with model_stats.summary_table(models)."
+        )
     fig, ax = plt.subplots(figsize=(8, 0.8 + 0.6 * len(table)))
     names = [str(n) for n in table.index]
     ax.barh(names, table["feature_params"], color=PART_COLORS["features"], label="feature extractor")
@@ -203,8 +258,13 @@ def plot_gradients_by_depth(norms: Mapping[str, pd.Series], *, title: str = "Gra
     fig, ax = plt.subplots(figsize=(max(8.0, 0.45 * len(order)), 4.4))
     for i, (name, series) in enumerate(norms.items()):
         pos = [order.index(str(layer)) for layer in series.index]
-        ax.plot(pos, np.maximum(np.asarray(series, dtype=float), 1e-12), marker="o", color=COLORS[i % len(COLORS)],
-                label=name)
+        ax.plot(
+            pos,
+            np.maximum(np.asarray(series, dtype=float), 1e-12),
+            marker="o",
+            color=COLORS[i % len(COLORS)],
+            label=name,
+        )
     ax.set_yscale("log")
     ax.set_xticks(range(len(order)), order, rotation=60, ha="right", fontsize=7)
     ax.set(xlabel="layer with weights, input to output", ylabel="gradient norm (log scale)", title=title)
@@ -214,8 +274,12 @@ def plot_gradients_by_depth(norms: Mapping[str, pd.Series], *, title: str = "Gra
     return fig
 
 
-def plot_sensitivity(effects: Mapping[str, float], *, xlabel: str = "validation accuracy: best - worst setting",
-                     title: str = "Which choices mattered most (this notebook's runs)"):
+def plot_sensitivity(
+    effects: Mapping[str, float],
+    *,
+    xlabel: str = "validation accuracy: best - worst setting",
+    title: str = "Which choices mattered most (this notebook's runs)",
+):
     """Horizontal bars, largest first: how much the validation metric moved when each choice changed."""
     if not effects:
         raise ValueError("effects is empty; pass e.g. {'head': 0.02, 'depth': 0.05}.")

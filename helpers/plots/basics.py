@@ -6,16 +6,25 @@ solid and validation dashed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from helpers import config
 
-__all__ = ["show_images", "plot_history", "plot_histories", "plot_kernels_applied",
-           "plot_feature_maps", "plot_filters", "plot_class_balance", "save_fig", "COLORS"]
+__all__ = [
+    "show_images",
+    "plot_history",
+    "plot_histories",
+    "plot_kernels_applied",
+    "plot_feature_maps",
+    "plot_filters",
+    "plot_class_balance",
+    "save_fig",
+    "COLORS",
+]
 
 COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 
@@ -83,9 +92,7 @@ def plot_history(history, metric: str = "accuracy", *, title: str = "Learning cu
     return plot_histories({"model": history}, metric=metric, title=title)
 
 
-def plot_histories(
-    histories: Mapping[str, object], metric: str = "accuracy", *, title: str = "Learning curves"
-):
+def plot_histories(histories: Mapping[str, object], metric: str = "accuracy", *, title: str = "Learning curves"):
     """Compare runs: loss (left) and ``metric`` (right); a colour per run, validation dashed."""
     if not histories:
         raise ValueError("histories is empty; pass e.g. {'baseline': history}.")
@@ -120,8 +127,11 @@ def plot_kernels_applied(image: np.ndarray, results: Mapping[str, np.ndarray], *
     fig, axes = plt.subplots(1, len(panels), figsize=(2.4 * len(panels), 2.7), squeeze=False)
     for ax, (name, img) in zip(axes.flat, panels.items()):
         img = np.squeeze(img)
-        ax.imshow(img, cmap="gray" if name == "input" else "RdBu_r",
-                  **({} if name == "input" else {"vmin": -np.abs(img).max(), "vmax": np.abs(img).max()}))
+        ax.imshow(
+            img,
+            cmap="gray" if name == "input" else "RdBu_r",
+            **({} if name == "input" else {"vmin": -np.abs(img).max(), "vmax": np.abs(img).max()}),
+        )
         ax.set_title(name, fontsize=10)
         ax.axis("off")
     fig.suptitle(title)
@@ -182,8 +192,9 @@ def plot_filters(model, layer_name: str, *, max_filters: int = 16, cols: int = 8
     return fig
 
 
-def plot_class_balance(y_by_split: Mapping[str, np.ndarray], class_names: Sequence[str], *,
-                       title: str = "Examples per class"):
+def plot_class_balance(
+    y_by_split: Mapping[str, np.ndarray], class_names: Sequence[str], *, title: str = "Examples per class"
+):
     """Bar chart of examples per class for each split (a missing class stands out as a gap)."""
     fig, ax = plt.subplots(figsize=(9, 3.2))
     k = len(class_names)

@@ -12,8 +12,9 @@ from helpers.plots.basics import COLORS, _image_for_display
 __all__ = ["plot_augmentations", "plot_per_class_accuracy", "plot_pixel_histogram", "plot_throughput"]
 
 
-def plot_pixel_histogram(images_by_name: Mapping[str, np.ndarray], *, bins: int = 50, log: bool = True,
-                         title: str = "Pixel values"):
+def plot_pixel_histogram(
+    images_by_name: Mapping[str, np.ndarray], *, bins: int = 50, log: bool = True, title: str = "Pixel values"
+):
     """One histogram of pixel values per entry (e.g. raw, rescaled, standardized), side by side.
 
     Each panel has its own x axis, so the *shape* stays comparable while the range changes; the
@@ -32,18 +33,30 @@ def plot_pixel_histogram(images_by_name: Mapping[str, np.ndarray], *, bins: int 
             raise ValueError(f"{name!r} must hold finite pixel values (received {values.size} values).")
         ax.hist(values, bins=bins, color=COLORS[i % len(COLORS)], log=log)
         ax.set(title=name, xlabel="pixel value", ylabel="pixels" + (" (log scale)" if log else ""))
-        ax.text(0.97, 0.95, f"mean {values.mean():.3g}\nstd {values.std():.3g}\n"
-                f"range [{values.min():.3g}, {values.max():.3g}]",
-                transform=ax.transAxes, ha="right", va="top", fontsize=8,
-                bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
+        ax.text(
+            0.97,
+            0.95,
+            f"mean {values.mean():.3g}\nstd {values.std():.3g}\nrange [{values.min():.3g}, {values.max():.3g}]",
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=8,
+            bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"},
+        )
         ax.grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 
-def plot_augmentations(images: np.ndarray, variants: np.ndarray, labels: Sequence[int] | None = None,
-                       class_names: Sequence[str] | None = None, *, title: str = "Augmented samples"):
+def plot_augmentations(
+    images: np.ndarray,
+    variants: np.ndarray,
+    labels: Sequence[int] | None = None,
+    class_names: Sequence[str] | None = None,
+    *,
+    title: str = "Augmented samples",
+):
     """One row per image: the original, then its augmented versions.
 
     ``variants`` has shape ``(len(images), n, H, W, C)``, as returned by ``helpers.augment.variants``.
@@ -55,8 +68,10 @@ def plot_augmentations(images: np.ndarray, variants: np.ndarray, labels: Sequenc
             f"Received shapes {images.shape} and {variants.shape}"
         )
     if variants.shape[0] != images.shape[0] or variants.shape[2:] != images.shape[1:]:
-        raise ValueError(f"variants {variants.shape} do not match images {images.shape}: expected "
-                         f"({images.shape[0]}, n, {', '.join(map(str, images.shape[1:]))}).")
+        raise ValueError(
+            f"variants {variants.shape} do not match images {images.shape}: expected "
+            f"({images.shape[0]}, n, {', '.join(map(str, images.shape[1:]))})."
+        )
     rows, cols = len(images), variants.shape[1] + 1
     fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.35 * rows + 0.5), squeeze=False)
     for r in range(rows):
@@ -76,8 +91,12 @@ def plot_augmentations(images: np.ndarray, variants: np.ndarray, labels: Sequenc
     return fig
 
 
-def plot_per_class_accuracy(results: Mapping[str, tuple[np.ndarray, np.ndarray]], class_names: Sequence[str], *,
-                            title: str = "Accuracy per class"):
+def plot_per_class_accuracy(
+    results: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    class_names: Sequence[str],
+    *,
+    title: str = "Accuracy per class",
+):
     """Grouped bars of accuracy per class; ``results`` maps a name to ``(y_true, y_pred)``."""
     if not results:
         raise ValueError("results is empty; pass e.g. {'original': (y_true, y_pred)}.")
@@ -87,13 +106,20 @@ def plot_per_class_accuracy(results: Mapping[str, tuple[np.ndarray, np.ndarray]]
     for i, (name, (y_true, y_pred)) in enumerate(results.items()):
         y_true, y_pred = np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int)
         if y_true.shape != y_pred.shape or y_true.ndim != 1 or len(y_true) == 0:
-            raise ValueError(f"{name!r}: y_true and y_pred must be 1-D arrays of the same length. "
-                             f"Received shapes {y_true.shape} and {y_pred.shape}")
+            raise ValueError(
+                f"{name!r}: y_true and y_pred must be 1-D arrays of the same length. "
+                f"Received shapes {y_true.shape} and {y_pred.shape}"
+            )
         correct = np.bincount(y_true, weights=(y_true == y_pred), minlength=k)
         total = np.bincount(y_true, minlength=k)
         acc = np.divide(correct, total, out=np.full(k, np.nan), where=total > 0)
-        ax.bar(np.arange(k) + i * width, acc, width=width, color=COLORS[i % len(COLORS)],
-               label=f"{name} (overall {np.mean(y_true == y_pred):.0%})")
+        ax.bar(
+            np.arange(k) + i * width,
+            acc,
+            width=width,
+            color=COLORS[i % len(COLORS)],
+            label=f"{name} (overall {np.mean(y_true == y_pred):.0%})",
+        )
     ax.set_xticks(np.arange(k) + width * (len(results) - 1) / 2, class_names)
     ax.set(title=title, xlabel="true class", ylabel="accuracy", ylim=(0, 1.05))
     ax.grid(axis="y", alpha=0.3)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -13,8 +13,9 @@ from helpers.plots.basics import COLORS, _history_dict, _image_for_display
 __all__ = ["plot_early_stopping", "plot_confusion_matrix", "plot_most_confused", "plot_reliability_diagram"]
 
 
-def plot_early_stopping(history, *, patience: int, monitor: str = "val_loss", min_delta: float = 0.0,
-                        title: str | None = None):
+def plot_early_stopping(
+    history, *, patience: int, monitor: str = "val_loss", min_delta: float = 0.0, title: str | None = None
+):
     """The monitored curve with what ``EarlyStopping(patience=...)`` did on it.
 
     Marks the best epoch (whose weights ``restore_best_weights`` brings back), shades the
@@ -38,12 +39,20 @@ def plot_early_stopping(history, *, patience: int, monitor: str = "val_loss", mi
     ax.axvline(best, color=COLORS[2], linewidth=1.5, label=f"best epoch {best} (weights restored)")
     ax.plot([best], [values[best - 1]], marker="*", markersize=14, color=COLORS[2])
     if stopped > best:
-        ax.axvspan(best + 0.5, min(best + patience, len(values)) + 0.5, color=COLORS[1], alpha=0.15,
-                   label=f"patience: {patience} epochs without improvement")
+        ax.axvspan(
+            best + 0.5,
+            min(best + patience, len(values)) + 0.5,
+            color=COLORS[1],
+            alpha=0.15,
+            label=f"patience: {patience} epochs without improvement",
+        )
     if stopped < len(values) or stopped == best + patience:
         ax.axvline(stopped, color=COLORS[3], linestyle=":", linewidth=1.5, label=f"stopped after epoch {stopped}")
-    ax.set(title=title or f"EarlyStopping(monitor={monitor!r}, patience={patience})", xlabel="epoch",
-           ylabel=monitor.replace("val_", "") if train_key else monitor)
+    ax.set(
+        title=title or f"EarlyStopping(monitor={monitor!r}, patience={patience})",
+        xlabel="epoch",
+        ylabel=monitor.replace("val_", "") if train_key else monitor,
+    )
     if "loss" in monitor and np.all(values > 0) and (train_key not in h or np.all(np.asarray(h[train_key]) > 0)):
         ax.set_yscale("log")  # losses shrink by orders of magnitude; a log axis shows where they turn
     ax.xaxis.get_major_locator().set_params(integer=True)
@@ -53,8 +62,9 @@ def plot_early_stopping(history, *, patience: int, monitor: str = "val_loss", mi
     return fig
 
 
-def plot_confusion_matrix(cm, class_names: Sequence[str] | None = None, *, normalize: bool = False,
-                          title: str = "Confusion matrix"):
+def plot_confusion_matrix(
+    cm, class_names: Sequence[str] | None = None, *, normalize: bool = False, title: str = "Confusion matrix"
+):
     """A seaborn heatmap of ``cm`` (rows: true class, columns: predicted class).
 
     With ``normalize=True`` each row is divided by its total, so the diagonal reads as per-class
@@ -80,18 +90,41 @@ def plot_confusion_matrix(cm, class_names: Sequence[str] | None = None, *, norma
     size = max(4.5, 0.55 * len(cm) + 2)
     fig, ax = plt.subplots(figsize=(size + 1, size))
     annot = len(cm) <= 20
-    sns.heatmap(values, annot=annot, fmt=fmt, cmap="Blues", square=True, cbar=True, ax=ax,
-                xticklabels=names, yticklabels=names, annot_kws={"fontsize": 8}, linewidths=0.5,
-                linecolor="white", **kwargs)
-    ax.set(title=title + (" (row-normalized: recall on the diagonal)" if normalize else ""),
-           xlabel="predicted class", ylabel="true class")
+    sns.heatmap(
+        values,
+        annot=annot,
+        fmt=fmt,
+        cmap="Blues",
+        square=True,
+        cbar=True,
+        ax=ax,
+        xticklabels=names,
+        yticklabels=names,
+        annot_kws={"fontsize": 8},
+        linewidths=0.5,
+        linecolor="white",
+        **kwargs,
+    )
+    ax.set(
+        title=title + (" (row-normalized: recall on the diagonal)" if normalize else ""),
+        xlabel="predicted class",
+        ylabel="true class",
+    )
     ax.tick_params(axis="y", rotation=0)
     fig.tight_layout()
     return fig
 
 
-def plot_most_confused(x, y_true, y_pred, pairs, class_names: Sequence[str] | None = None, *,
-                       per_pair: int = 4, title: str = "Most confused pairs"):
+def plot_most_confused(
+    x,
+    y_true,
+    y_pred,
+    pairs,
+    class_names: Sequence[str] | None = None,
+    *,
+    per_pair: int = 4,
+    title: str = "Most confused pairs",
+):
     """One row per confused pair (from ``evaluation.most_confused_pairs``) with example images.
 
     Each row is labelled "true -> predicted (count)" and shows up to ``per_pair`` of the images of
@@ -101,23 +134,40 @@ def plot_most_confused(x, y_true, y_pred, pairs, class_names: Sequence[str] | No
 
     x = np.asarray(x)
     if x.ndim not in (3, 4) or len(x) != len(y_true) or len(y_true) != len(y_pred):
-        raise ValueError(f"x, y_true and y_pred must describe the same images. Received shapes "
-                         f"{x.shape}, {np.shape(y_true)}, {np.shape(y_pred)}")
-    records = pairs.to_dict("records") if hasattr(pairs, "to_dict") else [
-        {"true": int(t), "predicted": int(p), "count": None} for t, p in pairs]
+        raise ValueError(
+            f"x, y_true and y_pred must describe the same images. Received shapes "
+            f"{x.shape}, {np.shape(y_true)}, {np.shape(y_pred)}"
+        )
+    records = (
+        pairs.to_dict("records")
+        if hasattr(pairs, "to_dict")
+        else [{"true": int(t), "predicted": int(p), "count": None} for t, p in pairs]
+    )
     if not records:
         raise ValueError("pairs is empty: the model made no mistakes to show. Nothing to plot.")
     label = (lambda k: str(class_names[k])) if class_names is not None else str
-    fig, axes = plt.subplots(len(records), per_pair + 1, figsize=(1.5 * (per_pair + 1) + 1.2, 1.6 * len(records)),
-                             squeeze=False, gridspec_kw={"width_ratios": [1.8] + [1] * per_pair})
+    fig, axes = plt.subplots(
+        len(records),
+        per_pair + 1,
+        figsize=(1.5 * (per_pair + 1) + 1.2, 1.6 * len(records)),
+        squeeze=False,
+        gridspec_kw={"width_ratios": [1.8] + [1] * per_pair},
+    )
     for row, rec in zip(axes, records):
         t, p = int(rec["true"]), int(rec["predicted"])
         idx = confusion_examples(y_true, y_pred, t, p, n=per_pair)
         row[0].axis("off")
         n = rec.get("count")
         count = f"\n{n} image{'s' if n != 1 else ''}" if n is not None else ""
-        row[0].text(0.5, 0.5, f"true {label(t)}\n-> predicted {label(p)}{count}", ha="center", va="center",
-                    fontsize=10, transform=row[0].transAxes)
+        row[0].text(
+            0.5,
+            0.5,
+            f"true {label(t)}\n-> predicted {label(p)}{count}",
+            ha="center",
+            va="center",
+            fontsize=10,
+            transform=row[0].transAxes,
+        )
         for j, ax in enumerate(row[1:]):
             ax.axis("off")
             if j < len(idx):
@@ -144,8 +194,7 @@ def plot_reliability_diagram(calibrations, *, title: str = "Reliability diagram"
     for name, cal in calibrations.items():
         if not isinstance(cal, Calibration):
             raise TypeError(f"{name!r} is a {type(cal).__name__}; use helpers.evaluation.calibration(probs, y).")
-    fig, (ax, ax_count) = plt.subplots(2, 1, figsize=(6.5, 6.5), sharex=True,
-                                       gridspec_kw={"height_ratios": [3, 1.2]})
+    fig, (ax, ax_count) = plt.subplots(2, 1, figsize=(6.5, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1.2]})
     n_runs = len(calibrations)
     ax.plot([0, 1], [0, 1], color="gray", linestyle="--", linewidth=1, label="perfectly calibrated")
     for i, (name, cal) in enumerate(calibrations.items()):
@@ -154,8 +203,16 @@ def plot_reliability_diagram(calibrations, *, title: str = "Reliability diagram"
         left = edges[:-1] + i * width
         filled = cal.count > 0
         color = COLORS[i % len(COLORS)]
-        ax.bar(left[filled], cal.accuracy[filled], width=width, align="edge", color=color, alpha=0.75,
-               edgecolor="white", label=f"{name}: ECE {cal.ece:.1%}")
+        ax.bar(
+            left[filled],
+            cal.accuracy[filled],
+            width=width,
+            align="edge",
+            color=color,
+            alpha=0.75,
+            edgecolor="white",
+            label=f"{name}: ECE {cal.ece:.1%}",
+        )
         ax_count.bar(left, cal.count, width=width, align="edge", color=color, alpha=0.75, edgecolor="white")
     ax.set(title=title, ylabel="accuracy in the bin", xlim=(0, 1), ylim=(0, 1.02))
     ax.legend(fontsize=8, loc="upper left")

@@ -6,7 +6,7 @@ measurement; training solid (or hollow), validation dashed (or filled), as in ``
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -29,8 +29,10 @@ def _as_frame(table, required: Sequence[str]):
         raise ValueError("The results table is empty; train at least one run first.")
     missing = [c for c in required if c not in table.columns]
     if missing:
-        raise ValueError(f"The results table has no column {', '.join(map(repr, missing))}. "
-                         f"Columns: {', '.join(map(str, table.columns))}")
+        raise ValueError(
+            f"The results table has no column {', '.join(map(repr, missing))}. "
+            f"Columns: {', '.join(map(str, table.columns))}"
+        )
     return table
 
 
@@ -88,9 +90,21 @@ def plot_recipe_results(table, *, title: str = "Fixes compared on the same seeds
         color = COLORS[i % len(COLORS)]
         y = np.full(len(rows), len(names) - 1 - i, dtype=float)
         jitter = np.linspace(-0.12, 0.12, len(rows)) if len(rows) > 1 else np.zeros(1)
-        ax.scatter(rows["train_accuracy"], y + jitter, facecolors="none", edgecolors=color, s=45,
-                   label="train (hollow)" if i == 0 else None)
-        ax.scatter(rows["val_accuracy"], y + jitter, color=color, s=45, label="validation (filled)" if i == 0 else None)
+        ax.scatter(
+            rows["train_accuracy"],
+            y + jitter,
+            facecolors="none",
+            edgecolors=color,
+            s=45,
+            label="train (hollow)" if i == 0 else None,
+        )
+        ax.scatter(
+            rows["val_accuracy"],
+            y + jitter,
+            color=color,
+            s=45,
+            label="validation (filled)" if i == 0 else None,
+        )
         mean = rows["val_accuracy"].mean()
         ax.plot([mean, mean], [y[0] - 0.3, y[0] + 0.3], color=color, linewidth=2.5)
         ax.annotate(f"{mean:.1%}", (mean, y[0] + 0.3), fontsize=8, ha="center", va="bottom", color=color)

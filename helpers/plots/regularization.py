@@ -6,7 +6,7 @@ for the histograms, models or weight arrays). A colour per run, as in ``plot_his
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -16,9 +16,14 @@ from helpers.plots.basics import COLORS
 __all__ = ["plot_weight_histograms", "plot_strength_sweep", "plot_regularization_results"]
 
 
-def plot_weight_histograms(weights_by_run: Mapping[str, object], *, threshold: float | None = 1e-3,
-                           bins: int = 121, limit: float | None = None,
-                           title: str = "Kernel weights after training"):
+def plot_weight_histograms(
+    weights_by_run: Mapping[str, object],
+    *,
+    threshold: float | None = 1e-3,
+    bins: int = 121,
+    limit: float | None = None,
+    title: str = "Kernel weights after training",
+):
     """One histogram per run of all kernel weights (log counts), sharing the x axis.
 
     A shaded band marks ``|w| < threshold`` and each panel states the fraction inside it, so L1's
@@ -67,9 +72,14 @@ def plot_weight_histograms(weights_by_run: Mapping[str, object], *, threshold: f
     return fig
 
 
-def plot_strength_sweep(families: Mapping[str, Mapping[float, object]], *, baseline=None,
-                        zero_threshold: float = 1e-3, min_span: float = 0.05,
-                        title: str = "Penalty strength sweep"):
+def plot_strength_sweep(
+    families: Mapping[str, Mapping[float, object]],
+    *,
+    baseline=None,
+    zero_threshold: float = 1e-3,
+    min_span: float = 0.05,
+    title: str = "Penalty strength sweep",
+):
     """Gap, validation accuracy and near-zero weights against penalty strength (log x), per family.
 
     Args:
@@ -84,20 +94,31 @@ def plot_strength_sweep(families: Mapping[str, Mapping[float, object]], *, basel
     if not isinstance(families, Mapping) or not families:
         raise ValueError("families must be a non-empty dict such as {'L2': {1e-3: run}}.")
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-    measures = (("train/val gap", lambda r: r.gap), ("validation accuracy", lambda r: r.val_accuracy),
-                (f"fraction |w| < {zero_threshold:g}",
-                 lambda r: regularization.near_zero_fraction(r.model, zero_threshold)))
+    measures = (
+        ("train/val gap", lambda r: r.gap),
+        ("validation accuracy", lambda r: r.val_accuracy),
+        (
+            f"fraction |w| < {zero_threshold:g}",
+            lambda r: regularization.near_zero_fraction(r.model, zero_threshold),
+        ),
+    )
     for i, (family, runs) in enumerate(families.items()):
         if not isinstance(runs, Mapping) or not runs:
             raise ValueError(f"Family {family!r} must map strengths to runs, e.g. {{1e-3: run}}.")
         if any(not isinstance(s, (int, float)) or s <= 0 for s in runs):
-            raise ValueError(f"Strengths must be positive numbers (the x axis is logarithmic). "
-                             f"Received for {family!r}: {list(runs)}")
+            raise ValueError(
+                f"Strengths must be positive numbers (the x axis is logarithmic). Received for {family!r}: {list(runs)}"
+            )
         regularization._runs_list(runs)
         strengths = sorted(runs)
         for ax, (_, measure) in zip(axes, measures):
-            ax.plot(strengths, [measure(runs[s]) for s in strengths], marker="o",
-                    color=COLORS[i % len(COLORS)], label=family)
+            ax.plot(
+                strengths,
+                [measure(runs[s]) for s in strengths],
+                marker="o",
+                color=COLORS[i % len(COLORS)],
+                label=family,
+            )
     for ax, (label, measure) in zip(axes, measures):
         if baseline is not None:
             ax.axhline(measure(baseline), color="gray", linestyle=":", label="no penalty")
@@ -129,8 +150,9 @@ def plot_regularization_results(runs, *, title: str = "Train and validation accu
     runs = regularization._runs_list(runs)
     names = [r.name for r in runs]
     y = np.arange(len(runs))[::-1]
-    fig, (ax, ax_gap) = plt.subplots(1, 2, figsize=(11, 0.42 * len(runs) + 1.6), sharey=True,
-                                     gridspec_kw={"width_ratios": [2, 1]})
+    fig, (ax, ax_gap) = plt.subplots(
+        1, 2, figsize=(11, 0.42 * len(runs) + 1.6), sharey=True, gridspec_kw={"width_ratios": [2, 1]}
+    )
     train = np.array([r.train_accuracy for r in runs])
     val = np.array([r.val_accuracy for r in runs])
     ax.hlines(y, val, train, color="gray", lw=2, alpha=0.6)
@@ -138,8 +160,15 @@ def plot_regularization_results(runs, *, title: str = "Train and validation accu
     ax.scatter(val, y, color=COLORS[1], s=45, zorder=3, label="validation")
     tested = [(yy, r.test_accuracy) for yy, r in zip(y, runs) if r.test_accuracy is not None]
     if tested:
-        ax.scatter([t for _, t in tested], [yy for yy, _ in tested], marker="x", color=COLORS[2], s=40,
-                   zorder=4, label="test")
+        ax.scatter(
+            [t for _, t in tested],
+            [yy for yy, _ in tested],
+            marker="x",
+            color=COLORS[2],
+            s=40,
+            zorder=4,
+            label="test",
+        )
     ax.set(xlabel="accuracy", title="Accuracy (line = train/val gap)")
     ax.set_yticks(y, names)
     ax.grid(alpha=0.3, axis="x")

@@ -4,15 +4,20 @@ rate grid, the learning-rate range test, schedules, and a seeded comparison of o
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from helpers.plots.basics import COLORS
 
-__all__ = ["plot_optimizer_paths", "plot_batch_lr_grid", "plot_lr_range_test", "plot_schedules",
-           "plot_seed_comparison"]
+__all__ = [
+    "plot_optimizer_paths",
+    "plot_batch_lr_grid",
+    "plot_lr_range_test",
+    "plot_schedules",
+    "plot_seed_comparison",
+]
 
 
 def plot_optimizer_paths(surface, trajectories: Mapping[str, object], *, levels: int = 30, title: str | None = None):
@@ -44,8 +49,13 @@ def plot_optimizer_paths(surface, trajectories: Mapping[str, object], *, levels:
         gap = np.maximum(np.asarray(traj.losses, dtype=np.float64) - surface.min_value, 1e-12)
         ax_loss.semilogy(np.arange(len(gap)), gap, color=color, label=label)
     ax_map.plot(*surface.start, marker="*", color="black", markersize=12, linestyle="none", label="start")
-    ax_map.set(xlim=surface.xlim, ylim=surface.ylim, xlabel="x (first parameter)", ylabel="y (second parameter)",
-               title=surface.description)
+    ax_map.set(
+        xlim=surface.xlim,
+        ylim=surface.ylim,
+        xlabel="x (first parameter)",
+        ylabel="y (second parameter)",
+        title=surface.description,
+    )
     ax_map.legend(fontsize=8, loc="lower right")
     ax_loss.set(xlabel="step", ylabel="loss - lowest possible loss (log scale)", title="Distance to the minimum value")
     ax_loss.grid(alpha=0.3, which="both")
@@ -73,8 +83,10 @@ def plot_batch_lr_grid(table, *, title: str = "Batch size x learning rate"):
     df = pd.DataFrame(table)
     missing = [c for c in GRID_COLUMNS if c not in df.columns]
     if df.empty or missing:
-        raise ValueError(f"table needs one row per run with the columns {', '.join(GRID_COLUMNS)}. "
-                         f"Missing: {', '.join(missing) or 'rows'}")
+        raise ValueError(
+            f"table needs one row per run with the columns {', '.join(GRID_COLUMNS)}. "
+            f"Missing: {', '.join(missing) or 'rows'}"
+        )
     fig, (ax_acc, ax_loss, ax_time) = plt.subplots(1, 3, figsize=(14, 3.9))
     batch_sizes = sorted(df["batch_size"].unique())
     for i, bs in enumerate(batch_sizes):
@@ -83,14 +95,26 @@ def plot_batch_lr_grid(table, *, title: str = "Batch size x learning rate"):
         ax_acc.plot(rows["learning_rate"], rows["val_accuracy"], "-o", color=color, label=f"batch {bs}")
         ax_loss.plot(rows["learning_rate"] / bs, rows["loss"], "-o", color=color, label=f"batch {bs}")
     times = df.groupby("batch_size")["seconds_per_epoch"].median()
-    ax_time.bar([str(b) for b in times.index], times.values,
-                color=[COLORS[i % len(COLORS)] for i in range(len(times))])
+    ax_time.bar(
+        [str(b) for b in times.index],
+        times.values,
+        color=[COLORS[i % len(COLORS)] for i in range(len(times))],
+    )
     for x, v in enumerate(times.values):
         ax_time.annotate(f"{v:.2f} s", (x, v), ha="center", va="bottom", fontsize=9)
-    ax_acc.set(xscale="log", xlabel="learning rate", ylabel="final validation accuracy",
-               title="Accuracy after the same number of epochs")
-    ax_loss.set(xscale="log", yscale="log", xlabel="learning rate / batch size", ylabel="final training loss",
-                title="Linear scaling: same lr/batch, same loss?")
+    ax_acc.set(
+        xscale="log",
+        xlabel="learning rate",
+        ylabel="final validation accuracy",
+        title="Accuracy after the same number of epochs",
+    )
+    ax_loss.set(
+        xscale="log",
+        yscale="log",
+        xlabel="learning rate / batch size",
+        ylabel="final training loss",
+        title="Linear scaling: same lr/batch, same loss?",
+    )
     ax_time.set(xlabel="batch size", ylabel="seconds per epoch", title="Time per epoch")
     for ax in (ax_acc, ax_loss):
         ax.grid(alpha=0.3, which="both")
@@ -106,15 +130,16 @@ def _range_curves(result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raw = np.asarray(result.losses, dtype=np.float64)
         smooth = np.asarray(result.smoothed_losses, dtype=np.float64)
     except AttributeError as exc:
-        raise TypeError("Pass the result of helpers.training.lr_range_test (an LRRangeTest) or a "
-                        f"helpers.callbacks.LRFinder after fit. Received: {type(result).__name__}") from exc
+        raise TypeError(
+            "Pass the result of helpers.training.lr_range_test (an LRRangeTest) or a "
+            f"helpers.callbacks.LRFinder after fit. Received: {type(result).__name__}"
+        ) from exc
     if lrs.ndim != 1 or len(lrs) < 2 or raw.shape != lrs.shape or smooth.shape != lrs.shape:
         raise ValueError("The range test must have recorded at least 2 batches, with one loss per learning rate.")
     return lrs, raw, smooth
 
 
-def plot_lr_range_test(results, *, picks: Mapping[str, float] | None = None,
-                       title: str = "Learning-rate range test"):
+def plot_lr_range_test(results, *, picks: Mapping[str, float] | None = None, title: str = "Learning-rate range test"):
     """Loss against learning rate (log scale) from one or more range tests, with the picked rates.
 
     The raw loss of every batch is drawn faint, its smoothed version solid; a cross marks the lowest
@@ -140,8 +165,15 @@ def plot_lr_range_test(results, *, picks: Mapping[str, float] | None = None,
         ax.plot(lrs, raw, color=color, alpha=0.25, linewidth=0.8)
         ax.plot(lrs, smooth, color=color, linewidth=2, label=f"{name} (smoothed)")
         best = int(np.argmin(smooth))
-        ax.plot(lrs[best], smooth[best], "x", color=color, markersize=10, mew=2,
-                label=f"{name}: lowest loss at {lrs[best]:.2g}")
+        ax.plot(
+            lrs[best],
+            smooth[best],
+            "x",
+            color=color,
+            markersize=10,
+            mew=2,
+            label=f"{name}: lowest loss at {lrs[best]:.2g}",
+        )
         if name in picks:
             ax.axvline(picks[name], color=color, linestyle="--", label=f"{name}: picked {picks[name]:.2g}")
         top = max(top, float(smooth[0]))
@@ -155,8 +187,13 @@ def plot_lr_range_test(results, *, picks: Mapping[str, float] | None = None,
     return fig
 
 
-def plot_schedules(schedules: Mapping[str, object], total_steps: int, *, steps_per_epoch: int | None = None,
-                   title: str = "Learning-rate schedules"):
+def plot_schedules(
+    schedules: Mapping[str, object],
+    total_steps: int,
+    *,
+    steps_per_epoch: int | None = None,
+    title: str = "Learning-rate schedules",
+):
     """The learning rate at every optimizer step of each schedule (floats are constant schedules).
 
     Args:
@@ -168,15 +205,21 @@ def plot_schedules(schedules: Mapping[str, object], total_steps: int, *, steps_p
 
     if not schedules:
         raise ValueError("schedules is empty; pass e.g. {'constant': 1e-3}.")
-    if steps_per_epoch is not None and (isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, int)
-                                        or steps_per_epoch < 1):
+    if steps_per_epoch is not None and (
+        isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, int) or steps_per_epoch < 1
+    ):
         raise ValueError(f"steps_per_epoch must be a positive integer or None. Received: {steps_per_epoch!r}")
     fig, ax = plt.subplots(figsize=(8, 3.6))
     steps = np.arange(total_steps)
     x = steps / steps_per_epoch if steps_per_epoch else steps
     for i, (name, schedule) in enumerate(schedules.items()):
-        ax.plot(x, training.learning_rate_values(schedule, total_steps), color=COLORS[i % len(COLORS)],
-                linewidth=2, label=name)
+        ax.plot(
+            x,
+            training.learning_rate_values(schedule, total_steps),
+            color=COLORS[i % len(COLORS)],
+            linewidth=2,
+            label=name,
+        )
     ax.set(xlabel="epoch" if steps_per_epoch else "optimizer step", ylabel="learning rate", title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=9)
@@ -184,8 +227,12 @@ def plot_schedules(schedules: Mapping[str, object], total_steps: int, *, steps_p
     return fig
 
 
-def plot_seed_comparison(scores: Mapping[str, Sequence[float]], *, metric: str = "validation accuracy",
-                         title: str = "Same budget, several seeds"):
+def plot_seed_comparison(
+    scores: Mapping[str, Sequence[float]],
+    *,
+    metric: str = "validation accuracy",
+    title: str = "Same budget, several seeds",
+):
     """One dot per seed for each configuration, a bar at the mean and a line over the seed range.
 
     A difference between two configurations means something only when it is larger than the spread
@@ -207,8 +254,12 @@ def plot_seed_comparison(scores: Mapping[str, Sequence[float]], *, metric: str =
         ax.plot(i + jitter, values, "o", color=color, markersize=7, alpha=0.8)
         ax.plot([i - 0.2, i + 0.2], [values.mean()] * 2, color=color, linewidth=3)
         ax.plot([i, i], [values.min(), values.max()], color=color, linewidth=1)
-        ax.annotate(f"mean {values.mean():.3f}\nrange {values.max() - values.min():.3f}", (i + 0.25, values.mean()),
-                    va="center", fontsize=8)
+        ax.annotate(
+            f"mean {values.mean():.3f}\nrange {values.max() - values.min():.3f}",
+            (i + 0.25, values.mean()),
+            va="center",
+            fontsize=8,
+        )
     ax.set_xticks(range(len(scores)), list(scores))
     ax.set_xlim(-0.5, len(scores) - 0.1)
     ax.set(xlabel="configuration (dots: seeds)", ylabel=metric, title=title)

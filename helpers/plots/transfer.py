@@ -14,8 +14,13 @@ from helpers.plots.basics import COLORS, _history_dict
 __all__ = ["plot_label_efficiency", "plot_trainable", "plot_transfer_curves"]
 
 
-def plot_label_efficiency(results: Mapping[str, Mapping[int, float]], *, ylabel: str = "validation accuracy",
-                          title: str = "Accuracy vs number of labelled target examples", highlight: int | None = None):
+def plot_label_efficiency(
+    results: Mapping[str, Mapping[int, float]],
+    *,
+    ylabel: str = "validation accuracy",
+    title: str = "Accuracy vs number of labelled target examples",
+    highlight: int | None = None,
+):
     """One line per strategy: accuracy (y) for each number of labelled examples (x, log scale).
 
     Args:
@@ -23,8 +28,9 @@ def plot_label_efficiency(results: Mapping[str, Mapping[int, float]], *, ylabel:
         highlight: a number of labels to mark with a vertical line (e.g. the notebook's main setting).
     """
     if not results or not all(isinstance(v, Mapping) and v for v in results.values()):
-        raise ValueError("results must map each strategy to a non-empty {n_labelled: accuracy} dict. "
-                         f"Received: {results!r}")
+        raise ValueError(
+            f"results must map each strategy to a non-empty {{n_labelled: accuracy}} dict. Received: {results!r}"
+        )
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for i, (name, points) in enumerate(results.items()):
         ns = sorted(points)
@@ -50,7 +56,7 @@ def plot_trainable(model, *, title: str | None = None):
     flags = transfer.trainable_layers(model)
     base = transfer._base_of(model)
     counts = {}
-    for layer in [*base.layers, *(l for l in model.layers if l is not base)]:
+    for layer in [*base.layers, *(layer for layer in model.layers if layer is not base)]:
         if layer.name in flags:
             counts[layer.name] = sum(int(np.prod(w.shape)) for w in layer.weights)
     names = list(counts)
@@ -62,15 +68,22 @@ def plot_trainable(model, *, title: str | None = None):
     ax.invert_yaxis()
     ax.set_xscale("log")
     total = transfer.trainable_counts(model)
-    ax.set(xlabel="parameters (log scale; BatchNorm counts its frozen statistics too)", ylabel="layer",
-           title=title or f"{model.name}: {total['trainable']:,} trainable (blue), "
-                          f"{total['non_trainable']:,} frozen (grey)")
+    ax.set(
+        xlabel="parameters (log scale; BatchNorm counts its frozen statistics too)",
+        ylabel="layer",
+        title=title
+        or f"{model.name}: {total['trainable']:,} trainable (blue), {total['non_trainable']:,} frozen (grey)",
+    )
     fig.tight_layout()
     return fig
 
 
-def plot_transfer_curves(runs: Mapping[str, object], metric: str = "val_accuracy", *,
-                         title: str = "Validation accuracy during training"):
+def plot_transfer_curves(
+    runs: Mapping[str, object],
+    metric: str = "val_accuracy",
+    *,
+    title: str = "Validation accuracy during training",
+):
     """Accuracy per epoch for each strategy; a run given as a list of histories (head, then
     fine-tuning) is drawn as one continuous line with a dotted line where the next stage starts."""
     if not runs:

@@ -4,7 +4,7 @@ and one panel per hyperparameter. Every function takes tables from ``helpers.tun
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -12,7 +12,12 @@ import pandas as pd
 
 from helpers.plots.basics import COLORS
 
-__all__ = ["plot_trial_scores", "plot_best_so_far", "plot_parallel_coordinates", "plot_hyperparameter_effects"]
+__all__ = [
+    "plot_trial_scores",
+    "plot_best_so_far",
+    "plot_parallel_coordinates",
+    "plot_hyperparameter_effects",
+]
 
 
 def _check_results(results, what: str = "results") -> pd.DataFrame:
@@ -34,16 +39,26 @@ def plot_trial_scores(results: pd.DataFrame, *, title: str = "Score of every tri
     x = np.arange(len(results))
     scores = results["score"].to_numpy(dtype=float)
     finite = np.isfinite(scores)
-    best = np.nanargmax(scores) if finite.any() and results.attrs.get("direction", "max") == "max" else \
-        (np.nanargmin(scores) if finite.any() else None)
+    best = (
+        np.nanargmax(scores)
+        if finite.any() and results.attrs.get("direction", "max") == "max"
+        else (np.nanargmin(scores) if finite.any() else None)
+    )
     colors = [COLORS[0] if ok else "lightgrey" for ok in finite]
     if best is not None:
         colors[best] = COLORS[3]
     ax.bar(x, np.where(finite, scores, 0), color=colors)
     for i, (s, e) in enumerate(zip(scores, results["epochs"])):
         label = "failed" if not np.isfinite(s) else f"{int(e)}ep" if np.isfinite(e) else ""
-        ax.annotate(label, (i, 0 if not np.isfinite(s) else s), ha="center", va="bottom", fontsize=7,
-                    xytext=(0, 2), textcoords="offset points")
+        ax.annotate(
+            label,
+            (i, 0 if not np.isfinite(s) else s),
+            ha="center",
+            va="bottom",
+            fontsize=7,
+            xytext=(0, 2),
+            textcoords="offset points",
+        )
     if finite.any():
         lo = np.nanmin(scores)
         ax.set_ylim(max(0.0, lo - 0.1 * (np.nanmax(scores) - lo + 1e-3)), None)
@@ -118,7 +133,7 @@ def plot_parallel_coordinates(results: pd.DataFrame, *, title: str = "Hyperparam
     order = np.argsort(score_pos)  # best drawn last, on top
     for i in order:
         ax.plot(np.arange(matrix.shape[1]), matrix[i], color=cmap(score_pos[i]), alpha=0.8, linewidth=1.6)
-    for j, (name, cats, log, col) in enumerate(labels):
+    for j, (_name, cats, _log, col) in enumerate(labels):
         ax.axvline(j, color="grey", linewidth=0.8)
         if cats is not None:
             for k, c in enumerate(cats):
@@ -130,12 +145,19 @@ def plot_parallel_coordinates(results: pd.DataFrame, *, title: str = "Hyperparam
     ax.axvline(last, color="grey", linewidth=0.8)
     for y, val in ((0, results["score"].min()), (1, results["score"].max())):
         ax.annotate(f"{val:.3f}", (last, y), fontsize=7, xytext=(3, 0), textcoords="offset points")
-    ax.set_xticks(range(matrix.shape[1]),
-                  [f"{n}{' (log)' if log else ''}" for n, _, log, _ in labels] + [_objective(results)], fontsize=8)
+    ax.set_xticks(
+        range(matrix.shape[1]),
+        [f"{n}{' (log)' if log else ''}" for n, _, log, _ in labels] + [_objective(results)],
+        fontsize=8,
+    )
     ax.set_yticks([])
     ax.set(title=title, xlabel="hyperparameter (each axis scaled to its own range)", ylabel="low  \u2192  high")
-    fig.colorbar(plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(results["score"].min(), results["score"].max())),
-                 ax=ax, label=_objective(results), fraction=0.03)
+    fig.colorbar(
+        plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(results["score"].min(), results["score"].max())),
+        ax=ax,
+        label=_objective(results),
+        fraction=0.03,
+    )
     fig.tight_layout()
     return fig
 
@@ -165,7 +187,7 @@ def plot_hyperparameter_effects(results: pd.DataFrame, *, title: str = "Score ag
         ax.scatter(x, results["score"], color=COLORS[0], alpha=0.75, s=22)
         ax.set(xlabel=name)
         ax.grid(alpha=0.3)
-    for ax in axes.flat[len(names):]:
+    for ax in axes.flat[len(names) :]:
         ax.axis("off")
     for ax in axes[:, 0]:
         ax.set_ylabel(_objective(results))
