@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from helpers import config, data, model_stats, models, training
+from helpers import config, data, model_stats, models, pipelines, recipes, training
 
 
 def matmul_flops_per_second(n: int = 2048, repeats: int = 5) -> float:
@@ -30,7 +30,7 @@ def matmul_flops_per_second(n: int = 2048, repeats: int = 5) -> float:
 
 def run(ds: data.Dataset, *, n_images: int, repeats: int, batch_size: int = 64, log=print) -> dict:
     config.seed_everything()
-    r = training.RECOMMENDED
+    r = recipes.FAST
     model = models.simple_cnn(
         ds.input_shape,
         ds.num_classes,
@@ -42,7 +42,7 @@ def run(ds: data.Dataset, *, n_images: int, repeats: int, batch_size: int = 64, 
     training.compile_classifier(model, learning_rate=1e-3)
     forward = model_stats.count_flops(model)
     x, y = ds.x_train[:n_images], ds.y_train[:n_images]
-    feed = data.to_tf_dataset(x, y, batch_size=batch_size, shuffle=True)
+    feed = pipelines.to_tf_dataset(x, y, batch_size=batch_size, shuffle=True)
     model.fit(feed, epochs=1, verbose=0)
     rates = []
     for _ in range(repeats):

@@ -89,7 +89,7 @@ def all_recipes(max_epochs: int, recipe: training.Recipe = training.RECOMMENDED)
     return [
         BenchRecipe(
             "course recipe",
-            "helpers.training.RECOMMENDED",
+            "helpers.recipes.FAST",
             course_recipe.batch_size,
             course_recipe.epochs,
             lambda ds, seed: course(ds, seed, course_recipe),

@@ -15,7 +15,7 @@ import time
 import keras
 import numpy as np
 
-from helpers import augment, config, data, models, training
+from helpers import augment, config, data, models, pipelines, recipes, training
 
 DIGITS = augment.PRESET_FOR_DATASET["mnist5k"]
 
@@ -58,9 +58,9 @@ def _model(ds, with_augmentation):
     model = models.simple_cnn(
         ds.input_shape,
         ds.num_classes,
-        filters=training.RECOMMENDED.filters,
-        convs_per_block=training.RECOMMENDED.convs_per_block,
-        head=training.RECOMMENDED.head,
+        filters=recipes.FAST.filters,
+        convs_per_block=recipes.FAST.convs_per_block,
+        head=recipes.FAST.head,
         augmentation=aug,
     )
     return training.compile_classifier(model, learning_rate=1e-3)
@@ -80,15 +80,15 @@ def run(ds: data.Dataset, *, n_images: int, repeats: int, batch_size: int = 64, 
     feeds = {
         "tf.data, no augmentation": (
             False,
-            lambda: data.to_tf_dataset(x, y, batch_size=batch_size, shuffle=True),
+            lambda: pipelines.to_tf_dataset(x, y, batch_size=batch_size, shuffle=True),
         ),
         "tf.data + augmentation in the model": (
             True,
-            lambda: data.to_tf_dataset(x, y, batch_size=batch_size, shuffle=True),
+            lambda: pipelines.to_tf_dataset(x, y, batch_size=batch_size, shuffle=True),
         ),
         "tf.data + augmentation in map (parallel)": (
             False,
-            lambda: data.to_tf_dataset(x, y, batch_size=batch_size, shuffle=True, augment=augment.preset(DIGITS)),
+            lambda: pipelines.to_tf_dataset(x, y, batch_size=batch_size, shuffle=True, augment=augment.preset(DIGITS)),
         ),
         "naive PyDataset (NumPy/SciPy per image)": (False, lambda: NaiveAugmentingSequence(x, y, batch_size)),
     }
@@ -104,7 +104,7 @@ def run(ds: data.Dataset, *, n_images: int, repeats: int, batch_size: int = 64, 
         rates[name] = round(n / statistics.median(seconds[name]), 1)
         # Augmentation inside the model runs in the training step: its feed alone is the plain one.
         input_rates[name] = (
-            None if feeds[name][0] else round(data.pipeline_throughput(feed, repeats=repeats).images_per_second, 1)
+            None if feeds[name][0] else round(pipelines.pipeline_throughput(feed, repeats=repeats).images_per_second, 1)
         )
         alone = "" if input_rates[name] is None else f"   (input alone {input_rates[name]:>9.1f})"
         log(f"    {name:<44} {rates[name]:>9.1f} images/s{alone}")

@@ -3,22 +3,17 @@
 
 from __future__ import annotations
 
-# ----------------------------------------------------------------------------------------------
-# Monitoring and resuming (introduced in 06_monitoring_evaluation).
-import csv as _csv  # noqa: E402
-import json as _json  # noqa: E402
-import os as _os  # noqa: E402
-import re as _re  # noqa: E402
-import shutil as _shutil  # noqa: E402
-from pathlib import Path as _Path  # noqa: E402
+import math
+import re
+import shutil
+import time
+from pathlib import Path
 
-import keras as _keras  # noqa: E402
+import keras
 
-from helpers import config as _config  # noqa: E402
+from helpers import config
 
-RESUME_LOG_NAME = "history.csv"  # the per-epoch log that ``training.fit(resume_dir=...)`` keeps
-RESUME_BACKUP_NAME = "backup"  # the BackupAndRestore folder inside a resume_dir
-_RUN_NAME = _re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 def _check_run_name(name) -> str:
@@ -82,13 +77,13 @@ def get_callbacks(
         raise ValueError(f"monitor must be a metric name such as 'val_loss'. Received: monitor={monitor!r}")
     if mode not in ("auto", "min", "max"):
         raise ValueError(f"mode must be 'auto', 'min' or 'max'. Received: mode={mode!r}")
-    run_dir = _Path(log_dir if log_dir is not None else _config.LOG_DIR) / name
+    run_dir = Path(log_dir if log_dir is not None else config.LOG_DIR) / name
     if overwrite and run_dir.is_dir():
-        _shutil.rmtree(run_dir)
+        shutil.rmtree(run_dir)
     out: list = []
     if patience is not None:
         out.append(
-            _keras.callbacks.EarlyStopping(
+            keras.callbacks.EarlyStopping(
                 monitor=monitor,
                 patience=patience,
                 min_delta=min_delta,
@@ -97,16 +92,16 @@ def get_callbacks(
             )
         )
     if tensorboard:
-        out.append(_keras.callbacks.TensorBoard(log_dir=str(run_dir), histogram_freq=0, write_graph=False))
+        out.append(keras.callbacks.TensorBoard(log_dir=str(run_dir), histogram_freq=0, write_graph=False))
     if csv:
-        _config.ensure_dir(run_dir)
-        out.append(_keras.callbacks.CSVLogger(str(run_dir / "history.csv")))
+        config.ensure_dir(run_dir)
+        out.append(keras.callbacks.CSVLogger(str(run_dir / "history.csv")))
     if checkpoint:
-        folder = _config.ensure_dir(
-            _Path(checkpoint_dir if checkpoint_dir is not None else _config.BUILD_DIR / "checkpoints")
+        folder = config.ensure_dir(
+            Path(checkpoint_dir if checkpoint_dir is not None else config.BUILD_DIR / "checkpoints")
         )
         out.append(
-            _keras.callbacks.ModelCheckpoint(
+            keras.callbacks.ModelCheckpoint(
                 str(folder / f"{name}.keras"), monitor=monitor, mode=mode, save_best_only=True
             )
         )
@@ -119,7 +114,7 @@ def tensorboard_command(log_dir=None) -> str:
     Run it in a terminal from the repository root, then open http://localhost:6006. In Jupyter,
     ``%load_ext tensorboard`` followed by ``%tensorboard --logdir build/logs`` shows it inline.
     """
-    folder = _config.display_path(log_dir if log_dir is not None else _config.LOG_DIR)
+    folder = config.display_path(log_dir if log_dir is not None else config.LOG_DIR)
     return f"tensorboard --logdir {folder}"
 
 
@@ -159,7 +154,7 @@ def early_stopping_trace(values, patience: int, *, min_delta: float = 0.0, mode:
     return best_epoch + 1, len(values)
 
 
-class _FromConfig:
+class ConfigRoundTrip:
     """``from_config`` for the course's callbacks: their ``get_config`` holds exactly the arguments
     of ``__init__``. (Keras's ``Callback`` has neither method, and a registered class needs both.)"""
 
@@ -172,8 +167,8 @@ class TrainingInterrupted(RuntimeError):
     """Raised by :class:`InterruptAfterEpoch` to simulate a crash in the middle of ``fit``."""
 
 
-@_keras.saving.register_keras_serializable(package="cnn_course")
-class InterruptAfterEpoch(_FromConfig, _keras.callbacks.Callback):
+@keras.saving.register_keras_serializable(package="cnn_course")
+class InterruptAfterEpoch(ConfigRoundTrip, keras.callbacks.Callback):
     """Simulate an interruption: raise :class:`TrainingInterrupted` at the end of an epoch.
 
     The exception leaves ``fit`` the way a crash or Ctrl-C would, right after the epoch finished.
@@ -205,206 +200,8 @@ class InterruptAfterEpoch(_FromConfig, _keras.callbacks.Callback):
         return {"epoch": self.epoch}
 
 
-@_keras.saving.register_keras_serializable(package="cnn_course")
-class ResumableCSVLogger(_FromConfig, _keras.callbacks.Callback):
-    """Stream per-epoch metrics to a CSV file that stays exact across interruptions and resumes.
-
-    Like ``keras.callbacks.CSVLogger(filename, append=True)``, with one difference that matters
-    after a crash: when training (re)starts at epoch ``k`` (``BackupAndRestore`` decides ``k``),
-    rows for epochs ``>= k`` and a half-written last line are dropped before logging resumes. So a
-    run that is killed and resumed ends with exactly one row per epoch: no gap, no duplicate. Each
-    row is flushed as soon as it is written, so it survives the process being killed.
-    ``training.fit(resume_dir=...)`` uses it; the ``epoch`` column is 0-based, as in Keras's log.
-
-    Args:
-        filename: the CSV file (its folder is created).
-        separator: the column separator (default ``","``).
-    """
-
-    def __init__(self, filename, separator: str = ","):
-        super().__init__()
-        self.filename = _Path(filename)
-        self.separator = separator
-        self._fieldnames: list[str] | None = None
-        self._started = False
-
-    def on_train_begin(self, logs=None):
-        self._fieldnames = None
-        self._started = False
-
-    def _read(self, before_epoch: int) -> tuple[list[str] | None, list[dict]]:
-        """The header and the complete rows for epochs < ``before_epoch`` of the existing file."""
-        if not self.filename.is_file():
-            return None, []
-        text = self.filename.read_text(encoding="utf-8")
-        lines = text.splitlines(keepends=True)
-        if lines and not lines[-1].endswith("\n"):
-            lines = lines[:-1]  # killed while writing the last row
-        if not lines:
-            return None, []
-        reader = _csv.DictReader(lines, delimiter=self.separator)
-        header = list(reader.fieldnames or [])
-        if "epoch" not in header:
-            return None, []
-        rows, seen = [], set()
-        for row in reader:
-            try:
-                epoch = int(row["epoch"])
-            except (TypeError, ValueError):
-                continue
-            if epoch < before_epoch and None not in row.values() and epoch not in seen:
-                rows.append(row)
-                seen.add(epoch)
-        return header, rows
-
-    def _rewrite(self, header: list[str], rows: list[dict]) -> None:
-        tmp = self.filename.with_name(self.filename.name + ".tmp")
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            writer = _csv.DictWriter(fh, fieldnames=header, delimiter=self.separator, restval="NA")
-            writer.writeheader()
-            writer.writerows(rows)
-        _os.replace(tmp, self.filename)  # atomic: a kill leaves the old or the new file, never half
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if self._started:
-            return
-        self._started = True
-        _config.ensure_dir(self.filename.parent)
-        header, rows = self._read(epoch)
-        self._fieldnames = header
-        if header is not None:
-            self._rewrite(header, rows)
-        elif self.filename.exists():
-            self.filename.unlink()  # not a log of ours (no epoch column): start a clean one
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = dict(logs or {})
-        row = {"epoch": int(epoch)}
-        for key, value in logs.items():
-            try:
-                row[key] = float(value)
-            except (TypeError, ValueError):
-                row[key] = str(value)
-        keys = ["epoch", *sorted(k for k in row if k != "epoch")]
-        if self._fieldnames is None:
-            self._fieldnames = keys
-            self._rewrite(keys, [])
-        elif set(keys) - set(self._fieldnames):
-            header, rows = self._read(epoch)
-            self._fieldnames = (header or ["epoch"]) + [k for k in keys if k not in (header or [])]
-            self._rewrite(self._fieldnames, rows)
-        with open(self.filename, "a", newline="", encoding="utf-8") as fh:
-            writer = _csv.DictWriter(
-                fh, fieldnames=self._fieldnames, delimiter=self.separator, restval="NA", extrasaction="ignore"
-            )
-            writer.writerow(row)
-            fh.flush()
-
-    def get_config(self) -> dict:
-        return {"filename": str(self.filename), "separator": self.separator}
-
-
-@_keras.saving.register_keras_serializable(package="cnn_course")
-class SafeBackupAndRestore(_FromConfig, _keras.callbacks.BackupAndRestore):
-    """``keras.callbacks.BackupAndRestore`` whose backup is never half-written.
-
-    Keras's callback overwrites ``latest.weights.h5`` and then ``training_metadata.json`` in place:
-    a process killed in between (or mid-write) can leave weights and epoch number that disagree,
-    or a file that no longer loads. Here each epoch's weights go to a new file, and one atomic
-    rename of the metadata (which names that file) publishes the new state. Whenever the process
-    dies, the backup is the last finished epoch, whole. Restoring also says clearly when the backup
-    belongs to a different model. Everything else (``save_freq``, deleting the backup when training
-    completes) is Keras's. ``training.fit(resume_dir=...)`` uses it.
-
-    Args:
-        backup_dir: the folder holding the backup (only this callback may write there).
-        save_freq: ``"epoch"`` (default) or a number of batches, as in Keras.
-        delete_checkpoint: delete the backup when training completes (default True).
-    """
-
-    def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint: bool = True):
-        super().__init__(str(backup_dir), save_freq=save_freq, delete_checkpoint=delete_checkpoint)
-
-    def get_config(self) -> dict:
-        return {
-            "backup_dir": str(self.backup_dir),
-            "save_freq": self.save_freq,
-            "delete_checkpoint": self.delete_checkpoint,
-        }
-
-    def _signature(self) -> list:
-        """Name and shape of every model weight: a backup only fits a model with the same ones."""
-        return [[getattr(v, "path", v.name), [int(d) for d in v.shape]] for v in self.model.weights]
-
-    def _state_files(self) -> list[_Path]:
-        folder = _Path(self.backup_dir)
-        return sorted(folder.glob("state-*.weights.h5")) if folder.is_dir() else []
-
-    def _save_model(self):
-        folder = _config.ensure_dir(_Path(self.backup_dir))
-        meta_path = _Path(self._training_metadata_path)
-        previous = self._state_files()
-        serial = 1 + max((int(p.name.split("-")[1].split(".")[0]) for p in previous), default=0)
-        weights = folder / f"state-{serial:06d}.weights.h5"
-        self.model.save_weights(str(weights), overwrite=True)
-        meta = {
-            "epoch": self._current_epoch,
-            "batch": self._last_batch_seen,
-            "weights": weights.name,
-            "variables": self._signature(),
-        }
-        tmp = meta_path.with_name(meta_path.name + ".tmp")
-        tmp.write_text(_json.dumps(meta), encoding="utf-8")
-        _os.replace(tmp, meta_path)  # the commit point
-        for old in previous:
-            old.unlink(missing_ok=True)
-
-    def _load_model(self):
-        meta_path = _Path(self._training_metadata_path)
-        if not meta_path.is_file():
-            return  # nothing finished yet: a fresh start
-        meta = _json.loads(meta_path.read_text(encoding="utf-8"))
-        if "weights" not in meta:
-            return super()._load_model()  # a backup written by Keras's own callback
-        if not self.model.built:
-            raise ValueError("To resume training, build the model before fit(), e.g. with keras.Input.")
-        advice = (
-            "Resume with the same architecture and compile settings, or start over after "
-            "helpers.training.clear_resume_state(resume_dir)."
-        )
-        saved, current = meta.get("variables"), self._signature()
-        if saved is not None and saved != current:
-            diff = next(((a, b) for a, b in zip(saved, current) if a != b), None)
-            detail = (
-                f"first difference: backup {diff[0][0]} {tuple(diff[0][1])} vs model {diff[1][0]} {tuple(diff[1][1])}"
-                if diff
-                else f"{len(saved)} weights in the backup, {len(current)} here"
-            )
-            raise ValueError(f"The training backup in {self.backup_dir} does not match this model ({detail}). {advice}")
-        if self.model.optimizer is not None and not self.model.optimizer.built:
-            self.model.optimizer.build(self.model.trainable_variables)
-        try:
-            self.model.load_weights(str(_Path(self.backup_dir) / meta["weights"]))
-        except Exception as exc:  # noqa: BLE001 - explain, then keep the cause
-            first = (str(exc).splitlines() or [type(exc).__name__])[0]
-            raise ValueError(
-                f"Could not restore the training backup in {self.backup_dir}: it does not match "
-                f"this model ({type(exc).__name__}: {first}). {advice}"
-            ) from exc
-        self.model._initial_epoch = int(meta["epoch"])
-
-
-# ----------------------------------------------------------------------------------------------
-# Learning-rate range test and epoch timing (introduced in 04_training_strategies).
-
-import math as _math  # noqa: E402
-import time as _time  # noqa: E402
-
-import keras as _keras  # noqa: E402,F811
-
-
-@_keras.saving.register_keras_serializable(package="cnn_course")
-class LRFinder(_FromConfig, _keras.callbacks.Callback):
+@keras.saving.register_keras_serializable(package="cnn_course")
+class LRFinder(ConfigRoundTrip, keras.callbacks.Callback):
     """A learning-rate range test (Smith, 2017): raise the rate every batch and record the loss.
 
     The learning rate starts at ``start_lr`` and is multiplied by the same factor after every batch,
@@ -413,7 +210,7 @@ class LRFinder(_FromConfig, _keras.callbacks.Callback):
     fastai) that is easier to read. Training stops after ``num_steps`` batches, or earlier once the
     run has clearly diverged: the loss is not finite, or the smoothed loss exceeds ``stop_factor``
     times its lowest value (larger rates would tell nothing new).
-    :func:`helpers.training.lr_range_test` runs it on a copy of a model, and
+    :func:`helpers.schedules.lr_range_test` runs it on a copy of a model, and
     :func:`helpers.training.suggest_learning_rate` turns the curve into a learning rate.
 
     Keras 3 passes ``logs["loss"]`` as the *running mean* of the epoch so far, not the batch's own
@@ -448,7 +245,7 @@ class LRFinder(_FromConfig, _keras.callbacks.Callback):
     ):
         super().__init__()
         for name, value in (("start_lr", start_lr), ("end_lr", end_lr)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < _math.inf:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
                 raise ValueError(f"{name} must be a positive number. Received: {name}={value!r}")
         if not start_lr < end_lr:
             raise ValueError(f"start_lr must be smaller than end_lr. Received: start_lr={start_lr}, end_lr={end_lr}")
@@ -474,7 +271,7 @@ class LRFinder(_FromConfig, _keras.callbacks.Callback):
         self.diverged = False
         self._step = 0
         self._average = 0.0
-        self._best = _math.inf
+        self._best = math.inf
         self._epoch_batches = 0
         self._previous_mean = 0.0
 
@@ -512,7 +309,7 @@ class LRFinder(_FromConfig, _keras.callbacks.Callback):
         self._previous_mean = mean
         lr = self.learning_rate_at(self._step)
         self._step += 1
-        if not _math.isfinite(loss):
+        if not math.isfinite(loss):
             self.diverged = True
             self.model.stop_training = True
             return
@@ -538,8 +335,8 @@ class LRFinder(_FromConfig, _keras.callbacks.Callback):
         }
 
 
-@_keras.saving.register_keras_serializable(package="cnn_course")
-class EpochTimer(_FromConfig, _keras.callbacks.Callback):
+@keras.saving.register_keras_serializable(package="cnn_course")
+class EpochTimer(ConfigRoundTrip, keras.callbacks.Callback):
     """Record the wall-clock seconds of every training epoch (validation included).
 
     The first epoch also builds the training graph (tracing), so :attr:`seconds_per_epoch` is the
@@ -560,11 +357,11 @@ class EpochTimer(_FromConfig, _keras.callbacks.Callback):
         self._start = None
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._start = _time.perf_counter()
+        self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         if self._start is not None:
-            self.epoch_seconds.append(_time.perf_counter() - self._start)
+            self.epoch_seconds.append(time.perf_counter() - self._start)
             self._start = None
 
     @property

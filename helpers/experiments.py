@@ -26,16 +26,16 @@ from typing import Any
 
 import numpy as np
 
-from helpers import config
+from helpers import config, recipes, schedules
 from helpers.data import Dataset, validate_labels
 
 ModelSpec = Mapping[str, Any] | Callable[[Dataset], Any]
 
 RECOMMENDED_EPOCHS = 20
 """Epochs of the recommended recipe with augmentation (its schedule spans all of them): augmented
-data needs more passes than the 14 of ``training.RECOMMENDED``."""
+data needs more passes than the 14 of ``recipes.FAST``."""
 RECOMMENDED_PEAK_LR = 3e-3
-"""Peak learning rate with augmentation, below the 5e-3 of ``training.RECOMMENDED``: on ``mnist5k``
+"""Peak learning rate with augmentation, below the 5e-3 of ``recipes.FAST``: on ``mnist5k``
 (seeds 42-44) it ended at 98.9 / 98.8 / 98.4 % test accuracy where 5e-3 reached 98.3 / 98.7 % (42, 43)."""
 RECOMMENDED_PATIENCE = 5
 """Early-stopping patience of the recommended recipe, in epochs without a lower validation loss."""
@@ -194,8 +194,8 @@ def run_recipe(
 
     config.seed_everything(seed)
     net = build_model(model, data)
-    steps = epochs * training.steps_per_epoch(len(data.x_train), batch_size)
-    training.compile_classifier(net, learning_rate=training.warmup_cosine(peak_lr, steps))
+    steps = epochs * schedules.steps_per_epoch(len(data.x_train), batch_size)
+    training.compile_classifier(net, learning_rate=schedules.warmup_cosine(peak_lr, steps))
     callbacks = []
     if patience is not None:
         callbacks.append(
@@ -289,12 +289,11 @@ def epochs_for_size(n_examples: int, *, epochs: int, min_steps: int = 0, batch_s
     With a fixed number of epochs, 250 examples get 14x fewer updates than 3,500: the small run would
     look worse because it trained less, not because it had less data.
     """
-    from helpers import training
 
     epochs = _check_positive_int(epochs, "epochs")
     if isinstance(min_steps, bool) or not isinstance(min_steps, (int, np.integer)) or min_steps < 0:
         raise ValueError(f"min_steps must be an integer >= 0. Received: min_steps={min_steps!r}")
-    per_epoch = training.steps_per_epoch(n_examples, batch_size)
+    per_epoch = schedules.steps_per_epoch(n_examples, batch_size)
     return max(epochs, math.ceil(min_steps / per_epoch))
 
 
@@ -399,7 +398,7 @@ def summarize(table, *, by: str = "name", metrics: Sequence[str] = ("train_accur
 
 
 # ----------------------------------------------------------------------------------------------
-# The recommended recipe with augmentation (08's capstone); training.RECOMMENDED is the fast one.
+# The recommended recipe with augmentation (08's capstone); recipes.FAST is the fast one.
 
 
 def recommended_recipe(**overrides):
@@ -420,15 +419,14 @@ def recommended_recipe(**overrides):
     Args:
         **overrides: fields of ``helpers.training.Recipe`` to change, e.g. ``epochs=2`` for a quick run.
     """
-    from helpers import training
 
-    fields = {f.name for f in dataclasses.fields(training.Recipe)}
+    fields = {f.name for f in dataclasses.fields(recipes.Recipe)}
     unknown = sorted(set(overrides) - fields)
     if unknown:
         raise ValueError(f"Unknown recipe field(s) {', '.join(unknown)}. Fields: {', '.join(sorted(fields))}")
     settings = {"augment": True, "epochs": RECOMMENDED_EPOCHS, "peak_lr": RECOMMENDED_PEAK_LR, **overrides}
     _check_positive_int(settings["epochs"], "epochs")
-    return dataclasses.replace(training.RECOMMENDED, **settings)
+    return dataclasses.replace(recipes.FAST, **settings)
 
 
 def train_recommended(
@@ -465,12 +463,10 @@ def train_recommended(
     """
     import keras
 
-    from helpers import training
-
     if not isinstance(data, Dataset):
         raise TypeError(f"data must be a helpers.data.Dataset (from data.load). Received: {type(data).__name__}")
     recipe = recommended_recipe() if recipe is None else recipe
-    if not isinstance(recipe, training.Recipe):
+    if not isinstance(recipe, recipes.Recipe):
         raise TypeError(
             f"recipe must be a helpers.training.Recipe, e.g. recommended_recipe(). Received: {type(recipe).__name__}"
         )

@@ -8,7 +8,8 @@ the feature-map plots are stable from run to run.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import inspect
+from collections.abc import Iterator, Sequence
 
 import keras
 from keras import layers
@@ -168,6 +169,49 @@ def simple_cnn(
         num_classes, activation="softmax", kernel_regularizer=reg, name="predictions", dtype="float32"
     )(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+SIMPLE_CNN_OPTIONS: tuple[str, ...] = tuple(
+    name for name, p in inspect.signature(simple_cnn).parameters.items() if p.kind is p.KEYWORD_ONLY
+)
+"""The keyword arguments of :func:`simple_cnn` (everything but the input shape and the classes):
+what a model spec (``helpers.runs``), the overfitting CNN and the search space may set."""
+
+
+def check_simple_cnn_options(options, *, allowed: Sequence[str] = SIMPLE_CNN_OPTIONS) -> dict:
+    """``options`` as a dict, or a ``TypeError`` naming an argument :func:`simple_cnn` does not take."""
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise TypeError(f"Unknown model option(s) {', '.join(unknown)}. Choose from: {', '.join(sorted(allowed))}.")
+    return dict(options)
+
+
+def walk_layers(model, *, leaves_only: bool = False, with_paths: bool = False) -> Iterator:
+    """Every layer of ``model`` in order, the layers of nested models (a base inside a head) included.
+
+    Args:
+        leaves_only: skip the nested models themselves and keep only their layers (default False:
+            a nested model is yielded, then its layers).
+        with_paths: yield ``(path, layer)`` pairs, the path naming the enclosing models, e.g.
+            ``"base/block1_conv1"`` (default False: layers alone).
+
+    Input layers are skipped: they hold no weights and compute nothing.
+    """
+    if not hasattr(model, "layers"):
+        raise TypeError(f"Expected a Keras model or Sequential. Received: {type(model).__name__}")
+    yield from _walk(model, "", leaves_only, with_paths)
+
+
+def _walk(model, prefix: str, leaves_only: bool, with_paths: bool) -> Iterator:
+    for layer in model.layers:
+        if isinstance(layer, layers.InputLayer):
+            continue
+        path = f"{prefix}{layer.name}"
+        nested = hasattr(layer, "layers")
+        if not (nested and leaves_only):
+            yield (path, layer) if with_paths else layer
+        if nested:
+            yield from _walk(layer, f"{path}/", leaves_only, with_paths)
 
 
 def conv_layer_names(model: keras.Model) -> list[str]:

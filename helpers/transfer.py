@@ -32,7 +32,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from helpers import config
+from helpers import config, schedules
 
 CACHE_FORMAT = 1  # bump when the way a source model is built or saved changes: old caches rebuild
 _BLOCK = re.compile(r"^(block_?\d+)_")
@@ -254,8 +254,8 @@ def pretrain(recipe: SourceRecipe, *, verbose=None) -> tuple[keras.Model, dict]:
     source = data.load(recipe.dataset, train_size=recipe.train_size, seed=recipe.seed)
     config.seed_everything(recipe.seed)
     model = recipe.build(source.input_shape, source.num_classes)
-    steps = recipe.epochs * training.steps_per_epoch(len(source.x_train), recipe.batch_size)
-    training.compile_classifier(model, learning_rate=training.warmup_cosine(recipe.peak_lr, steps))
+    steps = recipe.epochs * schedules.steps_per_epoch(len(source.x_train), recipe.batch_size)
+    training.compile_classifier(model, learning_rate=schedules.warmup_cosine(recipe.peak_lr, steps))
     start = time.perf_counter()
     training.fit(model, source, epochs=recipe.epochs, batch_size=recipe.batch_size, seed=recipe.seed, verbose=verbose)
     seconds = time.perf_counter() - start
@@ -615,9 +615,8 @@ class TransferPlan:
 
     def schedule(self, peak_lr: float, epochs: int):
         """Warmup + cosine decay over ``epochs`` epochs of this plan."""
-        from helpers import training
 
-        return training.warmup_cosine(peak_lr, epochs * self.steps_per_epoch)
+        return schedules.warmup_cosine(peak_lr, epochs * self.steps_per_epoch)
 
 
 def fit_small(

@@ -1140,7 +1140,7 @@ def fit_train_val(
     gives the final model more data. There is nothing left to validate on, so the number of epochs
     must come from the search. Evaluate the result once, on the test split.
     """
-    from helpers.data import to_tf_dataset
+    from helpers.pipelines import to_tf_dataset
 
     if not _is_int(epochs) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer. Received: epochs={epochs!r}")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers import augment, data
+from helpers import augment, pipelines
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def test_preset_stops_standardized_pixels(images):
 
 
 def test_preset_stops_raw_pixels_inside_tf_data(images):
-    pipeline = data.to_tf_dataset(
+    pipeline = pipelines.to_tf_dataset(
         images * 255, np.zeros(len(images), int), batch_size=3, augment=augment.preset("digits")
     )
     with pytest.raises(tf.errors.InvalidArgumentError, match="pixel values outside"):

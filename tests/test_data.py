@@ -3,7 +3,7 @@ import urllib.error
 import numpy as np
 import pytest
 
-from helpers import data, downloads
+from helpers import data, downloads, pipelines
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +172,7 @@ def test_folder_with_a_corrupt_image_names_it(tmp_path):
 
 
 def test_to_tf_dataset_batches_shuffles_and_augments(mnist5k):
-    ds = data.to_tf_dataset(
+    ds = pipelines.to_tf_dataset(
         mnist5k.x_train[:100],
         mnist5k.y_train[:100],
         batch_size=32,
@@ -209,7 +209,7 @@ def test_pipelines_keep_eval_order(mnist5k):
 )
 def test_to_tf_dataset_rejects_bad_input(x, y, exc, match):
     with pytest.raises(exc, match=match):
-        data.to_tf_dataset(x, y)
+        pipelines.to_tf_dataset(x, y)
 
 
 def test_labels_out_of_range():

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from helpers import data
+from helpers import data, pipelines
 
 # derandomize: every run (and CI) tries the same examples, so a failure reproduces. To hunt for new
 # ones locally, set derandomize=False and run with --hypothesis-seed=<any number>.
@@ -86,7 +86,7 @@ def test_to_tf_dataset_batches_or_explains(n, h, w, c, batch_size, shuffle):
     x = np.random.default_rng(0).random((n, h, w, c)).astype(np.float32)
     y = np.arange(n) % 2
     try:
-        ds = data.to_tf_dataset(x, y, batch_size=batch_size, shuffle=shuffle)
+        ds = pipelines.to_tf_dataset(x, y, batch_size=batch_size, shuffle=shuffle)
     except (ValueError, TypeError) as exc:
         assert batch_size <= 0 and _explains(exc)
     else:

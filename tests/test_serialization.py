@@ -12,7 +12,7 @@ import keras
 import pytest
 
 import helpers
-from helpers import augment, callbacks
+from helpers import augment, callbacks, resume
 
 
 def _custom_keras_classes() -> set[type]:
@@ -31,8 +31,8 @@ def _examples(tmp_path) -> dict[type, object]:
         augment.CheckValueRange: augment.CheckValueRange(value_range=(-1.0, 1.0), tolerance=0.05),
         augment.RandomStrokeWidth: augment.RandomStrokeWidth(factor=0.3, seed=7),
         callbacks.InterruptAfterEpoch: callbacks.InterruptAfterEpoch(3),
-        callbacks.ResumableCSVLogger: callbacks.ResumableCSVLogger(tmp_path / "log.csv", separator=";"),
-        callbacks.SafeBackupAndRestore: callbacks.SafeBackupAndRestore(
+        resume.ResumableCSVLogger: resume.ResumableCSVLogger(tmp_path / "log.csv", separator=";"),
+        resume.SafeBackupAndRestore: resume.SafeBackupAndRestore(
             tmp_path / "backup", save_freq=5, delete_checkpoint=False
         ),
         callbacks.LRFinder: callbacks.LRFinder(

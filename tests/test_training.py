@@ -2,11 +2,11 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import data, models, training
+from helpers import data, models, recipes, schedules, training
 
 
 def test_warmup_cosine_rises_then_decays():
-    sched = training.warmup_cosine(1e-2, 100, warmup_fraction=0.1)
+    sched = schedules.warmup_cosine(1e-2, 100, warmup_fraction=0.1)
     lrs = [float(sched(s)) for s in (0, 5, 10, 55, 100)]
     assert lrs[0] == 0.0 and lrs[1] == pytest.approx(5e-3) and lrs[2] == pytest.approx(1e-2)
     assert lrs[2] > lrs[3] > lrs[4] == pytest.approx(1e-4, rel=1e-3)
@@ -14,7 +14,7 @@ def test_warmup_cosine_rises_then_decays():
 
 def test_warmup_cosine_rejects_bad_values():
     with pytest.raises(ValueError, match="peak_lr and total_steps must be positive"):
-        training.warmup_cosine(0.0, 10)
+        schedules.warmup_cosine(0.0, 10)
 
 
 def test_compile_and_fit_small_run(seeded):
@@ -43,17 +43,17 @@ def test_unknown_optimizer():
 
 
 def test_steps_per_epoch():
-    assert training.steps_per_epoch(3500, 64) == 55
+    assert schedules.steps_per_epoch(3500, 64) == 55
     with pytest.raises(ValueError):
-        training.steps_per_epoch(0, 64)
+        schedules.steps_per_epoch(0, 64)
     assert isinstance(
         training.compile_classifier(models.lenet5(), optimizer="momentum").optimizer, keras.optimizers.SGD
     )
-    assert np.isfinite(training.steps_per_epoch(1, 1))
+    assert np.isfinite(schedules.steps_per_epoch(1, 1))
 
 
 def test_the_recommended_recipe_is_the_benchmarked_one():
-    r = training.RECOMMENDED
+    r = recipes.FAST
     assert (r.filters, r.convs_per_block, r.head, r.dropout, r.bn_momentum) == (
         (16, 32),
         2,
@@ -68,11 +68,11 @@ def test_recipe_builds_a_compiled_model_whose_schedule_spans_its_epochs():
     from helpers import data
 
     ds = data.load("mnist5k", train_size=200)
-    recipe = training.Recipe(epochs=3)
+    recipe = recipes.Recipe(epochs=3)
     model = recipe.build(ds, seed=1)
     assert model.name == "course_recipe" and model.optimizer is not None
-    steps = 3 * training.steps_per_epoch(len(ds.x_train), recipe.batch_size)
+    steps = 3 * schedules.steps_per_epoch(len(ds.x_train), recipe.batch_size)
     schedule = model.optimizer.get_config()["learning_rate"]["config"]  # a serialized CosineDecay
     assert schedule["warmup_target"] == recipe.peak_lr
     assert schedule["warmup_steps"] + schedule["decay_steps"] == steps
-    assert recipe.augmentation(ds) is None and training.Recipe(augment=True).augmentation(ds) is not None
+    assert recipe.augmentation(ds) is None and recipes.Recipe(augment=True).augmentation(ds) is not None

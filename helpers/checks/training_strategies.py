@@ -219,17 +219,17 @@ def lr_range_rule(fn) -> str:
 
 
 # ----------------------------------------------------------------------------------------------
-# Exercise: step decay, compared with helpers.training.step_decay (Keras's ExponentialDecay).
+# Exercise: step decay, compared with helpers.schedules.step_decay (Keras's ExponentialDecay).
 
 
 @exercise("Exercise: a step-decay schedule")
 def step_decay_rule(fn) -> str:
     """``fn(step, initial_lr, drop_every, factor)`` must return the learning rate of step decay."""
-    from helpers import training
+    from helpers import schedules
 
     require_callable(fn, "step_decay_lr")
     for initial_lr, drop_every, factor in ((0.1, 10, 0.1), (3e-3, 7, 0.5)):
-        schedule = training.step_decay(initial_lr, drop_every=drop_every, factor=factor)
+        schedule = schedules.step_decay(initial_lr, drop_every=drop_every, factor=factor)
         for step in range(3 * drop_every + 2):
             expected = float(schedule(step))
             got = fn(step, initial_lr, drop_every, factor)

@@ -131,7 +131,7 @@ def _range_curves(result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         smooth = np.asarray(result.smoothed_losses, dtype=np.float64)
     except AttributeError as exc:
         raise TypeError(
-            "Pass the result of helpers.training.lr_range_test (an LRRangeTest) or a "
+            "Pass the result of helpers.schedules.lr_range_test (an LRRangeTest) or a "
             f"helpers.callbacks.LRFinder after fit. Received: {type(result).__name__}"
         ) from exc
     if lrs.ndim != 1 or len(lrs) < 2 or raw.shape != lrs.shape or smooth.shape != lrs.shape:
@@ -152,7 +152,7 @@ def plot_lr_range_test(results, *, picks: Mapping[str, float] | None = None, tit
     if not isinstance(results, Mapping):
         results = {"range test": results}
     if not results:
-        raise ValueError("results is empty; pass e.g. {'adam': training.lr_range_test(model, ds)}.")
+        raise ValueError("results is empty; pass e.g. {'adam': schedules.lr_range_test(model, ds)}.")
     picks = dict(picks or {})
     unknown = [k for k in picks if k not in results]
     if unknown:
@@ -201,7 +201,7 @@ def plot_schedules(
         total_steps: steps to draw (the training budget).
         steps_per_epoch: if given, the x axis is in epochs.
     """
-    from helpers import training
+    from helpers.schedules import learning_rate_values
 
     if not schedules:
         raise ValueError("schedules is empty; pass e.g. {'constant': 1e-3}.")
@@ -215,7 +215,7 @@ def plot_schedules(
     for i, (name, schedule) in enumerate(schedules.items()):
         ax.plot(
             x,
-            training.learning_rate_values(schedule, total_steps),
+            learning_rate_values(schedule, total_steps),
             color=COLORS[i % len(COLORS)],
             linewidth=2,
             label=name,

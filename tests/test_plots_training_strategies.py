@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from helpers import optim_viz, plots, training
+from helpers import optim_viz, plots, schedules
 
 
 def test_plot_optimizer_paths():
@@ -62,7 +62,7 @@ def test_plot_lr_range_test_marks_minimum_and_pick():
 
 
 def test_plot_lr_range_test_errors():
-    with pytest.raises(TypeError, match="Pass the result of helpers.training.lr_range_test"):
+    with pytest.raises(TypeError, match="Pass the result of helpers.schedules.lr_range_test"):
         plots.plot_lr_range_test({"x": object()})
     with pytest.raises(ValueError, match="picks names curves that are not in results: sgd"):
         plots.plot_lr_range_test({"adam": FakeRange()}, picks={"sgd": 0.1})
@@ -70,13 +70,13 @@ def test_plot_lr_range_test_errors():
 
 def test_plot_schedules():
     total = 60
-    schedules = {name: training.make_schedule(name, 0.1, total) for name in training.SCHEDULES}
-    fig = plots.plot_schedules(schedules, total, steps_per_epoch=10)
+    lr_schedules = {name: schedules.make_schedule(name, 0.1, total) for name in schedules.SCHEDULES}
+    fig = plots.plot_schedules(lr_schedules, total, steps_per_epoch=10)
     ax = fig.axes[0]
-    assert ax.get_xlabel() == "epoch" and [line.get_label() for line in ax.get_lines()] == list(training.SCHEDULES)
+    assert ax.get_xlabel() == "epoch" and [line.get_label() for line in ax.get_lines()] == list(schedules.SCHEDULES)
     assert ax.get_lines()[0].get_ydata().tolist() == [0.1] * total
     with pytest.raises(ValueError, match="steps_per_epoch must be a positive integer"):
-        plots.plot_schedules(schedules, total, steps_per_epoch=0)
+        plots.plot_schedules(lr_schedules, total, steps_per_epoch=0)
 
 
 def test_plot_seed_comparison():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from helpers import checks, training
+from helpers import checks, schedules
 
 
 def stub(*args):
@@ -85,7 +85,7 @@ def test_linear_scaling_check_fails_with_a_hint(answer, hint):
 
 def test_lr_range_rule_check_passes_and_agrees_with_the_helper():
     assert checks.lr_range_rule(lambda lrs, losses: lrs[np.nanargmin(losses)] / 10)
-    assert checks.lr_range_rule(lambda lrs, losses: training.suggest_learning_rate(lrs, losses))
+    assert checks.lr_range_rule(lambda lrs, losses: schedules.suggest_learning_rate(lrs, losses))
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import callbacks, config, data, models, training
+from helpers import callbacks, config, data, models, resume, training
 
 ROOT = Path(__file__).resolve().parent.parent
 EPOCHS = 8
@@ -57,7 +57,7 @@ def _child(resume_dir, pause):
 
 
 def _finished_epochs(resume_dir) -> int | None:
-    meta = Path(resume_dir) / callbacks.RESUME_BACKUP_NAME / "training_metadata.json"
+    meta = Path(resume_dir) / resume.RESUME_BACKUP_NAME / "training_metadata.json"
     if not meta.is_file():
         return None
     return json.loads(meta.read_text())["epoch"]  # published atomically: always whole JSON
@@ -94,7 +94,7 @@ def test_a_process_killed_with_sigkill_resumes_after_its_last_finished_epoch(tmp
 
     finished = _finished_epochs(resume_dir)
     assert KILL_AFTER <= finished < EPOCHS, "killed mid-run, after at least two finished epochs"
-    logged = training.resume_log(resume_dir).index.tolist()
+    logged = resume.resume_log(resume_dir).index.tolist()
     assert logged[:finished] == list(range(finished)), "every finished epoch is in the log"
 
     cmd, env = _child(resume_dir, pause=0.0)
@@ -103,10 +103,10 @@ def test_a_process_killed_with_sigkill_resumes_after_its_last_finished_epoch(tmp
     result = json.loads(out.stdout.split("RESULT ", 1)[1])
     assert result["epochs"] == list(range(finished, EPOCHS)), "continues with the next epoch, none rerun"
     assert result["iterations"] == EPOCHS * STEPS, "optimizer state restored: exactly EPOCHS epochs of steps"
-    log = training.resume_log(resume_dir)
+    log = resume.resume_log(resume_dir)
     assert log.index.tolist() == list(range(EPOCHS)), "one row per epoch: no gap, no duplicate"
     assert np.all(np.isfinite(log[["loss", "accuracy", "val_loss", "val_accuracy"]].to_numpy()))
-    assert not (resume_dir / callbacks.RESUME_BACKUP_NAME).exists(), "the backup is removed once training completes"
+    assert not (resume_dir / resume.RESUME_BACKUP_NAME).exists(), "the backup is removed once training completes"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -147,7 +147,7 @@ class _WeightsAtStart(keras.callbacks.Callback):
 
 def test_interrupted_then_resumed_run_has_every_epoch_once(small, tmp_path):
     interrupted = _interrupt(small, tmp_path)
-    assert training.resume_log(tmp_path).index.tolist() == [0, 1]
+    assert resume.resume_log(tmp_path).index.tolist() == [0, 1]
     assert _finished_epochs(tmp_path) == 2
 
     fresh = _model(small)  # as a restarted process would build it
@@ -157,27 +157,27 @@ def test_interrupted_then_resumed_run_has_every_epoch_once(small, tmp_path):
     for restored, saved in zip(probe.weights, interrupted.get_weights()):
         np.testing.assert_array_equal(restored, saved)
     assert int(fresh.optimizer.iterations.numpy()) == 5 * STEPS
-    assert training.resume_log(tmp_path).index.tolist() == [0, 1, 2, 3, 4]
-    assert not (tmp_path / callbacks.RESUME_BACKUP_NAME).exists()
+    assert resume.resume_log(tmp_path).index.tolist() == [0, 1, 2, 3, 4]
+    assert not (tmp_path / resume.RESUME_BACKUP_NAME).exists()
     assert fresh._initial_epoch is None, "a later fit of the same model starts at epoch 0 again"
 
 
 def test_a_logged_epoch_without_backup_is_rerun_and_its_row_replaced(small, tmp_path):
     _interrupt(small, tmp_path)
-    log_path = tmp_path / callbacks.RESUME_LOG_NAME
+    log_path = tmp_path / resume.RESUME_LOG_NAME
     header = log_path.read_text().splitlines()[0]
     with open(log_path, "a") as fh:  # killed after logging epoch 2, before its backup; then mid-row
         fh.write("2," + ",".join(["999"] * (header.count(","))) + "\n3,0.5,0.")
     history = training.fit(_model(small), small, epochs=4, batch_size=BATCH, resume_dir=tmp_path)
     assert history.epoch == [2, 3]
-    log = training.resume_log(tmp_path)
+    log = resume.resume_log(tmp_path)
     assert log.index.tolist() == [0, 1, 2, 3]
     assert (log.to_numpy() < 999).all(), "the stale row of the rerun epoch is gone"
 
 
 def test_an_orphan_weights_file_from_a_kill_mid_save_is_ignored(small, tmp_path):
     _interrupt(small, tmp_path)
-    backup = tmp_path / callbacks.RESUME_BACKUP_NAME
+    backup = tmp_path / resume.RESUME_BACKUP_NAME
     (backup / "state-999999.weights.h5").write_bytes(b"half-written")  # never published in the metadata
     history = training.fit(_model(small), small, epochs=3, batch_size=BATCH, resume_dir=tmp_path)
     assert history.epoch == [2]
@@ -185,7 +185,7 @@ def test_an_orphan_weights_file_from_a_kill_mid_save_is_ignored(small, tmp_path)
 
 def test_a_backup_written_by_keras_own_callback_is_restored_too(small, tmp_path):
     model = _model(small)
-    backup = tmp_path / callbacks.RESUME_BACKUP_NAME
+    backup = tmp_path / resume.RESUME_BACKUP_NAME
     with pytest.raises(callbacks.TrainingInterrupted):
         training.fit(
             model,
@@ -204,7 +204,7 @@ def test_a_completed_run_starts_over_with_a_fresh_log(small, tmp_path):
     training.fit(_model(small), small, epochs=2, batch_size=BATCH, resume_dir=tmp_path)
     history = training.fit(_model(small), small, epochs=1, batch_size=BATCH, resume_dir=tmp_path)
     assert history.epoch == [0]
-    assert training.resume_log(tmp_path).index.tolist() == [0]
+    assert resume.resume_log(tmp_path).index.tolist() == [0]
 
 
 def test_resuming_with_another_architecture_is_a_clear_error(small, tmp_path):
@@ -221,17 +221,17 @@ def test_resuming_with_another_architecture_is_a_clear_error(small, tmp_path):
 def test_clear_resume_state_forgets_the_run_and_keeps_other_files(small, tmp_path):
     _interrupt(small, tmp_path)
     (tmp_path / "notes.txt").write_text("mine")
-    training.clear_resume_state(tmp_path)
+    resume.clear_resume_state(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
     history = training.fit(_model(small), small, epochs=1, batch_size=BATCH, resume_dir=tmp_path)
     assert history.epoch == [0]
-    training.clear_resume_state(tmp_path / "missing")  # nothing to clear is fine
+    resume.clear_resume_state(tmp_path / "missing")  # nothing to clear is fine
     with pytest.raises(ValueError, match="must be a folder"):
-        training.clear_resume_state(tmp_path / "notes.txt")
+        resume.clear_resume_state(tmp_path / "notes.txt")
 
 
 def test_resume_errors(small, tmp_path):
     with pytest.raises(FileNotFoundError, match="No training log at .*resume_dir="):
-        training.resume_log(tmp_path)
+        resume.resume_log(tmp_path)
     with pytest.raises(ValueError, match="resume_dir must be a folder path"):
         training.fit(_model(small), small, epochs=1, resume_dir=3)

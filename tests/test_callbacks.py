@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import callbacks, config, data, models, training
+from helpers import callbacks, config, data, models, resume, training
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +172,7 @@ def _rows(path):
 
 def test_resumable_csv_logger_truncates_to_the_resume_epoch(tmp_path):
     path = tmp_path / "sub" / "log.csv"
-    logger = callbacks.ResumableCSVLogger(path)
+    logger = resume.ResumableCSVLogger(path)
     _drive(logger, 0, 4)
     assert [r["epoch"] for r in _rows(path)] == ["0", "1", "2", "3"]
     with open(path, "a") as fh:
@@ -187,7 +187,7 @@ def test_resumable_csv_logger_truncates_to_the_resume_epoch(tmp_path):
 def test_resumable_csv_logger_adds_new_columns_and_replaces_foreign_files(tmp_path):
     path = tmp_path / "log.csv"
     path.write_text("not,a,log\n1,2,3\n")
-    logger = callbacks.ResumableCSVLogger(path)
+    logger = resume.ResumableCSVLogger(path)
     _drive(logger, 0, 1)
     logger.on_epoch_begin(1)
     logger.on_epoch_end(1, {"loss": 1.0, "val_loss": 1.0, "learning_rate": 0.1})
@@ -198,7 +198,7 @@ def test_resumable_csv_logger_adds_new_columns_and_replaces_foreign_files(tmp_pa
 
 def test_safe_backup_publishes_each_epoch_atomically(small, tmp_path):
     model = _model(small)
-    backup = callbacks.SafeBackupAndRestore(tmp_path / "b", delete_checkpoint=False)
+    backup = resume.SafeBackupAndRestore(tmp_path / "b", delete_checkpoint=False)
     training.fit(model, small, epochs=2, batch_size=100, callbacks=[backup])
     files = sorted(p.name for p in (tmp_path / "b").iterdir())
     assert files == ["state-000002.weights.h5", "training_metadata.json"], "one state file, no temporaries"

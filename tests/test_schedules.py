@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import callbacks, data, models, training
+from helpers import callbacks, data, models, schedules, training
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +30,9 @@ def tiny_model(ds, optimizer="adam", learning_rate=1e-3):
 
 
 def test_constant_and_step_decay():
-    assert training.constant_lr(0.01) == 0.01 and isinstance(training.constant_lr(1), float)
-    sched = training.step_decay(0.1, drop_every=10, factor=0.5)
-    values = training.learning_rate_values(sched, 31)
+    assert schedules.constant_lr(0.01) == 0.01 and isinstance(schedules.constant_lr(1), float)
+    sched = schedules.step_decay(0.1, drop_every=10, factor=0.5)
+    values = schedules.learning_rate_values(sched, 31)
     np.testing.assert_allclose(values[[0, 9, 10, 19, 20, 30]], [0.1, 0.1, 0.05, 0.05, 0.025, 0.0125], rtol=1e-6)
     assert (
         keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(sched)).get_config()
@@ -42,27 +42,27 @@ def test_constant_and_step_decay():
 
 def test_make_schedule_spans_the_budget():
     total = 90
-    assert training.make_schedule("constant", 0.02, total) == 0.02
-    step = training.learning_rate_values(training.make_schedule("step_decay", 0.02, total), total)
+    assert schedules.make_schedule("constant", 0.02, total) == 0.02
+    step = schedules.learning_rate_values(schedules.make_schedule("step_decay", 0.02, total), total)
     np.testing.assert_allclose(step[[0, 29, 30, 59, 60, 89]], [0.02, 0.02, 2e-3, 2e-3, 2e-4, 2e-4], rtol=1e-5)
-    cosine = training.learning_rate_values(training.make_schedule("warmup_cosine", 0.02, total), total)
+    cosine = schedules.learning_rate_values(schedules.make_schedule("warmup_cosine", 0.02, total), total)
     assert cosine[0] == 0.0 and cosine.max() == pytest.approx(0.02, rel=1e-5) and cosine[-1] < 0.001
-    np.testing.assert_allclose(training.learning_rate_values(0.5, 3), [0.5, 0.5, 0.5])
+    np.testing.assert_allclose(schedules.learning_rate_values(0.5, 3), [0.5, 0.5, 0.5])
 
 
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda: training.constant_lr(-1), "learning_rate must be a positive number"),
-        (lambda: training.step_decay(0.1, drop_every=0), "drop_every must be a positive integer"),
-        (lambda: training.step_decay(0.1, drop_every=5, factor=1.5), r"factor must be in \(0, 1\)"),
+        (lambda: schedules.constant_lr(-1), "learning_rate must be a positive number"),
+        (lambda: schedules.step_decay(0.1, drop_every=0), "drop_every must be a positive integer"),
+        (lambda: schedules.step_decay(0.1, drop_every=5, factor=1.5), r"factor must be in \(0, 1\)"),
         (
-            lambda: training.make_schedule("cyclic", 0.1, 10),
+            lambda: schedules.make_schedule("cyclic", 0.1, 10),
             "Unknown schedule 'cyclic'. Choose one of constant",
         ),
-        (lambda: training.make_schedule("constant", 0.1, 0), "total_steps must be a positive integer"),
-        (lambda: training.make_schedule("constant", 0.1, 10, factor=0.5), "takes no options"),
-        (lambda: training.learning_rate_values(0.1, 0), "steps must be a positive integer"),
+        (lambda: schedules.make_schedule("constant", 0.1, 0), "total_steps must be a positive integer"),
+        (lambda: schedules.make_schedule("constant", 0.1, 10, factor=0.5), "takes no options"),
+        (lambda: schedules.learning_rate_values(0.1, 0), "steps must be a positive integer"),
     ],
 )
 def test_schedule_errors(call, match):
@@ -72,10 +72,10 @@ def test_schedule_errors(call, match):
 
 def test_reduce_lr_on_plateau_cannot_change_a_schedule():
     """The pitfall the notebook shows: a schedule's rate cannot be set; a constant float can."""
-    opt = keras.optimizers.SGD(training.make_schedule("warmup_cosine", 0.1, 100))
+    opt = keras.optimizers.SGD(schedules.make_schedule("warmup_cosine", 0.1, 100))
     with pytest.raises(TypeError, match="not settable"):
         opt.learning_rate = 0.01
-    opt = keras.optimizers.SGD(training.make_schedule("constant", 0.1, 100))
+    opt = keras.optimizers.SGD(schedules.make_schedule("constant", 0.1, 100))
     opt.learning_rate = 0.01
     assert float(opt.learning_rate) == pytest.approx(0.01)
 
@@ -93,13 +93,13 @@ def test_suggest_learning_rate_minimum_rule():
     lrs, loss = synthetic_curve()
     best = lrs[np.argmin(loss)]
     assert best == pytest.approx(0.03, rel=0.25)
-    assert training.suggest_learning_rate(lrs, loss) == pytest.approx(best / 10)
-    assert training.suggest_learning_rate(lrs, loss, factor=3) == pytest.approx(best / 3)
+    assert schedules.suggest_learning_rate(lrs, loss) == pytest.approx(best / 10)
+    assert schedules.suggest_learning_rate(lrs, loss, factor=3) == pytest.approx(best / 3)
 
 
 def test_suggest_learning_rate_steepest_rule_lies_below_the_minimum():
     lrs, loss = synthetic_curve()
-    steepest = training.suggest_learning_rate(lrs, loss, method="steepest")
+    steepest = schedules.suggest_learning_rate(lrs, loss, method="steepest")
     # The curve falls fastest a decade and a bit below its minimum (the sigmoid's centre).
     assert 0.03 / 30 < steepest < 0.03 / 5
 
@@ -107,10 +107,10 @@ def test_suggest_learning_rate_steepest_rule_lies_below_the_minimum():
 def test_suggest_learning_rate_ignores_a_diverged_tail():
     lrs, loss = synthetic_curve()
     loss[-10:] = np.nan
-    assert np.isfinite(training.suggest_learning_rate(lrs, loss))
+    assert np.isfinite(schedules.suggest_learning_rate(lrs, loss))
     loss[4] = np.inf
     with pytest.raises(ValueError, match="4 finite points before it diverges; at least 5"):
-        training.suggest_learning_rate(lrs, loss)
+        schedules.suggest_learning_rate(lrs, loss)
 
 
 @pytest.mark.parametrize(
@@ -123,17 +123,17 @@ def test_suggest_learning_rate_ignores_a_diverged_tail():
 def test_suggest_learning_rate_bad_options(kwargs, match):
     lrs, loss = synthetic_curve()
     with pytest.raises(ValueError, match=match):
-        training.suggest_learning_rate(lrs, loss, **kwargs)
+        schedules.suggest_learning_rate(lrs, loss, **kwargs)
 
 
 def test_suggest_learning_rate_bad_curves():
     lrs, loss = synthetic_curve()
     with pytest.raises(ValueError, match="same length"):
-        training.suggest_learning_rate(lrs, loss[:-1])
+        schedules.suggest_learning_rate(lrs, loss[:-1])
     with pytest.raises(ValueError, match="positive, finite and increasing"):
-        training.suggest_learning_rate(lrs[::-1], loss)
+        schedules.suggest_learning_rate(lrs[::-1], loss)
     with pytest.raises(ValueError, match="never falls"):
-        training.suggest_learning_rate(lrs, np.linspace(1, 2, len(lrs)), method="steepest")
+        schedules.suggest_learning_rate(lrs, np.linspace(1, 2, len(lrs)), method="steepest")
 
 
 # ---- the callbacks ----------------------------------------------------------------------------
@@ -179,7 +179,7 @@ def test_lr_finder_stops_on_divergence_and_resets(small_data, seeded):
 
 
 def test_lr_finder_refuses_a_schedule(small_data):
-    model = tiny_model(small_data, learning_rate=training.warmup_cosine(1e-3, 10))
+    model = tiny_model(small_data, learning_rate=schedules.warmup_cosine(1e-3, 10))
     with pytest.raises(TypeError, match="compile the model with a float learning rate"):
         model.fit(
             small_data.x_train[:20],
@@ -232,7 +232,7 @@ def test_epoch_timer_measures_every_epoch(small_data):
 def test_lr_range_test_leaves_the_model_alone(small_data, seeded):
     model = tiny_model(small_data, optimizer="momentum", learning_rate=0.05)
     before = [w.copy() for w in model.get_weights()]
-    result = training.lr_range_test(
+    result = schedules.lr_range_test(
         model, small_data, start_lr=1e-4, end_lr=10.0, num_steps=30, batch_size=32, verbose=0
     )
     for a, b in zip(before, model.get_weights()):
@@ -250,12 +250,12 @@ def test_lr_range_test_leaves_the_model_alone(small_data, seeded):
 def test_lr_range_test_explains_mistakes(small_data):
     raw = models.simple_cnn(small_data.input_shape, 10, filters=(4,), dense_units=0)
     with pytest.raises(ValueError, match="Compile the model first"):
-        training.lr_range_test(raw, small_data)
-    scheduled = tiny_model(small_data, learning_rate=training.warmup_cosine(1e-3, 10))
+        schedules.lr_range_test(raw, small_data)
+    scheduled = tiny_model(small_data, learning_rate=schedules.warmup_cosine(1e-3, 10))
     with pytest.raises(TypeError, match="lr_range_test sets the learning rate itself"):
-        training.lr_range_test(scheduled, small_data, num_steps=5)
+        schedules.lr_range_test(scheduled, small_data, num_steps=5)
     digits = data.load("digits")
     with pytest.raises(ValueError, match=r"expects inputs of shape \(28, 28, 1\)"):
-        training.lr_range_test(tiny_model(small_data), digits)
+        schedules.lr_range_test(tiny_model(small_data), digits)
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
-        training.lr_range_test(tiny_model(small_data), small_data, batch_size=0)
+        schedules.lr_range_test(tiny_model(small_data), small_data, batch_size=0)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from helpers import augment, data, plots
+from helpers import augment, data, pipelines, plots
 
 
 def _labelled(fig):
@@ -66,7 +66,7 @@ def test_plot_per_class_accuracy_rejects_bad_input():
 
 
 def test_plot_throughput_accepts_floats_and_throughput_results():
-    rates = {"naive": 1000.0, "cached": data.Throughput(5000.0, (5000.0,), 64)}
+    rates = {"naive": 1000.0, "cached": pipelines.Throughput(5000.0, (5000.0,), 64)}
     fig = plots.plot_throughput(rates, title="speed")
     ax = fig.axes[0]
     assert ax.get_title() == "speed" and ax.get_xlabel() == "images per second"

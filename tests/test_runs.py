@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import experiments, training
+from helpers import experiments, recipes
 from helpers.data import Dataset
 
 TINY_MODEL = {"filters": (4,), "convs_per_block": 1, "batch_norm": False, "dropout": 0.0, "dense_units": 8}
@@ -279,10 +279,10 @@ def test_summarize_names_missing_columns():
 
 def test_recommended_recipe_is_the_documented_one():
     recipe = experiments.recommended_recipe()
-    assert isinstance(recipe, training.Recipe)
+    assert isinstance(recipe, recipes.Recipe)
     assert recipe.augment is True and recipe.epochs == experiments.RECOMMENDED_EPOCHS
     same_network = ("filters", "convs_per_block", "head", "dropout", "bn_momentum", "batch_size")
-    assert all(getattr(recipe, f) == getattr(training.RECOMMENDED, f) for f in same_network)
+    assert all(getattr(recipe, f) == getattr(recipes.FAST, f) for f in same_network)
     assert recipe.peak_lr == experiments.RECOMMENDED_PEAK_LR == 3e-3 and recipe.epochs == 20
     short = experiments.recommended_recipe(epochs=2, augment=False)
     assert short.epochs == 2 and short.augment is False and short.filters == recipe.filters
@@ -302,7 +302,7 @@ def test_train_recommended_adds_early_stopping(monkeypatch, tiny):
         seen.update(recipe=self, seed=seed, callbacks=list(callbacks))
         return "model", "history"
 
-    monkeypatch.setattr(training.Recipe, "train", fake_train)
+    monkeypatch.setattr(recipes.Recipe, "train", fake_train)
     extra = keras.callbacks.Callback()
     assert experiments.train_recommended(tiny, seed=5, patience=3, callbacks=[extra]) == ("model", "history")
     stop, other = seen["callbacks"]

@@ -1,0 +1,53 @@
+"""The one place where the course reaches into Keras' or KerasTuner's private state.
+
+Public APIs do not cover two things the course needs, so the helpers below touch private
+attributes. Each says why. :data:`PRIVATE_API` lists every private name the course relies on,
+here and in :class:`helpers.resume.SafeBackupAndRestore` (which overrides
+``keras.callbacks.BackupAndRestore``'s private save and load hooks to make backups atomic);
+``tests/test_internals.py`` checks that each still exists in the installed versions, so an
+upgrade that moves one fails a test instead of silently breaking resumption.
+"""
+
+from __future__ import annotations
+
+PRIVATE_API: dict[str, tuple[str, ...]] = {
+    # keras.Model.fit reads _initial_epoch, which BackupAndRestore sets when it restores a backup.
+    "keras.Model": ("_initial_epoch",),
+    # SafeBackupAndRestore replaces the two hooks and reads the state they use.
+    "keras.callbacks.BackupAndRestore": (
+        "_save_model",
+        "_load_model",
+        "_training_metadata_path",
+        "_current_epoch",
+        "_last_batch_seen",
+    ),
+    # KerasTuner's oracle keeps the trials to run again after a crash in _retry_queue.
+    "keras_tuner.Oracle": ("_retry_queue",),
+}
+
+
+def forget_restored_epoch(model) -> None:
+    """Clear the epoch that ``BackupAndRestore`` restored onto ``model``.
+
+    Keras keeps it on the model after ``fit`` returns, and a later ``fit`` on the same model would
+    start from that epoch; :func:`helpers.training.fit` calls this when a resumable run ends.
+    """
+    model._initial_epoch = None
+
+
+def set_restored_epoch(model, epoch: int) -> None:
+    """Tell ``model.fit`` to continue after ``epoch`` (what ``BackupAndRestore`` does on restore)."""
+    model._initial_epoch = int(epoch)
+
+
+def drop_stale_retries(oracle) -> None:
+    """Keep only retries of trials that did not complete.
+
+    KerasTuner saves ``oracle.json`` before it forgets a finished trial as "ongoing"; a distributed
+    chief (or a process killed at that moment) leaves it so, and a reload would run that finished
+    trial again. No public API edits the retry queue.
+    """
+    import keras_tuner as kt
+
+    done = kt.engine.trial.TrialStatus.COMPLETED
+    oracle._retry_queue = [t for t in oracle._retry_queue if t not in oracle.trials or oracle.trials[t].status != done]
