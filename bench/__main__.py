@@ -92,13 +92,13 @@ def main(argv=None) -> int:
     ds = data.load("mnist5k", train_size=300 if quick else None)
     started = time.perf_counter()
     if "time_to_accuracy" in args.only:
-        from bench import recipes, time_to_accuracy
+        from bench import contenders, time_to_accuracy
 
         print("  time to accuracy (mnist5k, test accuracy checked every epoch):")
         seeds = [1] if quick else list(range(1, args.seeds + 1))
         budget = 2.0 if quick else args.budget
         results["benchmarks"]["time_to_accuracy"] = time_to_accuracy.run(
-            recipes.all_recipes(max_epochs=1 if quick else 100),
+            contenders.all_contenders(max_epochs=1 if quick else 100),
             ds,
             seeds=seeds,
             target=args.target,

@@ -9,7 +9,7 @@ import time
 import keras
 import numpy as np
 
-from bench.recipes import BenchRecipe
+from bench.contenders import Contender
 from helpers import data, evaluation
 
 TARGET_SPEEDUP = 2.0
@@ -40,7 +40,7 @@ class _Clock(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def run_one(recipe: BenchRecipe, ds: data.Dataset, seed: int, *, target: float, budget_s: float) -> dict:
+def run_one(recipe: Contender, ds: data.Dataset, seed: int, *, target: float, budget_s: float) -> dict:
     model = recipe.build(ds, seed)
     clock = _Clock(ds, target, budget_s)
     augment = recipe.augment(ds, seed) if recipe.augment else None
@@ -64,7 +64,7 @@ def _median_time(times: list[float | None]) -> float | None:
     return None if median == float("inf") else median
 
 
-def run(recipes: list[BenchRecipe], ds: data.Dataset, *, seeds, target: float, budget_s: float, log=print) -> dict:
+def run(recipes: list[Contender], ds: data.Dataset, *, seeds, target: float, budget_s: float, log=print) -> dict:
     results = {}
     for recipe in recipes:
         runs = []

@@ -1,4 +1,8 @@
-"""The recipes raced in the time-to-accuracy benchmark: the course's and three well-known references.
+"""The contenders raced in the time-to-accuracy benchmark: the course's fast recipe and three references.
+
+A :class:`Contender` is a benchmark entry (a name, its source, how to build and feed it), not a
+course recipe: the course's one notion of a recipe is :class:`helpers.recipes.Recipe`, and its
+contender wraps :data:`helpers.recipes.FAST`.
 
 References are re-implemented from their sources (layer for layer, optimizer and batch size as
 published); epochs are capped by the time budget rather than by the original epoch counts.
@@ -12,12 +16,12 @@ from collections.abc import Callable
 import keras
 from keras import layers
 
-from helpers import config, training
+from helpers import config, recipes
 from helpers.data import Dataset
 
 
 @dataclasses.dataclass(frozen=True)
-class BenchRecipe:
+class Contender:
     name: str
     source: str
     batch_size: int
@@ -78,16 +82,16 @@ def lenet5_sgd(ds: Dataset, seed: int) -> keras.Model:
     return _compile(models.lenet5(ds.input_shape, ds.num_classes), keras.optimizers.SGD(0.05))
 
 
-def course(ds: Dataset, seed: int, recipe: training.Recipe = training.RECOMMENDED) -> keras.Model:
+def course(ds: Dataset, seed: int, recipe: recipes.Recipe = recipes.FAST) -> keras.Model:
     return recipe.build(ds, seed=seed)
 
 
-def all_recipes(max_epochs: int, recipe: training.Recipe = training.RECOMMENDED) -> list[BenchRecipe]:
+def all_contenders(max_epochs: int, recipe: recipes.Recipe = recipes.FAST) -> list[Contender]:
     """The course recipe runs its own epoch count (its schedule spans it; capped by ``max_epochs``);
     the references train at their constant learning rates until the time budget runs out."""
-    course_recipe = dataclasses.replace(recipe, epochs=min(recipe.epochs, max_epochs))
+    course_recipe = recipe.replace(epochs=min(recipe.epochs, max_epochs))
     return [
-        BenchRecipe(
+        Contender(
             "course recipe",
             "helpers.recipes.FAST",
             course_recipe.batch_size,
@@ -95,13 +99,13 @@ def all_recipes(max_epochs: int, recipe: training.Recipe = training.RECOMMENDED)
             lambda ds, seed: course(ds, seed, course_recipe),
             (lambda ds, seed: course_recipe.augmentation(ds, seed=seed)) if course_recipe.augment else None,
         ),
-        BenchRecipe(
+        Contender(
             "Keras simple MNIST convnet",
             "keras.io/examples/vision/mnist_convnet",
             128,
             max_epochs,
             keras_simple_convnet,
         ),
-        BenchRecipe("TF CNN tutorial", "tensorflow.org/tutorials/images/cnn", 32, max_epochs, tf_cnn_tutorial),
-        BenchRecipe("LeNet-5 + SGD", "LeCun et al. 1998", 32, max_epochs, lenet5_sgd),
+        Contender("TF CNN tutorial", "tensorflow.org/tutorials/images/cnn", 32, max_epochs, tf_cnn_tutorial),
+        Contender("LeNet-5 + SGD", "LeCun et al. 1998", 32, max_epochs, lenet5_sgd),
     ]
