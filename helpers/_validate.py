@@ -84,7 +84,7 @@ def positive_number(value, name: str) -> float:
 def non_negative_number(value, name: str) -> float:
     """``value`` as a finite ``float`` >= 0."""
     if not is_number(value) or not 0 <= value < math.inf:
-        raise _fail(name, "a number >= 0", value)
+        raise _fail(name, "a finite number >= 0", value)
     return float(value)
 
 

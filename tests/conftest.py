@@ -28,6 +28,49 @@ def seeded():
     return config.DEFAULT_SEED
 
 
+def _tiny_dataset(n_train=60, n_val=30, n_test=30, name="tiny", seed=0):
+    """Three classes of 8x8 images (a bright row band per class plus noise): learnable in a few steps."""
+    import numpy as np
+
+    from helpers.data import Dataset
+
+    rng = np.random.default_rng(seed)
+
+    def make(n):
+        y = np.arange(n) % 3
+        x = rng.uniform(0, 0.3, size=(n, 8, 8, 1)).astype(np.float32)
+        for k in range(3):
+            x[y == k, 2 * k + 1 : 2 * k + 3, :, 0] += 0.7
+        return np.clip(x, 0, 1), y.astype(np.int32)
+
+    x_tr, y_tr = make(n_train)
+    x_va, y_va = make(n_val)
+    x_te, y_te = make(n_test)
+    return Dataset(
+        name=name,
+        x_train=x_tr,
+        y_train=y_tr,
+        x_val=x_va,
+        y_val=y_va,
+        x_test=x_te,
+        y_test=y_te,
+        class_names=("a", "b", "c"),
+        description="tiny synthetic test data",
+    )
+
+
+@pytest.fixture(scope="session")
+def make_tiny_dataset():
+    """A factory of tiny synthetic :class:`helpers.data.Dataset` objects for fast training tests."""
+    return _tiny_dataset
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """The default tiny dataset: 60 training, 30 validation and 30 test images of 3 classes."""
+    return _tiny_dataset()
+
+
 @pytest.fixture(autouse=True)
 def _close_figures():
     yield

@@ -1,4 +1,4 @@
-"""Figures of 08_overfitting: titled, labelled, one line or dot set per run, clear errors."""
+"""Figures of 08_overfitting: titled, labelled, one line per run and measurement, clear errors."""
 
 import pandas as pd
 import pytest
@@ -12,15 +12,6 @@ CURVE = pd.DataFrame(
         "train_size": [250, 250, 1000, 1000] * 2,
         "train_accuracy": [1.0, 1.0, 1.0, 0.99, 0.6, 0.62, 0.61, 0.6],
         "val_accuracy": [0.85, 0.87, 0.94, 0.95, 0.58, 0.6, 0.6, 0.6],
-    }
-)
-
-RESULTS = pd.DataFrame(
-    {
-        "name": ["baseline", "baseline", "both", "both"],
-        "seed": [1, 2, 1, 2],
-        "train_accuracy": [1.0, 1.0, 0.97, 0.98],
-        "val_accuracy": [0.9, 0.91, 0.95, 0.96],
     }
 )
 
@@ -43,21 +34,6 @@ def test_training_size_curve_single_seed_has_no_band():
     assert not ax.collections and ax.get_xscale() == "linear" and ax.get_title() == "One seed"
 
 
-def test_recipe_results_marks_each_seed_and_the_mean():
-    fig = plots.plot_recipe_results(RESULTS, reference=0.905)
-    ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["both", "baseline"]  # first config on top
-    assert len(ax.collections) == 4  # train and val dots per configuration
-    assert ax.get_title() == "Fixes compared on the same seeds" and "accuracy" in ax.get_xlabel()
-    assert [t.get_text() for t in ax.texts] == ["90.5%", "95.5%"]
-    assert any(line.get_label().startswith("reference") for line in ax.get_lines())
-
-
-def test_recipe_results_accepts_row_dicts():
-    fig = plots.plot_recipe_results(RESULTS.to_dict("records"))
-    assert fig.axes[0].get_ylabel() == "configuration"
-
-
 @pytest.mark.parametrize(
     ("fn", "table", "error", "match"),
     [
@@ -68,13 +44,7 @@ def test_recipe_results_accepts_row_dicts():
             "no column 'train_size'",
         ),
         (plots.plot_training_size_curve, CURVE.iloc[:0], ValueError, "empty"),
-        (
-            plots.plot_recipe_results,
-            RESULTS.drop(columns="val_accuracy"),
-            ValueError,
-            "no column 'val_accuracy'",
-        ),
-        (plots.plot_recipe_results, "results", TypeError, "Expected a DataFrame of results"),
+        (plots.plot_training_size_curve, "results", TypeError, "Run objects or row dicts"),
     ],
 )
 def test_figures_reject_bad_tables(fn, table, error, match):

@@ -5,21 +5,14 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from helpers import plots, regularization
+from helpers import plots, regularization, runs
 
 
-def _run(name, train, val, seed=0, test=None):
+def _run(name, train, val, seed=0):
     keras.utils.set_random_seed(seed)
     model = regularization.overfitting_cnn((8, 8, 1), 3, filters=(4,), dense_units=8)
-    return regularization.RunResult(
-        name=name,
-        model=model,
-        history=None,
-        train_accuracy=train,
-        val_accuracy=val,
-        seconds=1.0,
-        test_accuracy=test,
-    )
+    row = {"name": name, "seed": seed, "train_accuracy": train, "val_accuracy": val, "gap": train - val}
+    return runs.Run(name=name, row=row, history={}, model=model)
 
 
 def test_weight_histograms_one_panel_per_run_with_the_near_zero_share():
@@ -72,25 +65,5 @@ def test_strength_sweep_explains_bad_input():
         plots.plot_strength_sweep({"L2": {}})
     with pytest.raises(ValueError, match="positive numbers.*logarithmic"):
         plots.plot_strength_sweep({"L2": {0: _run("a", 1, 1)}})
-    with pytest.raises(TypeError, match="Expected RunResult"):
+    with pytest.raises(TypeError, match="must hold Run objects"):
         plots.plot_strength_sweep({"L2": {1e-3: 0.9}})
-
-
-def test_results_dumbbell_and_gap_bars():
-    runs = {"baseline": _run("baseline", 1.0, 0.9, test=0.89), "L2": _run("L2", 0.98, 0.93, test=0.92)}
-    fig = plots.plot_regularization_results(runs)
-    ax, ax_gap = fig.axes
-    assert ax.get_xlabel() == "accuracy" and ax_gap.get_xlabel() == "train - val accuracy"
-    labels = {t.get_text(): t.get_position()[1] for t in ax.get_yticklabels()}
-    assert labels["baseline"] > labels["L2"]  # the first run is on top
-    widths = sorted(round(p.get_width(), 6) for p in ax_gap.patches)
-    assert widths == [0.05, 0.1]
-    assert "test" in [t.get_text() for t in ax.get_legend().get_texts()]
-    assert "Gap (dotted: baseline)" == ax_gap.get_title()
-
-
-def test_results_without_test_and_bad_input():
-    fig = plots.plot_regularization_results([_run("a", 1.0, 0.9)])
-    assert "test" not in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    with pytest.raises(ValueError, match="No runs given"):
-        plots.plot_regularization_results([])

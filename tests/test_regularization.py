@@ -1,8 +1,7 @@
-"""helpers.regularization: weight statistics, pruning, dropout passes, seeded runs and the summary."""
+"""helpers.regularization: the overfitting CNN, weight statistics, pruning, dropout passes, cross-entropy."""
 
 import keras
 import numpy as np
-import pandas as pd
 import pytest
 
 from helpers import data, models, regularization
@@ -151,9 +150,9 @@ def test_l1_l2_penalty_of_a_model_equals_its_regularization_losses():
 
 
 def test_l1_l2_penalty_rejects_negative_strengths():
-    with pytest.raises(ValueError, match="l1 must be a number >= 0. Received: l1=-1"):
+    with pytest.raises(ValueError, match="l1 must be a finite number >= 0. Received: l1=-1"):
         regularization.l1_l2_penalty(np.ones(3), l1=-1)
-    with pytest.raises(ValueError, match="l2 must be a number >= 0"):
+    with pytest.raises(ValueError, match="l2 must be a finite number >= 0"):
         regularization.l1_l2_penalty(np.ones(3), l2="big")
 
 
@@ -213,87 +212,6 @@ def test_forward_passes_explain_bad_input():
         regularization.forward_passes(model, x, training="yes")
     with pytest.raises(ValueError, match="channel axis"):
         regularization.forward_passes(model, np.zeros((2, 8, 8)))
-
-
-# -- runs and the summary -------------------------------------------------------------------------
-
-
-@pytest.mark.slow
-def test_train_variant_measures_in_inference_mode_and_is_seeded():
-    ds = tiny_dataset()
-    a = regularization.train_variant("a", ds, epochs=2, filters=(4,), dense_units=8, dropout=0.5)
-    b = regularization.train_variant("b", ds, epochs=2, filters=(4,), dense_units=8, dropout=0.5)
-    assert a.train_accuracy == b.train_accuracy and a.val_accuracy == b.val_accuracy  # same seed, same run
-    from helpers import evaluation
-
-    assert a.train_accuracy == evaluation.evaluate(a.model, ds, "train")
-    assert a.gap == pytest.approx(a.train_accuracy - a.val_accuracy)
-    assert len(a.history.history["loss"]) == 2 and a.seconds > 0 and a.test_accuracy is None
-    assert a.val_loss == pytest.approx(regularization.cross_entropy(a.model, ds.x_val, ds.y_val))
-    assert "RunResult('a': train" in repr(a) and "test" not in repr(a)
-
-
-@pytest.mark.slow
-def test_train_variant_accepts_a_build_function_and_an_optimizer_instance():
-    ds = tiny_dataset()
-    run = regularization.train_variant(
-        "adamw", ds, epochs=1, build=small_cnn, optimizer=keras.optimizers.AdamW(1e-3, weight_decay=0.1)
-    )
-    assert isinstance(run.model.optimizer, keras.optimizers.AdamW)
-    assert 0.0 <= run.val_accuracy <= 1.0
-
-
-def test_train_variant_explains_mistakes():
-    ds = tiny_dataset()
-    with pytest.raises(ValueError, match="either build= or model options \\(l2\\)"):
-        regularization.train_variant("x", ds, epochs=1, build=small_cnn, l2=1e-3)
-    with pytest.raises(TypeError, match="build must be a function that returns a new model.*Received: Functional"):
-        regularization.train_variant("x", ds, epochs=1, build=small_cnn())
-    with pytest.raises(TypeError, match="build must be a function"):
-        regularization.train_variant("x", ds, epochs=1, build="cnn")
-    with pytest.raises(ValueError, match="name must be a non-empty string"):
-        regularization.train_variant("", ds, epochs=1)
-
-
-def fake_run(name, train, val, seed=0, val_loss=None):
-    keras.utils.set_random_seed(seed)
-    return regularization.RunResult(
-        name=name,
-        model=small_cnn(),
-        history=None,
-        train_accuracy=train,
-        val_accuracy=val,
-        seconds=1.5,
-        val_loss=val_loss,
-    )
-
-
-def test_summary_table_without_and_with_the_test_split():
-    runs = {"base": fake_run("base", 1.0, 0.9, val_loss=0.3), "l2": fake_run("l2", 0.97, 0.93)}
-    table = regularization.summary_table(runs)
-    assert isinstance(table, pd.DataFrame) and list(table.index) == ["base", "l2"]
-    assert list(table.columns) == ["train acc", "val acc", "gap", "val loss", "|w|<0.001", "seconds"]
-    assert table.loc["base", "val loss"] == pytest.approx(0.3) and np.isnan(table.loc["l2", "val loss"])
-    assert table.loc["base", "gap"] == pytest.approx(0.1) and table.loc["l2", "gap"] == pytest.approx(0.04)
-    assert runs["base"].test_accuracy is None  # test untouched until asked
-
-    ds = tiny_dataset(size=8)
-    table = regularization.summary_table(list(runs.values()), test_data=ds, zero_threshold=0.01)
-    assert "test acc" in table.columns and "|w|<0.01" in table.columns
-    from helpers import evaluation
-
-    assert runs["l2"].test_accuracy == evaluation.evaluate(runs["l2"].model, ds, "test")
-    assert table.loc["l2", "test acc"] == runs["l2"].test_accuracy
-    assert "test" in repr(runs["l2"])
-
-
-def test_summary_table_explains_bad_input():
-    with pytest.raises(ValueError, match="No runs given"):
-        regularization.summary_table({})
-    with pytest.raises(TypeError, match="Expected RunResult objects.*float"):
-        regularization.summary_table([0.9])
-    single = regularization.summary_table(fake_run("one", 0.9, 0.8))
-    assert list(single.index) == ["one"]
 
 
 def test_real_mnist_shapes_fit_the_overfitting_cnn():

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import data, models, recipes, schedules, training
+from helpers import data, models, schedules, training
 
 
 def test_warmup_cosine_rises_then_decays():
@@ -50,29 +50,3 @@ def test_steps_per_epoch():
         training.compile_classifier(models.lenet5(), optimizer="momentum").optimizer, keras.optimizers.SGD
     )
     assert np.isfinite(schedules.steps_per_epoch(1, 1))
-
-
-def test_the_recommended_recipe_is_the_benchmarked_one():
-    r = recipes.FAST
-    assert (r.filters, r.convs_per_block, r.head, r.dropout, r.bn_momentum) == (
-        (16, 32),
-        2,
-        "flatten",
-        0.3,
-        0.9,
-    )
-    assert (r.batch_size, r.peak_lr, r.epochs, r.augment) == (64, 5e-3, 14, False)
-
-
-def test_recipe_builds_a_compiled_model_whose_schedule_spans_its_epochs():
-    from helpers import data
-
-    ds = data.load("mnist5k", train_size=200)
-    recipe = recipes.Recipe(epochs=3)
-    model = recipe.build(ds, seed=1)
-    assert model.name == "course_recipe" and model.optimizer is not None
-    steps = 3 * schedules.steps_per_epoch(len(ds.x_train), recipe.batch_size)
-    schedule = model.optimizer.get_config()["learning_rate"]["config"]  # a serialized CosineDecay
-    assert schedule["warmup_target"] == recipe.peak_lr
-    assert schedule["warmup_steps"] + schedule["decay_steps"] == steps
-    assert recipe.augmentation(ds) is None and recipes.Recipe(augment=True).augmentation(ds) is not None

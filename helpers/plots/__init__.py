@@ -12,6 +12,7 @@ from helpers.plots import (
     monitoring,
     overfitting,
     regularization,
+    runs,
     training_strategies,
     transfer,
     tuning,
@@ -26,6 +27,7 @@ _MODULES = (
     monitoring,
     transfer,
     overfitting,
+    runs,
     tuning,
 )
 

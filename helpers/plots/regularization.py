@@ -1,7 +1,8 @@
-"""Figures for ``05_regularization``: weight histograms, a strength sweep, and every variant's gap.
+"""Figures for ``05_regularization``: weight histograms and a penalty-strength sweep.
 
-They take the :class:`helpers.regularization.RunResult` objects that ``train_variant`` returns (or,
-for the histograms, models or weight arrays). A colour per run, as in ``plot_histories``.
+They take the :class:`helpers.runs.Run` objects that ``runs.train`` returns (or, for the
+histograms, models or weight arrays). A colour per run, as in ``plot_histories``. Every variant's
+train/validation gap is :func:`helpers.plots.runs.plot_run_results`.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from helpers.plots.basics import COLORS
+from helpers.runs import Run
 
-__all__ = ["plot_weight_histograms", "plot_strength_sweep", "plot_regularization_results"]
+__all__ = ["plot_weight_histograms", "plot_strength_sweep"]
 
 
 def plot_weight_histograms(
@@ -30,7 +32,7 @@ def plot_weight_histograms(
     spike at zero and L2's narrower bell are easy to compare.
 
     Args:
-        weights_by_run: ``{name: model, RunResult, array or dict of arrays}``.
+        weights_by_run: ``{name: model, Run, array or dict of arrays}``.
         threshold: the near-zero band to shade (default 1e-3; None for no band).
         bins: histogram bins (default 121, odd so that one bin is centred on zero).
         limit: x range ``[-limit, limit]``; default the 99.9th percentile of ``|w|`` over all runs.
@@ -45,8 +47,8 @@ def plot_weight_histograms(
         raise ValueError(f"bins must be an integer >= 3. Received: bins={bins!r}")
     flat = {}
     for name, item in weights_by_run.items():
-        item = getattr(item, "model", item)  # a RunResult
-        flat[name] = regularization._flat(item)
+        item = getattr(item, "model", item)  # a Run
+        flat[name] = regularization.flat_weights(item)
     if limit is None:
         limit = float(np.quantile(np.abs(np.concatenate(list(flat.values()))), 0.999)) or 1.0
     edges = np.linspace(-limit, limit, bins + 1)
@@ -83,8 +85,8 @@ def plot_strength_sweep(
     """Gap, validation accuracy and near-zero weights against penalty strength (log x), per family.
 
     Args:
-        families: ``{"L2": {1e-4: run, 1e-3: run}, "L1": {...}}`` with ``RunResult`` values.
-        baseline: the unregularized ``RunResult``, drawn as a dotted horizontal line.
+        families: ``{"L2": {1e-4: run, 1e-3: run}, "L1": {...}}`` with :class:`helpers.runs.Run` values.
+        baseline: the unregularized ``Run``, drawn as a dotted horizontal line.
         zero_threshold: ``|w|`` below which a weight counts as zero (default 1e-3).
         min_span: the smallest y range of the gap and accuracy panels (default 0.05, five points),
             so that differences of a few validation images do not look large.
@@ -109,7 +111,9 @@ def plot_strength_sweep(
             raise ValueError(
                 f"Strengths must be positive numbers (the x axis is logarithmic). Received for {family!r}: {list(runs)}"
             )
-        regularization._runs_list(runs)
+        bad = sorted({type(r).__name__ for r in runs.values() if not isinstance(r, Run)})
+        if bad:
+            raise TypeError(f"Family {family!r} must hold Run objects from runs.train. Received: {', '.join(bad)}")
         strengths = sorted(runs)
         for ax, (_, measure) in zip(axes, measures):
             ax.plot(
@@ -133,52 +137,6 @@ def plot_strength_sweep(
             ax.set_ylim(middle - min_span / 2, middle + min_span / 2)
     axes[2].set_ylim(-0.02, 1.02)
     axes[0].legend(fontsize=8)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
-
-
-def plot_regularization_results(runs, *, title: str = "Train and validation accuracy of every variant"):
-    """A dumbbell chart: per variant, train (hollow) and validation (filled) accuracy joined by a
-    line whose length is the gap, plus the gap as bars; test accuracy as a cross when measured.
-
-    Args:
-        runs: ``RunResult`` objects (a list or a ``{name: run}`` dict), in the order to show.
-    """
-    from helpers import regularization
-
-    runs = regularization._runs_list(runs)
-    names = [r.name for r in runs]
-    y = np.arange(len(runs))[::-1]
-    fig, (ax, ax_gap) = plt.subplots(
-        1, 2, figsize=(11, 0.42 * len(runs) + 1.6), sharey=True, gridspec_kw={"width_ratios": [2, 1]}
-    )
-    train = np.array([r.train_accuracy for r in runs])
-    val = np.array([r.val_accuracy for r in runs])
-    ax.hlines(y, val, train, color="gray", lw=2, alpha=0.6)
-    ax.scatter(train, y, facecolors="white", edgecolors=COLORS[0], s=45, zorder=3, label="train")
-    ax.scatter(val, y, color=COLORS[1], s=45, zorder=3, label="validation")
-    tested = [(yy, r.test_accuracy) for yy, r in zip(y, runs) if r.test_accuracy is not None]
-    if tested:
-        ax.scatter(
-            [t for _, t in tested],
-            [yy for yy, _ in tested],
-            marker="x",
-            color=COLORS[2],
-            s=40,
-            zorder=4,
-            label="test",
-        )
-    ax.set(xlabel="accuracy", title="Accuracy (line = train/val gap)")
-    ax.set_yticks(y, names)
-    ax.grid(alpha=0.3, axis="x")
-    ax.legend(fontsize=8, loc="lower left")
-    gaps = train - val
-    colors = [COLORS[3] if i == 0 else COLORS[0] for i in range(len(runs))]
-    ax_gap.barh(y, gaps, color=colors, alpha=0.8)
-    ax_gap.axvline(gaps[0], color="gray", linestyle=":", lw=1)
-    ax_gap.set(xlabel="train - val accuracy", title=f"Gap (dotted: {names[0]})")
-    ax_gap.grid(alpha=0.3, axis="x")
     fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -1,0 +1,72 @@
+"""The figure of a comparison of runs: one row per variant, dots per seed, the gap, clear errors."""
+
+import keras
+import pandas as pd
+import pytest
+
+from helpers import plots, regularization, runs
+
+RESULTS = pd.DataFrame(
+    {
+        "name": ["baseline", "baseline", "both", "both"],
+        "seed": [1, 2, 1, 2],
+        "train_accuracy": [1.0, 1.0, 0.97, 0.98],
+        "val_accuracy": [0.9, 0.91, 0.95, 0.96],
+    }
+)
+
+
+def _run(name, train, val, seed=0):
+    keras.utils.set_random_seed(seed)
+    model = regularization.overfitting_cnn((8, 8, 1), 3, filters=(4,), dense_units=8)
+    row = {"name": name, "seed": seed, "train_accuracy": train, "val_accuracy": val, "gap": train - val}
+    return runs.Run(name=name, row=row, history={}, model=model)
+
+
+def test_run_results_mark_each_seed_and_the_mean():
+    fig = plots.plot_run_results(RESULTS, reference=0.905, show_gap=False, title="Fixes compared on the same seeds")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["both", "baseline"]  # first variant on top
+    assert len(ax.collections) == 6  # per variant: the gap lines, train dots and val dots
+    assert ax.get_title() == "Fixes compared on the same seeds" and "accuracy" in ax.get_xlabel()
+    assert [t.get_text() for t in ax.texts] == ["90.5%", "95.5%"]
+    assert any(line.get_label().startswith("reference") for line in ax.get_lines())
+
+
+def test_run_results_accept_row_dicts_and_runs():
+    fig = plots.plot_run_results(RESULTS.to_dict("records"))
+    assert fig.axes[0].get_ylabel() == "variant"
+    fig = plots.plot_run_results({"a": _run("a", 1.0, 0.9)})
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["a"]
+
+
+def test_run_results_gap_bars_and_test_crosses():
+    table = RESULTS.assign(test_accuracy=[0.89, 0.9, 0.94, 0.95])
+    fig = plots.plot_run_results(table)
+    ax, ax_gap = fig.axes
+    assert ax_gap.get_xlabel() == "train - val accuracy (mean)"
+    labels = {t.get_text(): t.get_position()[1] for t in ax.get_yticklabels()}
+    assert labels["baseline"] > labels["both"]  # the first variant is on top
+    widths = sorted(round(p.get_width(), 6) for p in ax_gap.patches)
+    assert widths == [0.02, 0.095]
+    assert "test" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert ax_gap.get_title() == "Gap (dotted: baseline)"
+
+
+def test_run_results_without_test():
+    fig = plots.plot_run_results(RESULTS)
+    assert "test" not in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+
+
+@pytest.mark.parametrize(
+    ("table", "error", "match"),
+    [
+        (RESULTS.drop(columns="val_accuracy"), ValueError, "no column 'val_accuracy'"),
+        (RESULTS.iloc[:0], ValueError, "empty"),
+        ("results", TypeError, "Run objects or row dicts"),
+        ([], ValueError, "at least one run"),
+    ],
+)
+def test_run_results_reject_bad_tables(table, error, match):
+    with pytest.raises(error, match=match):
+        plots.plot_run_results(table)
