@@ -10,6 +10,9 @@ upgrade that moves one fails a test instead of silently breaking resumption.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 PRIVATE_API: dict[str, tuple[str, ...]] = {
     # keras.Model.fit reads _initial_epoch, which BackupAndRestore sets when it restores a backup.
     "keras.Model": ("_initial_epoch",),
@@ -23,6 +26,8 @@ PRIVATE_API: dict[str, tuple[str, ...]] = {
     ),
     # KerasTuner's oracle keeps the trials to run again after a crash in _retry_queue.
     "keras_tuner.Oracle": ("_retry_queue",),
+    # Where keras.utils.get_file caches downloads: only the private config module says.
+    "keras.src.backend.config": ("keras_home",),
 }
 
 
@@ -38,6 +43,21 @@ def forget_restored_epoch(model) -> None:
 def set_restored_epoch(model, epoch: int) -> None:
     """Tell ``model.fit`` to continue after ``epoch`` (what ``BackupAndRestore`` does on restore)."""
     model._initial_epoch = int(epoch)
+
+
+def keras_download_dir() -> Path:
+    """The folder where ``keras.utils.get_file`` caches ImageNet weights (``KERAS_HOME`` or ``~/.keras``).
+
+    Named in the offline error of :func:`helpers.transfer.application`, so a learner knows where to
+    copy a weights file. Keras exposes it only through a private function; if that moves, the
+    documented default is used.
+    """
+    try:
+        from keras.src.backend.config import keras_home
+
+        return Path(keras_home()) / "models"
+    except (ImportError, AttributeError):
+        return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
 
 
 def drop_stale_retries(oracle) -> None:

@@ -90,12 +90,12 @@ def test_feature_extraction_model_hints(fn, hint, capsys):
 
 
 def test_fine_tune_count_matches_keras():
-    recipe = transfer.source_recipe("full")
-    model = transfer.with_new_head(transfer.feature_extractor(recipe.build()), 10, dropout=0.2)
+    spec = transfer.source_spec("full")
+    model = transfer.with_new_head(transfer.feature_extractor(spec.build()), 10, dropout=0.2)
     transfer.unfreeze_top(model, 2)
     assert transfer.trainable_counts(model)["trainable"] == transfer_checks.FINE_TUNE_TRAINABLE == 93_450
-    smoke = transfer.source_recipe("smoke")
-    assert (smoke.filters, smoke.convs_per_block) == (recipe.filters, recipe.convs_per_block)  # same answer
+    smoke = transfer.source_spec("smoke")
+    assert (smoke.filters, smoke.convs_per_block) == (spec.filters, spec.convs_per_block)  # same answer
 
 
 def test_fine_tune_trainable_params_passes(capsys):

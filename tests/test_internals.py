@@ -17,7 +17,14 @@ def _instances():
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     backup = keras.callbacks.BackupAndRestore(tempfile.mkdtemp())
     oracle = kt.oracles.RandomSearchOracle(objective="val_loss", max_trials=1, seed=1)
-    return {"keras.Model": model, "keras.callbacks.BackupAndRestore": backup, "keras_tuner.Oracle": oracle}
+    from keras.src.backend import config as keras_config
+
+    return {
+        "keras.Model": model,
+        "keras.callbacks.BackupAndRestore": backup,
+        "keras_tuner.Oracle": oracle,
+        "keras.src.backend.config": keras_config,
+    }
 
 
 @pytest.mark.parametrize(
@@ -44,3 +51,13 @@ def test_drop_stale_retries_keeps_only_unfinished_trials():
     oracle._retry_queue = ["done", "failed", "unknown"]
     _internals.drop_stale_retries(oracle)
     assert oracle._retry_queue == ["failed", "unknown"]
+
+
+def test_keras_download_dir_follows_keras_home(monkeypatch, tmp_path):
+    from keras.src.backend import config as keras_config
+
+    monkeypatch.setattr(keras_config, "keras_home", lambda: str(tmp_path))
+    assert _internals.keras_download_dir() == tmp_path / "models"
+    monkeypatch.delattr(keras_config, "keras_home")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "home"))
+    assert _internals.keras_download_dir() == tmp_path / "home" / "models"

@@ -27,7 +27,7 @@ def test_plot_label_efficiency():
 
 
 def test_plot_trainable_colours_frozen_layers(seeded):
-    source = transfer.SourceRecipe(name="plot", filters=(4, 8, 8)).build((16, 16, 1), 10)
+    source = transfer.SourceSpec(name="plot", filters=(4, 8, 8)).build((16, 16, 1), 10)
     model = transfer.with_new_head(transfer.feature_extractor(source), 3)
     fig = plots.plot_trainable(model)
     ax = fig.axes[0]

@@ -1,16 +1,19 @@
-"""The source-model cache of helpers.transfer: atomic writes, corruption and recipe changes rebuild."""
+"""helpers.transfer.cache: atomic writes; corrupt, half-written or foreign entries are detected and rebuilt."""
 
 import json
 import os
 import time
 import warnings
 
+import keras
 import numpy as np
 import pytest
 
-from helpers import transfer
+from helpers import _io, config, transfer
+from helpers.transfer import source as source_module
+from helpers.transfer.cache import HASH_KEY, SPEC_KEY
 
-TINY = transfer.SourceRecipe(name="tiny_source", filters=(4, 8, 8), epochs=1, batch_size=32, train_size=100)
+TINY = transfer.SourceSpec(name="tiny_source", filters=(4, 8, 8), epochs=1, batch_size=32, train_size=100)
 
 
 def _same_weights(a, b):
@@ -19,34 +22,40 @@ def _same_weights(a, b):
 
 
 class _CountingPretrain:
-    """Replaces transfer.pretrain and counts how often the source model is trained.
+    """Replaces the pretrain that source_model calls and counts how often the source model is trained.
 
-    By default it returns the module's tiny model instantly (the cache logic is what is tested);
-    ``real=True`` trains for real.
+    By default it returns a copy of ``reference`` instantly (the cache logic is what is tested);
+    without a reference, or with ``real=True``, it trains for real.
     """
 
     def __init__(self, monkeypatch, reference=None, real=False):
         self.calls = 0
-        self._real = transfer.pretrain
+        self._real = source_module.pretrain
         self._reference = reference
         self._use_real = real or reference is None
-        monkeypatch.setattr(transfer, "pretrain", self)
+        monkeypatch.setattr(source_module, "pretrain", self)
 
-    def __call__(self, recipe, **kwargs):
+    def __call__(self, spec, **kwargs):
         self.calls += 1
         if self._use_real:
-            return self._real(recipe, **kwargs)
-        model = recipe.build()
+            return self._real(spec, **kwargs)
+        model = spec.build()
         model.set_weights(self._reference.get_weights())
         return model, {"val_accuracy": 0.5, "test_accuracy": 0.5, "train_seconds": 0.0, "train_examples": 100}
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """One tiny source model, built once; tests copy its files into their own folder."""
+    """One tiny source model, stored once; tests copy its files into their own folder.
+
+    It is left untrained: the cache is what is tested here (test_transfer_source.py trains one).
+    """
     folder = tmp_path_factory.mktemp("pretrained")
-    model = transfer.source_model(TINY, directory=folder, verbose=False)
+    config.seed_everything(TINY.seed)
+    model = TINY.build()
     paths = transfer.cache_paths(TINY, folder)
+    meta = transfer.store(model, {SPEC_KEY: TINY.to_dict(), HASH_KEY: TINY.fingerprint()}, paths)
+    assert meta["file_sha256"] == _io.sha256sum(paths.model)
     return model, paths.model.read_bytes(), paths.metadata.read_text()
 
 
@@ -60,42 +69,7 @@ def cache(built, tmp_path):
 
 
 def _no_temporaries(folder):
-    return not [p.name for p in folder.iterdir() if ".tmp." in p.name]
-
-
-@pytest.mark.slow
-def test_first_use_builds_and_caches_with_metadata(tmp_path, monkeypatch):
-    counter = _CountingPretrain(monkeypatch)
-    model = transfer.source_model(TINY, directory=tmp_path, verbose=False)
-    assert counter.calls == 1
-    paths = transfer.cache_paths(TINY, tmp_path)
-    assert paths.model.name == "tiny_source.keras" and paths.metadata.name == "tiny_source.json"
-    meta = json.loads(paths.metadata.read_text())
-    assert meta["seed"] == TINY.seed and meta["recipe"] == TINY.to_dict()
-    assert meta["recipe_hash"] == TINY.fingerprint()
-    assert 0.0 <= meta["val_accuracy"] <= 1.0 and 0.0 <= meta["test_accuracy"] <= 1.0
-    assert meta["file_sha256"] == transfer._sha256(paths.model)
-    assert meta["versions"]["keras"]
-    assert _no_temporaries(tmp_path)
-    assert model.output_shape == (None, 10) and getattr(model, "optimizer", None) is None  # no optimizer state
-
-
-@pytest.mark.slow
-def test_valid_cache_is_loaded_without_training(cache, monkeypatch, capsys):
-    model, paths = cache
-    counter = _CountingPretrain(monkeypatch)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", transfer.SourceCacheWarning)
-        loaded = transfer.source_model(TINY, directory=paths.model.parent)
-    assert counter.calls == 0 and _same_weights(model, loaded)
-    assert "Loaded the cached source model" in capsys.readouterr().out
-
-
-@pytest.mark.slow
-def test_pretraining_is_reproducible(built, tmp_path):
-    model, _, _ = built
-    again = transfer.source_model(TINY, directory=tmp_path, verbose=False)
-    assert _same_weights(model, again)
+    return not [p.name for p in folder.iterdir() if ".tmp" in p.name]
 
 
 @pytest.mark.parametrize("damage", ["truncate", "empty", "flip_byte"])
@@ -113,14 +87,14 @@ def test_corrupt_file_is_detected_reported_and_rebuilt(cache, monkeypatch, damag
         rebuilt = transfer.source_model(TINY, directory=paths.model.parent, verbose=False)
     assert counter.calls == 1 and _same_weights(model, rebuilt)
     meta = json.loads(paths.metadata.read_text())
-    assert meta["file_sha256"] == transfer._sha256(paths.model)  # the cache is whole again
+    assert meta["file_sha256"] == _io.sha256sum(paths.model)  # the cache is whole again
 
 
 def test_unloadable_file_with_matching_checksum_is_rebuilt(cache, monkeypatch):
     model, paths = cache
     paths.model.write_bytes(b"not a zip file at all")
     meta = json.loads(paths.metadata.read_text())
-    meta["file_sha256"] = transfer._sha256(paths.model)
+    meta["file_sha256"] = _io.sha256sum(paths.model)
     paths.metadata.write_text(json.dumps(meta))
     counter = _CountingPretrain(monkeypatch, model)
     with pytest.warns(transfer.SourceCacheWarning, match="cannot be loaded"):
@@ -128,12 +102,12 @@ def test_unloadable_file_with_matching_checksum_is_rebuilt(cache, monkeypatch):
     assert counter.calls == 1
 
 
-def test_changed_recipe_triggers_a_rebuild(cache, monkeypatch):
+def test_changed_spec_triggers_a_rebuild(cache, monkeypatch):
     model, paths = cache
-    changed = transfer.SourceRecipe(**{**TINY.to_dict(), "filters": (4, 8, 8), "dropout": 0.1})
+    changed = transfer.SourceSpec(**{**TINY.to_dict(), "filters": (4, 8, 8), "dropout": 0.1})
     assert changed.name == TINY.name and changed.fingerprint() != TINY.fingerprint()
     counter = _CountingPretrain(monkeypatch, model)
-    with pytest.warns(transfer.SourceCacheWarning, match="recipe changed"):
+    with pytest.warns(transfer.SourceCacheWarning, match="source spec changed"):
         transfer.source_model(changed, directory=paths.model.parent, verbose=False)
     assert counter.calls == 1
     assert json.loads(paths.metadata.read_text())["recipe_hash"] == changed.fingerprint()
@@ -175,12 +149,16 @@ def test_a_truncated_temporary_file_is_never_used(built, tmp_path, monkeypatch):
     stale.write_bytes(keras_bytes[: len(keras_bytes) // 3])
     fresh = tmp_path / ".tiny_source.def456.tmp.keras"  # possibly another writer, still busy
     fresh.write_bytes(keras_bytes[:10])
+    stale_io = [tmp_path / ".tiny_source.keras.ghi789.tmp.keras", tmp_path / ".tiny_source.json.jkl012.tmp"]
+    for path in stale_io:  # the names helpers._io.atomic_path gives the model and the metadata
+        path.write_bytes(keras_bytes[:10])
     old = time.time() - transfer.STALE_AFTER_S - 60
-    os.utime(stale, (old, old))
+    for path in (stale, *stale_io):
+        os.utime(path, (old, old))
     loads = []
-    real_load = transfer.keras.saving.load_model
+    real_load = keras.saving.load_model
     monkeypatch.setattr(
-        transfer.keras.saving,
+        keras.saving,
         "load_model",
         lambda path, **kw: loads.append(str(path)) or real_load(path, **kw),
     )
@@ -189,6 +167,7 @@ def test_a_truncated_temporary_file_is_never_used(built, tmp_path, monkeypatch):
     assert counter.calls == 1  # the temporary file did not count as a cache
     assert not any(str(stale) == p or str(fresh) == p for p in loads)
     assert not stale.exists() and fresh.exists()  # stale leftovers are cleaned, young ones left alone
+    assert not any(path.exists() for path in stale_io)
 
 
 def test_a_failed_write_never_replaces_the_cache(cache, monkeypatch):
@@ -200,7 +179,7 @@ def test_a_failed_write_never_replaces_the_cache(cache, monkeypatch):
             fh.write(before[0][:200])
 
     _CountingPretrain(monkeypatch, model)
-    monkeypatch.setattr(transfer.keras.Model, "save", half_write)
+    monkeypatch.setattr(keras.Model, "save", half_write)
     with pytest.warns(transfer.SourceCacheWarning, match="Could not cache"):
         returned = transfer.source_model(TINY, directory=paths.model.parent, rebuild=True, verbose=False)
     assert _same_weights(model, returned)  # the freshly trained model is still usable
@@ -212,43 +191,29 @@ def test_save_atomic_verifies_and_cleans_up(built, tmp_path, monkeypatch):
     model, _, _ = built
     target = tmp_path / "sub" / "m.keras"
     digest = transfer.save_atomic(model, target)
-    assert digest == transfer._sha256(target) and _no_temporaries(target.parent)
+    assert digest == _io.sha256sum(target) and _no_temporaries(target.parent)
     with pytest.raises(ValueError, match="must end in .keras"):
         transfer.save_atomic(model, tmp_path / "m.h5")
-    monkeypatch.setattr(transfer.keras.saving, "load_model", lambda *a, **k: (_ for _ in ()).throw(OSError("boom")))
+    monkeypatch.setattr(keras.saving, "load_model", lambda *a, **k: (_ for _ in ()).throw(OSError("boom")))
     with pytest.raises(OSError, match="boom"):
         transfer.save_atomic(model, tmp_path / "other.keras")
     assert not (tmp_path / "other.keras").exists() and _no_temporaries(tmp_path)
 
 
 def test_profiles_cache_under_different_names():
-    smoke, full = transfer.source_recipe("smoke"), transfer.source_recipe("full")
+    smoke, full = transfer.source_spec("smoke"), transfer.source_spec("full")
     assert transfer.cache_paths(smoke).model != transfer.cache_paths(full).model
-    assert transfer.cache_paths(full).model.parent == transfer.config.PRETRAINED_DIR
-    assert smoke.fingerprint() != full.fingerprint()
-    assert transfer.source_recipe().name == "source_cnn_smoke"  # tests run in the smoke profile
-    with pytest.raises(ValueError, match="profile must be one of"):
-        transfer.source_recipe("fast")
+    assert transfer.cache_paths(full).model.parent == config.PRETRAINED_DIR
+    assert transfer.cache_paths().model.name == "source_cnn_smoke.keras"  # tests run in the smoke profile
 
 
-def test_recipe_fingerprint_and_validation():
-    assert TINY.fingerprint() == transfer.SourceRecipe(**TINY.to_dict()).fingerprint()
-    for field, value in [
-        ("epochs", 2),
-        ("seed", 1),
-        ("peak_lr", 1e-3),
-        ("train_size", 200),
-        ("bn_momentum", 0.8),
-    ]:
-        assert transfer.SourceRecipe(**{**TINY.to_dict(), field: value}).fingerprint() != TINY.fingerprint()
-    with pytest.raises(ValueError, match="name must be a simple file name"):
-        transfer.SourceRecipe(name="../escape")
-    with pytest.raises(ValueError, match="epochs must be a positive integer"):
-        transfer.SourceRecipe(epochs=0)
-    with pytest.raises(ValueError, match="bn_momentum must be in"):
-        transfer.SourceRecipe(bn_momentum=1.0)
-    with pytest.raises(ValueError, match="peak_lr must be positive"):
-        transfer.SourceRecipe(peak_lr=0)
+def test_cached_model_says_why_not(cache, tmp_path):
+    model, paths = cache
+    loaded, problem = transfer.cached_model(TINY, paths)
+    assert problem is None and _same_weights(model, loaded)
+    assert transfer.cached_model(TINY, transfer.cache_paths(TINY, tmp_path / "empty")) == (None, None)  # no entry yet
+    other = transfer.SourceSpec(**{**TINY.to_dict(), "epochs": 2})
+    assert transfer.cached_model(other, paths)[1].startswith("the source spec changed")
 
 
 def test_read_metadata_says_what_to_do(tmp_path):

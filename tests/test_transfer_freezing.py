@@ -1,17 +1,17 @@
-"""Freezing, new heads, copies, BatchNorm inference mode, reframing and the three strategies."""
+"""helpers.transfer.freezing: bases and blocks, freezing, new heads, copies, BatchNorm inference mode."""
 
 import keras
 import numpy as np
 import pytest
 
-from helpers import data, transfer
+from helpers import transfer
 
-RECIPE = transfer.SourceRecipe(name="freeze_test", filters=(4, 8, 8))
+SPEC = transfer.SourceSpec(name="freeze_test", filters=(4, 8, 8))
 
 
 @pytest.fixture
 def source(seeded):
-    return RECIPE.build((16, 16, 1), 10)
+    return SPEC.build((16, 16, 1), 10)
 
 
 @pytest.fixture
@@ -21,6 +21,13 @@ def head_model(source):
 
 def _flags(model):
     return transfer.trainable_layers(model)
+
+
+def test_base_of_finds_the_one_nested_base(source, head_model):
+    assert transfer.base_of(head_model) is head_model.get_layer("base")
+    assert transfer.base_of(source) is source  # a flat model is its own base
+    with pytest.raises(TypeError, match="Expected a keras.Model"):
+        transfer.base_of("model")
 
 
 def test_blocks_are_found_in_order(source, head_model):
@@ -159,67 +166,3 @@ def test_copy_model_keeps_weights_and_flags_but_not_variables(head_model):
     assert transfer.trainable_counts(copy) == transfer.trainable_counts(head_model)
     assert all(np.array_equal(a, b) for a, b in zip(copy.get_weights(), head_model.get_weights()))
     assert not {id(v) for v in copy.weights} & {id(v) for v in head_model.weights}
-
-
-def test_reframe_centres_a_shrunken_image():
-    x = np.ones((2, 8, 8, 1), np.float32)
-    out = transfer.reframe(x, box=20, canvas=28)
-    assert out.shape == (2, 28, 28, 1) and out.dtype == np.float32
-    assert np.allclose(out[:, 4:24, 4:24], 1.0) and out[:, :4].sum() == 0 and out[:, 24:].sum() == 0
-    assert transfer.reframe(np.ones((1, 28, 28, 1), np.float32), box=5, canvas=6).shape == (1, 6, 6, 1)
-    with pytest.raises(ValueError, match="box must fit"):
-        transfer.reframe(x, box=30, canvas=28)
-    with pytest.raises(ValueError, match="box must be a positive integer"):
-        transfer.reframe(x, box=0)
-
-
-def test_reframe_a_dataset_keeps_labels_and_sizes():
-    ds = data.load("digits", image_size=(28, 28), train_size=20)
-    framed = transfer.reframe(ds)
-    assert framed.input_shape == (28, 28, 1) and len(framed.x_train) == 20
-    assert np.array_equal(framed.y_test, ds.y_test) and "reframed" in framed.description
-    assert framed.x_train[:, :4].max() == 0.0 and framed.x_train[:, 4:24].max() > 0.5
-
-
-def test_transfer_plan_defaults_and_validation():
-    plan = transfer.TransferPlan()
-    assert plan.scratch_epochs == plan.head_epochs + plan.fine_epochs  # same budget for both sides
-    assert plan.fine_lr < plan.head_lr
-    with pytest.raises(ValueError, match="fine_lr must be lower than head_lr"):
-        transfer.TransferPlan(fine_lr=1e-2, head_lr=1e-2)
-    with pytest.raises(ValueError, match="steps_per_epoch must be a positive integer"):
-        transfer.TransferPlan(steps_per_epoch=0)
-
-
-def test_fit_small_repeats_a_tiny_training_set(head_model):
-    ds = transfer.reframe(data.load("digits", image_size=(16, 16), train_size=10), box=12, canvas=16)
-    with pytest.raises(ValueError, match="Compile the model first"):
-        transfer.fit_small(head_model, ds, epochs=1)
-    head_model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    with pytest.raises(ValueError, match="expects inputs of shape"):
-        transfer.fit_small(head_model, data.load("digits", image_size=(28, 28), train_size=10), epochs=1)
-    with pytest.raises(ValueError, match="epochs must be a positive integer"):
-        transfer.fit_small(head_model, ds, epochs=0)
-
-
-@pytest.mark.slow
-def test_the_three_strategies_and_label_efficiency(source, monkeypatch):
-    plan = transfer.TransferPlan(steps_per_epoch=2, head_epochs=1, fine_epochs=1, batch_size=8)
-
-    def load(n):
-        return transfer.reframe(data.load("digits", image_size=(16, 16), train_size=n), box=12, canvas=16)
-
-    target = load(20)
-    scratch, h = transfer.train_from_scratch(RECIPE, target, plan)
-    assert scratch.output_shape == (None, 10) and len(h.history["val_accuracy"]) == plan.scratch_epochs
-    head, _ = transfer.train_feature_extraction(source, target, plan)
-    assert transfer.trainable_counts(head)["trainable"] == 8 * 10 + 10
-    fine, _ = transfer.train_fine_tuning(head, target, plan)
-    assert transfer.trainable_counts(fine)["trainable"] > transfer.trainable_counts(head)["trainable"]
-    assert transfer.batchnorm_drift(fine, target.x_train[:4]) == 0.0
-    known = {20: {s: 0.5 for s in transfer.STRATEGIES}}
-    curve = transfer.label_efficiency(source, load, [30, 20], plan, recipe=RECIPE, known=known, verbose=False)
-    assert set(curve) == set(transfer.STRATEGIES)
-    assert all(sorted(v) == [20, 30] and v[20] == 0.5 and 0 <= v[30] <= 1 for v in curve.values())
-    with pytest.raises(ValueError, match="sizes must hold positive numbers"):
-        transfer.label_efficiency(source, load, [], plan, recipe=RECIPE)

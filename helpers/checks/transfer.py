@@ -15,7 +15,7 @@ def _tiny_source():
     """A small copy of the course's source architecture (3 blocks, BN, GAP head), fast to build."""
     from helpers import transfer
 
-    return transfer.SourceRecipe(name="check_source", filters=(4, 8, 8)).build((16, 16, 1), 10)
+    return transfer.SourceSpec(name="check_source", filters=(4, 8, 8)).build((16, 16, 1), 10)
 
 
 def _require_model(model, what: str):

@@ -54,7 +54,7 @@ def plot_trainable(model, *, title: str | None = None):
     from helpers import transfer
 
     flags = transfer.trainable_layers(model)
-    base = transfer._base_of(model)
+    base = transfer.base_of(model)
     counts = {}
     for layer in [*base.layers, *(layer for layer in model.layers if layer is not base)]:
         if layer.name in flags:

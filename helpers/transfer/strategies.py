@@ -1,0 +1,251 @@
+"""The three ways to learn a small target task, compared on equal budgets: from scratch, feature
+extraction (a new head on the frozen source base) and fine-tuning (then the top blocks too).
+
+:func:`reframe` gives the target images the source's framing, :class:`TransferPlan` holds the
+budgets, :func:`fit_small` trains on a training set smaller than a batch, and
+:func:`label_efficiency` runs the three strategies for several numbers of labelled examples.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+
+import keras
+import numpy as np
+
+from helpers import _validate, config, evaluation, pipelines, schedules, training
+from helpers.data import Dataset, resize_images, validate_images
+from helpers.transfer.freezing import copy_model, feature_extractor, unfreeze_top, with_new_head
+from helpers.transfer.spec import SourceSpec, source_spec
+
+__all__ = [
+    "STRATEGIES",
+    "TransferPlan",
+    "fit_small",
+    "label_efficiency",
+    "reframe",
+    "train_feature_extraction",
+    "train_fine_tuning",
+    "train_from_scratch",
+]
+
+STRATEGIES = ("from scratch", "feature extraction", "fine-tuning")
+
+
+def reframe(data, *, box: int = 20, canvas: int = 28):
+    """Shrink images into a ``box`` x ``box`` square centred on a black ``canvas`` x ``canvas`` one.
+
+    MNIST digits were size-normalized to 20x20 and centred in 28x28 (LeCun et al., 1998), while
+    scikit-learn's 8x8 digits fill their frame. Giving the target the source's framing is the
+    grayscale version of ``preprocess_input``: show a pretrained model inputs like the ones it
+    learned from. Accepts a :class:`helpers.data.Dataset` (every split is reframed) or an image batch.
+    """
+    box = _validate.positive_int(box, "box")
+    canvas = _validate.positive_int(canvas, "canvas")
+    if box > canvas:
+        raise ValueError(f"box must fit in the canvas (box <= canvas). Received: box={box}, canvas={canvas}")
+    if isinstance(data, Dataset):
+        return dataclasses.replace(
+            data,
+            x_train=reframe(data.x_train, box=box, canvas=canvas),
+            x_val=reframe(data.x_val, box=box, canvas=canvas),
+            x_test=reframe(data.x_test, box=box, canvas=canvas),
+            description=f"{data.description}, reframed: {box}x{box} digit centred in {canvas}x{canvas}",
+        )
+    x = resize_images(validate_images(data), (box, box), method="area")
+    before = (canvas - box) // 2
+    after = canvas - box - before
+    return np.pad(x, ((0, 0), (before, after), (before, after), (0, 0))).astype(np.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class TransferPlan:
+    """Training budgets for the three strategies, in epochs of ``steps_per_epoch`` batches.
+
+    Few-label training sets are smaller than a batch, so an epoch here is a fixed number of steps
+    (the training set repeats): every strategy and every label count gets the same number of
+    updates. Fine-tuning continues from the feature-extraction model, so from scratch gets
+    ``head_epochs + fine_epochs`` epochs by default: the same budget.
+    """
+
+    steps_per_epoch: int = 10
+    batch_size: int = 32
+    head_epochs: int = 10
+    head_lr: float = 1e-2
+    fine_epochs: int = 15
+    fine_lr: float = 1e-3
+    fine_blocks: int = 2
+    head_dropout: float = 0.2
+    scratch_epochs: int | None = None
+    scratch_lr: float = 3e-3
+
+    def __post_init__(self) -> None:
+        for field in ("steps_per_epoch", "batch_size", "head_epochs", "fine_epochs"):
+            _validate.positive_int(getattr(self, field), field)
+        _validate.positive_int(self.scratch_epochs, "scratch_epochs", allow_none=True)
+        _validate.non_negative_int(self.fine_blocks, "fine_blocks")
+        _validate.fraction(self.head_dropout, "head_dropout")
+        for field in ("head_lr", "fine_lr", "scratch_lr"):
+            _validate.positive_number(getattr(self, field), field)
+        if self.scratch_epochs is None:
+            object.__setattr__(self, "scratch_epochs", self.head_epochs + self.fine_epochs)
+        if self.fine_lr >= self.head_lr:
+            raise ValueError(
+                f"fine_lr must be lower than head_lr (fine-tuning takes small steps). "
+                f"Received: fine_lr={self.fine_lr}, head_lr={self.head_lr}"
+            )
+
+    def schedule(self, peak_lr: float, epochs: int):
+        """Warmup + cosine decay over ``epochs`` epochs of this plan."""
+        return schedules.warmup_cosine(peak_lr, epochs * self.steps_per_epoch)
+
+
+def fit_small(
+    model: keras.Model,
+    data,
+    *,
+    epochs: int,
+    steps_per_epoch: int = 10,
+    batch_size: int = 32,
+    validate: bool = True,
+    seed: int = config.DEFAULT_SEED,
+    verbose=None,
+):
+    """Train a compiled ``model`` on a small training split for ``epochs`` x ``steps_per_epoch`` steps.
+
+    The training set is shuffled and repeated, so 20 images train as long as 500 do; validation
+    (if ``validate``) runs after every epoch. Returns the Keras ``History``.
+    """
+    if getattr(model, "optimizer", None) is None:
+        raise ValueError("Compile the model first, e.g. helpers.training.compile_classifier(model, learning_rate=...).")
+    epochs = _validate.positive_int(epochs, "epochs")
+    steps_per_epoch = _validate.positive_int(steps_per_epoch, "steps_per_epoch")
+    batch_size = _validate.positive_int(batch_size, "batch_size")
+    if tuple(model.input_shape[1:]) != data.input_shape:
+        raise ValueError(
+            f"The model expects inputs of shape {tuple(model.input_shape[1:])} but the "
+            f"images have shape {data.input_shape}."
+        )
+    train = pipelines.to_tf_dataset(
+        data.x_train, data.y_train, batch_size=batch_size, shuffle=True, repeat=True, seed=seed, cache=False
+    )
+    return model.fit(
+        train,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        shuffle=False,
+        validation_data=(data.x_val, data.y_val) if validate else None,
+        verbose=config.fit_verbose() if verbose is None else verbose,
+    )
+
+
+def train_from_scratch(
+    spec: SourceSpec,
+    target,
+    plan: TransferPlan,
+    *,
+    seed: int = config.DEFAULT_SEED,
+    validate: bool = True,
+):
+    """The source architecture, randomly initialized, trained on ``target`` alone: ``(model, history)``."""
+    config.seed_everything(seed)
+    model = spec.build(target.input_shape, target.num_classes)
+    training.compile_classifier(model, learning_rate=plan.schedule(plan.scratch_lr, plan.scratch_epochs))
+    history = fit_small(
+        model,
+        target,
+        epochs=plan.scratch_epochs,
+        steps_per_epoch=plan.steps_per_epoch,
+        batch_size=plan.batch_size,
+        validate=validate,
+        seed=seed,
+    )
+    return model, history
+
+
+def train_feature_extraction(
+    source: keras.Model, target, plan: TransferPlan, *, seed: int = config.DEFAULT_SEED, validate: bool = True
+):
+    """A new head on the frozen base of ``source``, trained on ``target``: ``(model, history)``."""
+    config.seed_everything(seed)
+    model = with_new_head(feature_extractor(source), target.num_classes, dropout=plan.head_dropout)
+    training.compile_classifier(model, learning_rate=plan.schedule(plan.head_lr, plan.head_epochs))
+    history = fit_small(
+        model,
+        target,
+        epochs=plan.head_epochs,
+        steps_per_epoch=plan.steps_per_epoch,
+        batch_size=plan.batch_size,
+        validate=validate,
+        seed=seed,
+    )
+    return model, history
+
+
+def train_fine_tuning(
+    head_model: keras.Model,
+    target,
+    plan: TransferPlan,
+    *,
+    seed: int = config.DEFAULT_SEED,
+    validate: bool = True,
+):
+    """Continue a copy of a trained feature-extraction model with the top ``plan.fine_blocks`` blocks
+    unfrozen (BatchNorm stays frozen) at the low ``plan.fine_lr``: ``(model, history)``."""
+    config.seed_everything(seed)
+    model = unfreeze_top(copy_model(head_model), plan.fine_blocks)
+    training.compile_classifier(model, learning_rate=plan.schedule(plan.fine_lr, plan.fine_epochs))  # recompile!
+    history = fit_small(
+        model,
+        target,
+        epochs=plan.fine_epochs,
+        steps_per_epoch=plan.steps_per_epoch,
+        batch_size=plan.batch_size,
+        validate=validate,
+        seed=seed,
+    )
+    return model, history
+
+
+def label_efficiency(
+    source: keras.Model,
+    load_target: Callable[[int], object],
+    sizes: Sequence[int],
+    plan: TransferPlan,
+    *,
+    spec: SourceSpec | None = None,
+    split: str = "val",
+    seed: int = config.DEFAULT_SEED,
+    known: dict | None = None,
+    verbose: bool = True,
+) -> dict[str, dict[int, float]]:
+    """Accuracy of the three strategies for each number of labelled target examples.
+
+    Args:
+        load_target: ``n -> Dataset`` with ``n`` training examples (same validation/test sets for all n).
+        sizes: the numbers of labelled examples to try.
+        spec: the source architecture that "from scratch" trains (default: :func:`source_spec`).
+        split: where accuracy is measured (default ``"val"``: keep the test split for the end).
+        known: results you already have, ``{n: {strategy: accuracy}}``; those sizes are not retrained.
+
+    Returns ``{strategy: {n: accuracy}}`` with the strategies of :data:`STRATEGIES`.
+    """
+    sizes = sorted(set(_validate.int_sequence(list(sizes), "sizes")))
+    spec = spec or source_spec()
+    known = known or {}
+    results: dict[str, dict[int, float]] = {s: {} for s in STRATEGIES}
+    for n in sizes:
+        if n in known:
+            for strategy in STRATEGIES:
+                results[strategy][n] = float(known[n][strategy])
+            continue
+        target = load_target(n)
+        scratch, _ = train_from_scratch(spec, target, plan, seed=seed, validate=False)
+        head, _ = train_feature_extraction(source, target, plan, seed=seed, validate=False)
+        fine, _ = train_fine_tuning(head, target, plan, seed=seed, validate=False)
+        for strategy, model in zip(STRATEGIES, (scratch, head, fine)):
+            results[strategy][n] = evaluation.evaluate(model, target, split)
+        if verbose:
+            print(f"{n:>5} labelled: " + ", ".join(f"{s} {results[s][n]:.1%}" for s in STRATEGIES))
+    return results

@@ -1,0 +1,94 @@
+"""helpers.transfer.strategies: reframing, the plan, fit_small, the three strategies and label efficiency."""
+
+import numpy as np
+import pytest
+
+from helpers import data, transfer
+
+SPEC = transfer.SourceSpec(name="freeze_test", filters=(4, 8, 8))
+
+
+@pytest.fixture
+def source(seeded):
+    return SPEC.build((16, 16, 1), 10)
+
+
+@pytest.fixture
+def head_model(source):
+    return transfer.with_new_head(transfer.feature_extractor(source), 3)
+
+
+def test_reframe_centres_a_shrunken_image():
+    x = np.ones((2, 8, 8, 1), np.float32)
+    out = transfer.reframe(x, box=20, canvas=28)
+    assert out.shape == (2, 28, 28, 1) and out.dtype == np.float32
+    assert np.allclose(out[:, 4:24, 4:24], 1.0) and out[:, :4].sum() == 0 and out[:, 24:].sum() == 0
+    assert transfer.reframe(np.ones((1, 28, 28, 1), np.float32), box=5, canvas=6).shape == (1, 6, 6, 1)
+    with pytest.raises(ValueError, match="box must fit"):
+        transfer.reframe(x, box=30, canvas=28)
+    with pytest.raises(ValueError, match="box must be a positive integer"):
+        transfer.reframe(x, box=0)
+
+
+def test_reframe_a_dataset_keeps_labels_and_sizes():
+    ds = data.load("digits", image_size=(28, 28), train_size=20)
+    framed = transfer.reframe(ds)
+    assert framed.input_shape == (28, 28, 1) and len(framed.x_train) == 20
+    assert np.array_equal(framed.y_test, ds.y_test) and "reframed" in framed.description
+    assert framed.x_train[:, :4].max() == 0.0 and framed.x_train[:, 4:24].max() > 0.5
+
+
+def test_transfer_plan_defaults_and_validation():
+    plan = transfer.TransferPlan()
+    assert plan.scratch_epochs == plan.head_epochs + plan.fine_epochs  # same budget for both sides
+    assert plan.fine_lr < plan.head_lr
+    with pytest.raises(ValueError, match="fine_lr must be lower than head_lr"):
+        transfer.TransferPlan(fine_lr=1e-2, head_lr=1e-2)
+    with pytest.raises(ValueError, match="steps_per_epoch must be a positive integer"):
+        transfer.TransferPlan(steps_per_epoch=0)
+
+
+def test_fit_small_repeats_a_tiny_training_set(head_model):
+    ds = transfer.reframe(data.load("digits", image_size=(16, 16), train_size=10), box=12, canvas=16)
+    with pytest.raises(ValueError, match="Compile the model first"):
+        transfer.fit_small(head_model, ds, epochs=1)
+    head_model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    with pytest.raises(ValueError, match="expects inputs of shape"):
+        transfer.fit_small(head_model, data.load("digits", image_size=(28, 28), train_size=10), epochs=1)
+    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+        transfer.fit_small(head_model, ds, epochs=0)
+
+
+@pytest.mark.slow
+def test_the_three_strategies_and_label_efficiency(source, monkeypatch):
+    plan = transfer.TransferPlan(steps_per_epoch=2, head_epochs=1, fine_epochs=1, batch_size=8)
+
+    def load(n):
+        return transfer.reframe(data.load("digits", image_size=(16, 16), train_size=n), box=12, canvas=16)
+
+    target = load(20)
+    scratch, h = transfer.train_from_scratch(SPEC, target, plan)
+    assert scratch.output_shape == (None, 10) and len(h.history["val_accuracy"]) == plan.scratch_epochs
+    head, _ = transfer.train_feature_extraction(source, target, plan)
+    assert transfer.trainable_counts(head)["trainable"] == 8 * 10 + 10
+    fine, _ = transfer.train_fine_tuning(head, target, plan)
+    assert transfer.trainable_counts(fine)["trainable"] > transfer.trainable_counts(head)["trainable"]
+    assert transfer.batchnorm_drift(fine, target.x_train[:4]) == 0.0
+    known = {20: {s: 0.5 for s in transfer.STRATEGIES}}
+    curve = transfer.label_efficiency(source, load, [30, 20], plan, spec=SPEC, known=known, verbose=False)
+    assert set(curve) == set(transfer.STRATEGIES)
+    assert all(sorted(v) == [20, 30] and v[20] == 0.5 and 0 <= v[30] <= 1 for v in curve.values())
+    with pytest.raises(ValueError, match="sizes must be a non-empty sequence of integers >= 1"):
+        transfer.label_efficiency(source, load, [], plan, spec=SPEC)
+
+
+def test_transfer_plan_rejects_bad_rates_blocks_and_dropout():
+    with pytest.raises(ValueError, match="head_lr must be a positive number"):
+        transfer.TransferPlan(head_lr=0)
+    with pytest.raises(ValueError, match="fine_blocks must be an integer >= 0"):
+        transfer.TransferPlan(fine_blocks=-1)
+    with pytest.raises(ValueError, match="head_dropout must be in"):
+        transfer.TransferPlan(head_dropout=1.0)
+    with pytest.raises(ValueError, match="scratch_epochs must be a positive integer or None"):
+        transfer.TransferPlan(scratch_epochs=0)
+    assert transfer.TransferPlan(scratch_epochs=3).scratch_epochs == 3
