@@ -57,4 +57,4 @@ distclean: clean
 WORKERS ?= 2
 .PHONY: tune-distributed
 tune-distributed: $(STAMP)
-	$(BIN)/python -m helpers.distributed_search --workers $(WORKERS)
+	$(BIN)/python -m helpers.tuning.distributed --workers $(WORKERS)

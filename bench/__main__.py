@@ -33,7 +33,7 @@ def parse(argv):
     p.add_argument("--xla", action="store_true", help="turn on XLA auto-clustering (tf.config.optimizer.set_jit)")
     p.add_argument("--seeds", type=int, default=3, help="seeds per recipe in time_to_accuracy (default 3)")
     p.add_argument("--budget", type=float, default=60.0, help="training seconds per run (default 60)")
-    p.add_argument("--target", type=float, default=0.98, help="test accuracy to reach (default 0.98)")
+    p.add_argument("--target", type=float, default=0.98, help="validation accuracy to reach (default 0.98)")
     p.add_argument("--no-full-course", action="store_true", help="course_runtime: smoke profile only")
     p.add_argument("--out", type=Path, default=RESULTS)
     return p.parse_args(argv)
@@ -94,7 +94,7 @@ def main(argv=None) -> int:
     if "time_to_accuracy" in args.only:
         from bench import contenders, time_to_accuracy
 
-        print("  time to accuracy (mnist5k, test accuracy checked every epoch):")
+        print("  time to accuracy (mnist5k, validation accuracy checked every epoch, test once at the end):")
         seeds = [1] if quick else list(range(1, args.seeds + 1))
         budget = 2.0 if quick else args.budget
         results["benchmarks"]["time_to_accuracy"] = time_to_accuracy.run(

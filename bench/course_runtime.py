@@ -45,16 +45,7 @@ def summarize(profile: str, report: dict) -> dict:
 def run(profile: str, notebooks: list[Path], out: Path, log=print) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "COURSE_PROFILE": profile}
-    cmd = [
-        sys.executable,
-        "-m",
-        "helpers.runner",
-        "--profile",
-        profile,
-        "--out",
-        str(out),
-        *map(str, notebooks),
-    ]
+    cmd = [sys.executable, "-m", "helpers.runner", "--profile", profile, "--out", str(out), *map(str, notebooks)]
     proc = subprocess.run(cmd, env=env, cwd=config.ROOT, capture_output=True, text=True)
     report_path = out / "course_report.json"
     if not report_path.exists():

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from helpers import config, data, model_stats, models, pipelines, recipes, training
+from helpers import data, model_stats, pipelines, recipes
 
 
 def matmul_flops_per_second(n: int = 2048, repeats: int = 5) -> float:
@@ -29,17 +29,7 @@ def matmul_flops_per_second(n: int = 2048, repeats: int = 5) -> float:
 
 
 def run(ds: data.Dataset, *, n_images: int, repeats: int, batch_size: int = 64, log=print) -> dict:
-    config.seed_everything()
-    r = recipes.FAST
-    model = models.simple_cnn(
-        ds.input_shape,
-        ds.num_classes,
-        filters=r.filters,
-        convs_per_block=r.convs_per_block,
-        head=r.head,
-        dropout=r.dropout,
-    )
-    training.compile_classifier(model, learning_rate=1e-3)
+    model = recipes.FAST.build(ds)  # the course CNN, compiled with its schedule
     forward = model_stats.count_flops(model)
     x, y = ds.x_train[:n_images], ds.y_train[:n_images]
     feed = pipelines.to_tf_dataset(x, y, batch_size=batch_size, shuffle=True)

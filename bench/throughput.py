@@ -78,10 +78,7 @@ def run(ds: data.Dataset, *, n_images: int, repeats: int, batch_size: int = 64, 
     x, y = ds.x_train[:n_images], ds.y_train[:n_images]
     n = len(x)
     feeds = {
-        "tf.data, no augmentation": (
-            False,
-            lambda: pipelines.to_tf_dataset(x, y, batch_size=batch_size, shuffle=True),
-        ),
+        "tf.data, no augmentation": (False, lambda: pipelines.to_tf_dataset(x, y, batch_size=batch_size, shuffle=True)),
         "tf.data + augmentation in the model": (
             True,
             lambda: pipelines.to_tf_dataset(x, y, batch_size=batch_size, shuffle=True),
@@ -100,7 +97,7 @@ def run(ds: data.Dataset, *, n_images: int, repeats: int, batch_size: int = 64, 
         for name, (model, feed) in setups.items():
             seconds[name].append(_epoch_seconds(model, feed))
     rates, input_rates = {}, {}
-    for name, (_model, feed) in setups.items():
+    for name, (_, feed) in setups.items():
         rates[name] = round(n / statistics.median(seconds[name]), 1)
         # Augmentation inside the model runs in the training step: its feed alone is the plain one.
         input_rates[name] = (

@@ -7,7 +7,20 @@ would silently shadow the other, so that is an import-time error instead.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from collections.abc import Iterable
 from types import ModuleType
+
+
+def submodules(package: str, path: Iterable[str], *, skip: tuple[str, ...] = ()) -> tuple[ModuleType, ...]:
+    """Import every public module of a package (``__name__``, ``__path__``), in name order.
+
+    Modules whose name starts with ``_`` (the mechanism, not a topic) and those in ``skip`` (e.g. a
+    ``python -m`` entry point that must not be imported by its package) are left out.
+    """
+    names = sorted(m.name for m in pkgutil.iter_modules(path) if not m.name.startswith("_") and m.name not in skip)
+    return tuple(importlib.import_module(f"{package}.{name}") for name in names)
 
 
 def reexport(namespace: dict, modules: tuple[ModuleType, ...], what: str) -> list[str]:

@@ -97,8 +97,7 @@ def number_above(value, name: str, bound: float) -> float:
 
 def fraction(value, name: str, *, closed: bool = False) -> float:
     """A rate such as dropout: a number in [0, 1) (in [0, 1] when ``closed``)."""
-    high_ok = value <= 1 if closed else value < 1
-    if not is_number(value) or not (0 <= value and high_ok):
+    if not is_number(value) or not (0 <= value and (value <= 1 if closed else value < 1)):
         raise _fail(name, "in [0, 1]" if closed else "in [0, 1)", value)
     return float(value)
 

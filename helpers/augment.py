@@ -6,19 +6,18 @@ truck. Every preset expects pixels in ``[0, 1]`` (what ``helpers.data.load`` ret
 gets them (:class:`CheckValueRange`), and is a no-op at inference (``training=False``).
 
 ``02_data_preparation`` introduces the presets, :class:`RandomStrokeWidth` (a custom layer written
-the way Keras writes its own), and the tools that inspect an augmenter: :func:`describe`,
+the way Keras writes its own), and the tools that inspect an augmenter: :func:`layer_settings`,
 :func:`flip_modes`, :func:`flip_rate` and :func:`variants`.
 """
 
 from __future__ import annotations
 
-import numbers
-
 import keras
 import numpy as np
 from keras import layers, ops
 
-from helpers import config
+from helpers import _validate, config
+from helpers.models import walk_layers
 
 # Which preset fits which dataset (``folder:`` datasets default to "objects").
 PRESET_FOR_DATASET = {
@@ -49,7 +48,7 @@ def preset(name: str, *, strength: float = 1.0, seed: int = config.DEFAULT_SEED)
             f"Unknown augmentation preset {name!r}. Use one of {', '.join(PRESETS)} or a dataset name "
             f"({', '.join(PRESET_FOR_DATASET)})."
         )
-    if not isinstance(strength, (int, float)) or isinstance(strength, bool) or not 0 < strength <= 3:
+    if not _validate.is_number(strength) or not 0 < strength <= 3:
         raise ValueError(f"strength must be in (0, 3]. Received: strength={strength!r}")
     s = float(strength)
     if kind == "digits":  # small shifts, tilts and size changes; never flips
@@ -83,7 +82,7 @@ def _check_value_range_arg(value_range) -> tuple[float, float]:
     if (
         not isinstance(value_range, (tuple, list))
         or len(value_range) != 2
-        or not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v) for v in value_range)
+        or not all(_validate.is_number(v) and np.isfinite(v) for v in value_range)
         or not value_range[0] < value_range[1]
     ):
         raise ValueError(
@@ -119,8 +118,23 @@ def value_range_problem(low: float, high: float, value_range=VALUE_RANGE, *, tol
     return f"{found}, but {expected}. {advice}"
 
 
+class _ShapePreservingLayer(layers.Layer):
+    """A course layer whose output has its input's shape and whose config is ``_config_fields``
+    (the arguments of its ``__init__``), as Keras's own preprocessing layers do it."""
+
+    _config_fields: tuple[str, ...] = ()
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = {name: getattr(self, name) for name in self._config_fields}
+        base_config = super().get_config()
+        return {**base_config, **config}
+
+
 @keras.saving.register_keras_serializable(package="cnn_course")
-class CheckValueRange(layers.Layer):
+class CheckValueRange(_ShapePreservingLayer):
     """Stop images outside ``value_range`` before they are augmented (training only).
 
     Augmentation layers silently assume a pixel range: ``RandomContrast`` clips to its
@@ -138,9 +152,7 @@ class CheckValueRange(layers.Layer):
     def __init__(self, value_range=VALUE_RANGE, tolerance: float = 0.01, **kwargs):
         super().__init__(**kwargs)
         self.value_range = _check_value_range_arg(value_range)
-        if not isinstance(tolerance, numbers.Real) or isinstance(tolerance, bool) or not 0 <= tolerance < 1:
-            raise ValueError(f"`tolerance` must be a number in [0, 1). Received: tolerance={tolerance}")
-        self.tolerance = float(tolerance)
+        self.tolerance = _validate.fraction(tolerance, "tolerance")
 
     def call(self, inputs, training=True):
         if not training:
@@ -164,17 +176,11 @@ class CheckValueRange(layers.Layer):
         with tf.control_dependencies([tf.debugging.Assert(ok, [message, "min:", low, "max:", high])]):
             return tf.identity(inputs)
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        config = {"value_range": self.value_range, "tolerance": self.tolerance}
-        base_config = super().get_config()
-        return {**base_config, **config}
+    _config_fields = ("value_range", "tolerance")
 
 
 @keras.saving.register_keras_serializable(package="cnn_course")
-class RandomStrokeWidth(layers.Layer):
+class RandomStrokeWidth(_ShapePreservingLayer):
     """Randomly thicken or thin the strokes of light-on-dark drawings such as digits (training only).
 
     People write with different pens: thickening (grey-scale dilation) or thinning (erosion) the
@@ -204,14 +210,12 @@ class RandomStrokeWidth(layers.Layer):
     def __init__(self, factor, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.factor = self._parse_factor(factor)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-            raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
-        self.seed = None if seed is None else int(seed)
+        self.seed = None if seed is None else _validate.seed(seed)
         self.generator = keras.random.SeedGenerator(self.seed)
 
     def _parse_factor(self, factor) -> tuple[float, float]:
         def number(v):
-            return isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v)
+            return _validate.is_number(v) and np.isfinite(v)
 
         if number(factor) and 0 <= factor <= 1:
             return (-float(factor), float(factor))
@@ -249,25 +253,11 @@ class RandomStrokeWidth(layers.Layer):
         outputs = images + ops.abs(t) * (target - images)
         return outputs[0] if rank == 3 else outputs
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        config = {"factor": self.factor, "seed": self.seed}
-        base_config = super().get_config()
-        return {**base_config, **config}
+    _config_fields = ("factor", "seed")
 
 
 # ----------------------------------------------------------------------------------------------
 # Looking at an augmenter.
-
-
-def _flatten(augmenter) -> list:
-    """Every leaf layer of a layer, a Sequential or nested Sequentials, in order."""
-    inner = getattr(augmenter, "layers", None)
-    if inner is None:
-        return [augmenter]
-    return [leaf for layer in inner for leaf in _flatten(layer)]
 
 
 def _check_augmenter(augmenter) -> None:
@@ -278,14 +268,21 @@ def _check_augmenter(augmenter) -> None:
         )
 
 
+def _transformations(augmenter) -> list:
+    """The leaf layers of an augmenter, in order: the layer itself, or those of a (nested) Sequential."""
+    _check_augmenter(augmenter)
+    if not hasattr(augmenter, "layers"):
+        return [augmenter]
+    return list(walk_layers(augmenter, leaves_only=True))
+
+
 _DESCRIBED = ("factor", "height_factor", "width_factor", "mode", "fill_mode", "value_range")
 
 
-def describe(augmenter) -> list[str]:
+def layer_settings(augmenter) -> list[str]:
     """One line per transformation, e.g. ``RandomRotation(factor=(-0.03, 0.03), fill_mode='constant')``."""
-    _check_augmenter(augmenter)
     lines = []
-    for layer in _flatten(augmenter):
+    for layer in _transformations(augmenter):
         cfg = layer.get_config()
         args = ", ".join(f"{k}={cfg[k]!r}" for k in _DESCRIBED if k in cfg and cfg[k] is not None)
         lines.append(f"{type(layer).__name__}({args})")
@@ -294,19 +291,12 @@ def describe(augmenter) -> list[str]:
 
 def flip_modes(augmenter) -> set[str]:
     """The flips an augmenter can make: a subset of ``{"horizontal", "vertical"}`` (empty: none)."""
-    _check_augmenter(augmenter)
     modes: set[str] = set()
-    for layer in _flatten(augmenter):
+    for layer in _transformations(augmenter):
         if isinstance(layer, layers.RandomFlip):
             mode = layer.get_config()["mode"]
             modes |= {"horizontal", "vertical"} if mode == "horizontal_and_vertical" else {mode}
     return modes
-
-
-def _check_positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
-    return int(value)
 
 
 def variants(augmenter, images: np.ndarray, n: int = 6) -> np.ndarray:
@@ -315,7 +305,7 @@ def variants(augmenter, images: np.ndarray, n: int = 6) -> np.ndarray:
 
     _check_augmenter(augmenter)
     images = validate_images(images, name="images").astype(np.float32)
-    n = _check_positive_int(n, "n")
+    n = _validate.positive_int(n, "n")
     repeated = np.repeat(images, n, axis=0)
     out = np.asarray(augmenter(repeated, training=True))
     return out.reshape(len(images), n, *images.shape[1:])
@@ -331,7 +321,7 @@ def asymmetric_probe(image_shape: tuple[int, int, int] = (28, 28, 1)) -> np.ndar
     if (
         not isinstance(image_shape, (tuple, list))
         or len(image_shape) != 3
-        or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d <= 0 for d in image_shape)
+        or not all(_validate.is_int(d) and d > 0 for d in image_shape)
         or min(image_shape[:2]) < 8
         or max(image_shape[:2]) > 2 * min(image_shape[:2])
     ):
@@ -355,7 +345,7 @@ def flip_rate(augmenter, *, n: int = 256, image_shape: tuple[int, int, int] = (2
     scores about 0.5.
     """
     _check_augmenter(augmenter)
-    n = _check_positive_int(n, "n")
+    n = _validate.positive_int(n, "n")
     probe = asymmetric_probe(image_shape)
     out = np.asarray(augmenter(np.repeat(probe[None], n, axis=0), training=True), dtype=np.float64)
     ink = out.sum(axis=-1).clip(min=0)

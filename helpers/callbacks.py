@@ -11,7 +11,7 @@ from pathlib import Path
 
 import keras
 
-from helpers import config
+from helpers import _validate, config
 
 _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -69,14 +69,12 @@ def get_callbacks(
             folder is removed.
     """
     name = _check_run_name(name)
-    if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int) or patience < 0):
-        raise ValueError(f"patience must be a whole number >= 0 or None. Received: patience={patience!r}")
-    if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float)) or min_delta < 0:
-        raise ValueError(f"min_delta must be a number >= 0. Received: min_delta={min_delta!r}")
+    if patience is not None:
+        patience = _validate.non_negative_int(patience, "patience")
+    min_delta = _validate.non_negative_number(min_delta, "min_delta")
     if not isinstance(monitor, str) or not monitor:
         raise ValueError(f"monitor must be a metric name such as 'val_loss'. Received: monitor={monitor!r}")
-    if mode not in ("auto", "min", "max"):
-        raise ValueError(f"mode must be 'auto', 'min' or 'max'. Received: mode={mode!r}")
+    _validate.one_of(mode, "mode", ("auto", "min", "max"))
     run_dir = Path(log_dir if log_dir is not None else config.LOG_DIR) / name
     if overwrite and run_dir.is_dir():
         shutil.rmtree(run_dir)
@@ -138,10 +136,8 @@ def early_stopping_trace(values, patience: int, *, min_delta: float = 0.0, mode:
     values = np.asarray(values, dtype=np.float64)
     if values.ndim != 1 or len(values) == 0 or not np.all(np.isfinite(values)):
         raise ValueError(f"values must be a non-empty 1-D sequence of finite numbers. Received shape={values.shape}")
-    if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-        raise ValueError(f"patience must be a whole number >= 0. Received: patience={patience!r}")
-    if mode not in ("min", "max"):
-        raise ValueError(f"mode must be 'min' or 'max'. Received: mode={mode!r}")
+    patience = _validate.non_negative_int(patience, "patience")
+    _validate.one_of(mode, "mode", ("min", "max"))
     sign = 1.0 if mode == "min" else -1.0
     best, best_epoch, wait = None, 0, 0
     for epoch, value in enumerate(values * sign):
@@ -182,9 +178,7 @@ class InterruptAfterEpoch(ConfigRoundTrip, keras.callbacks.Callback):
 
     def __init__(self, epoch: int):
         super().__init__()
-        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
-            raise ValueError(f"epoch must be a whole number >= 1. Received: epoch={epoch!r}")
-        self.epoch = epoch
+        self.epoch = _validate.positive_int(epoch, "epoch")
         self.fired = False
 
     def on_train_begin(self, logs=None):
@@ -244,19 +238,14 @@ class LRFinder(ConfigRoundTrip, keras.callbacks.Callback):
         stop_factor: float | None = 4.0,
     ):
         super().__init__()
-        for name, value in (("start_lr", start_lr), ("end_lr", end_lr)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
-                raise ValueError(f"{name} must be a positive number. Received: {name}={value!r}")
+        start_lr = _validate.positive_number(start_lr, "start_lr")
+        end_lr = _validate.positive_number(end_lr, "end_lr")
         if not start_lr < end_lr:
             raise ValueError(f"start_lr must be smaller than end_lr. Received: start_lr={start_lr}, end_lr={end_lr}")
-        if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 2:
-            raise ValueError(f"num_steps must be an integer >= 2. Received: num_steps={num_steps!r}")
-        if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float)) or not 0 <= smoothing < 1:
-            raise ValueError(f"smoothing must be in [0, 1). Received: smoothing={smoothing!r}")
-        if stop_factor is not None and (
-            isinstance(stop_factor, bool) or not isinstance(stop_factor, (int, float)) or not stop_factor > 1
-        ):
-            raise ValueError(f"stop_factor must be a number > 1 or None. Received: stop_factor={stop_factor!r}")
+        num_steps = _validate.int_at_least(num_steps, "num_steps", 2)
+        smoothing = _validate.fraction(smoothing, "smoothing")
+        if stop_factor is not None:
+            stop_factor = _validate.number_above(stop_factor, "stop_factor", 1)
         self.start_lr = float(start_lr)
         self.end_lr = float(end_lr)
         self.num_steps = int(num_steps)

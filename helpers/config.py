@@ -21,6 +21,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from helpers import _validate
+
 PROFILES = ("smoke", "full")
 DEFAULT_PROFILE = "full"
 DEFAULT_SEED = 42
@@ -96,15 +98,14 @@ def fit_verbose() -> int | str:
 
 def seed_everything(seed: int = DEFAULT_SEED) -> None:
     """Seed Python, NumPy and Keras/TensorFlow, and make TF ops deterministic on the CPU."""
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer. Received: seed={seed!r}")
+    seed = _validate.seed(seed)
     import keras
     import tensorflow as tf
 
     os.environ["PYTHONHASHSEED"] = str(seed)
     random.seed(seed)
     np.random.seed(seed)
-    keras.utils.set_random_seed(int(seed))
+    keras.utils.set_random_seed(seed)
     try:
         tf.config.experimental.enable_op_determinism()
     except Exception:  # noqa: BLE001 - an older TF without it is still usable, just less exact
@@ -180,9 +181,4 @@ def display_path(path) -> str:
 
 def describe() -> dict[str, Any]:
     """A dict of the settings, for logs and benchmark results."""
-    return {
-        "profile": profile().name,
-        "data_dir": str(DATA_DIR),
-        "build_dir": str(BUILD_DIR),
-        **package_versions(),
-    }
+    return {"profile": profile().name, "data_dir": str(DATA_DIR), "build_dir": str(BUILD_DIR), **package_versions()}

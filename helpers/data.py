@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers import config, downloads
+from helpers import _validate, config, downloads
 
 OFFLINE = ("mnist5k", "digits")
 ONLINE = ("mnist", "fashion_mnist", "cifar10")
@@ -161,12 +161,6 @@ def validate_labels(y, *, num_classes: int | None = None, n: int | None = None, 
     return y.astype(np.int32)
 
 
-def _check_fraction(value: float, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
-        raise ValueError(f"{name} must be a fraction strictly between 0 and 1. Received: {name}={value!r}")
-    return float(value)
-
-
 # ----------------------------------------------------------------------------------------------
 # Splitting.
 
@@ -179,7 +173,7 @@ def stratified_split(x: np.ndarray, y: np.ndarray, fraction: float, *, seed: int
     """
     from sklearn.model_selection import train_test_split
 
-    fraction = _check_fraction(fraction, "fraction")
+    fraction = _validate.open_fraction(fraction, "fraction")
     y = validate_labels(y, n=len(x))
     counts = np.bincount(y)
     present = counts[counts > 0]
@@ -196,8 +190,7 @@ def stratified_split(x: np.ndarray, y: np.ndarray, fraction: float, *, seed: int
 
 def subsample(x: np.ndarray, y: np.ndarray, n: int, *, seed: int = config.DEFAULT_SEED):
     """A stratified random subset of ``n`` examples (all of them if ``n >= len(x)``)."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-        raise ValueError(f"n must be a positive integer. Received: n={n!r}")
+    n = _validate.positive_int(n, "n")
     if n >= len(x):
         return x, y
     _, _, x_s, y_s = stratified_split(x, y, n / len(x), seed=seed)
@@ -209,7 +202,7 @@ def resize_images(x: np.ndarray, size: tuple[int, int], *, method: str = "biline
     import tensorflow as tf
 
     x = validate_images(x)
-    if len(size) != 2 or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s <= 0 for s in size):
+    if len(size) != 2 or not all(_validate.is_int(s) and s > 0 for s in size):
         raise ValueError(f"size must be (height, width) with positive integers. Received: size={size!r}")
     if tuple(x.shape[1:3]) == tuple(size):
         return x.astype(np.float32)
@@ -259,16 +252,8 @@ def _load_digits(_arg):
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
-    x = bunch.images[..., None]
-    return (
-        x,
-        bunch.target,
-        None,
-        None,
-        DIGIT_NAMES,
-        "scikit-learn's 1,797 8x8 handwritten digits (offline)",
-        16.0,
-    )
+    description = "scikit-learn's 1,797 8x8 handwritten digits (offline)"
+    return bunch.images[..., None], bunch.target, None, None, DIGIT_NAMES, description, 16.0
 
 
 _OFFLINE_HINT = f" Datasets that work offline: {', '.join(OFFLINE)}, or folder:PATH with your own images."
@@ -296,13 +281,8 @@ def _load_fashion_mnist(cache_dir):
         images = _read_idx(_fetch(f"fashion-{split}-images-idx3-ubyte.gz", cache_dir), 16)
         labels = _read_idx(_fetch(f"fashion-{split}-labels-idx1-ubyte.gz", cache_dir), 8)
         parts[split] = images.reshape(len(labels), 28, 28, 1), labels
-    return (
-        *parts["train"],
-        *parts["t10k"],
-        FASHION_NAMES,
-        "Fashion-MNIST: 70,000 clothing images, 10 classes (downloaded)",
-        255.0,
-    )
+    description = "Fashion-MNIST: 70,000 clothing images, 10 classes (downloaded)"
+    return (*parts["train"], *parts["t10k"], FASHION_NAMES, description, 255.0)
 
 
 def _load_cifar10(cache_dir):
@@ -416,8 +396,8 @@ def load(
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a dataset name string. Known: {', '.join(available())}")
-    val_fraction = _check_fraction(val_fraction, "val_fraction")
-    test_fraction = _check_fraction(test_fraction, "test_fraction")
+    val_fraction = _validate.open_fraction(val_fraction, "val_fraction")
+    test_fraction = _validate.open_fraction(test_fraction, "test_fraction")
     if val_fraction + test_fraction >= 1.0:
         raise ValueError(
             f"val_fraction + test_fraction must leave data for training. Received: "

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
-import tempfile
 import urllib.error
 import urllib.request
 import warnings
@@ -20,9 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from helpers import config
+from helpers import _io, config
 
-CHUNK = 1 << 20
 DEFAULT_TIMEOUT_S = 15.0
 
 
@@ -52,9 +49,7 @@ REGISTRY: dict[str, RemoteFile] = {
     f.name: f
     for f in (
         RemoteFile(
-            "mnist.npz",
-            _KERAS + "mnist.npz",
-            "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1",
+            "mnist.npz", _KERAS + "mnist.npz", "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
         ),
         RemoteFile(
             "fashion-train-images-idx3-ubyte.gz",
@@ -87,15 +82,6 @@ REGISTRY: dict[str, RemoteFile] = {
 Opener = Callable[..., BinaryIO]
 
 
-def sha256sum(path: Path) -> str:
-    """The SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def fetch(
     remote: RemoteFile | str,
     cache_dir: Path | None = None,
@@ -120,7 +106,7 @@ def fetch(
     cache_dir = config.ensure_dir(Path(cache_dir) if cache_dir else config.CACHE_DIR)
     path = cache_dir / remote.name
     if path.exists():
-        actual = sha256sum(path)
+        actual = _io.sha256sum(path)
         if actual == remote.sha256:
             return path
         warnings.warn(
@@ -134,15 +120,14 @@ def fetch(
 
 
 def _download(remote: RemoteFile, path: Path, *, timeout: float, opener: Opener, offline_hint: str) -> None:
-    """Stream ``remote`` into a temp file beside ``path``, verify it, then rename it into place."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{remote.name}.", suffix=".part", dir=path.parent)
-    tmp = Path(tmp_name)
+    """Stream ``remote`` into a temp file beside ``path``, hashing as it goes; only a file whose SHA-256
+    matches is moved into place (:func:`helpers._io.atomic_path`), anything else is deleted."""
     digest = hashlib.sha256()
-    try:
-        with os.fdopen(fd, "wb") as out:
+    with _io.atomic_path(path, suffix=".part") as tmp:
+        with open(tmp, "wb") as out:
             try:
                 with opener(remote.url, timeout=timeout) as response:
-                    for block in iter(lambda: response.read(CHUNK), b""):
+                    for block in iter(lambda: response.read(_io.CHUNK), b""):
                         digest.update(block)
                         out.write(block)
             except (urllib.error.URLError, OSError, TimeoutError) as exc:
@@ -157,6 +142,3 @@ def _download(remote: RemoteFile, path: Path, *, timeout: float, opener: Opener,
                 f"{remote.sha256}. The download was incomplete or the file changed upstream; "
                 "nothing was kept. Try again later."
             )
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

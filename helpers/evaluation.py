@@ -5,17 +5,26 @@ The test split is for the end of a notebook: tune on validation, report test onc
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
+from helpers import _validate
 from helpers.data import Dataset, validate_images, validate_labels
 
 
-def predict_classes(model, x: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
-    """The predicted class id of every image (argmax of the model's output)."""
+def _images_for(model, x) -> np.ndarray:
+    """``x`` checked as an image batch of the shape ``model`` takes."""
     x = validate_images(x)
     expected = tuple(model.input_shape[1:])
     if tuple(x.shape[1:]) != expected:
         raise ValueError(f"The model expects images of shape {expected}. Received shape={x.shape[1:]}")
+    return x
+
+
+def predict_classes(model, x: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
+    """The predicted class id of every image (argmax of the model's output)."""
+    x = _images_for(model, x)
     return np.argmax(model.predict(x, batch_size=batch_size, verbose=0), axis=1).astype(np.int32)
 
 
@@ -38,24 +47,17 @@ def evaluate(model, data: Dataset, split: str = "test") -> float:
 # matrix, most-confused pairs, calibration. Rows of a confusion matrix are true classes, columns
 # are predictions (as in scikit-learn).
 
-import dataclasses as _dataclasses  # noqa: E402
-
 
 def predict_proba(model, x: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
     """The model's class probabilities, shape ``(N, num_classes)`` (rows sum to 1 for softmax)."""
-    x = validate_images(x)
-    expected = tuple(model.input_shape[1:])
-    if tuple(x.shape[1:]) != expected:
-        raise ValueError(f"The model expects images of shape {expected}. Received shape={x.shape[1:]}")
+    x = _images_for(model, x)
     return np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
 
 
 def _num_classes(num_classes, *label_arrays) -> int:
     if num_classes is None:
         return int(max(int(a.max()) for a in label_arrays)) + 1
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
-        raise ValueError(f"num_classes must be an integer >= 2. Received: num_classes={num_classes!r}")
-    return int(num_classes)
+    return _validate.int_at_least(num_classes, "num_classes", 2)
 
 
 def confusion_matrix(y_true, y_pred, *, num_classes: int | None = None) -> np.ndarray:
@@ -150,8 +152,7 @@ def most_confused_pairs(cm, *, k: int = 5, class_names=None):
     import pandas as pd
 
     cm = _check_cm(cm)
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a whole number >= 1. Received: k={k!r}")
+    k = _validate.positive_int(k, "k")
     names = [str(c) for c in class_names] if class_names is not None else [str(i) for i in range(len(cm))]
     if len(names) != len(cm):
         raise ValueError(f"class_names has {len(names)} names but cm has {len(cm)} classes.")
@@ -172,19 +173,18 @@ def most_confused_pairs(cm, *, k: int = 5, class_names=None):
     columns = ["true", "predicted", "true_name", "predicted_name", "count", "share"]
     frame = pd.DataFrame(records, columns=columns)
     frame = frame.sort_values(["count", "share", "true", "predicted"], ascending=[False, False, True, True])
-    return frame.head(int(k)).reset_index(drop=True)
+    return frame.head(k).reset_index(drop=True)
 
 
 def confusion_examples(y_true, y_pred, true_class: int, predicted_class: int, *, n: int = 4) -> np.ndarray:
     """Indices of up to ``n`` images of ``true_class`` that were predicted as ``predicted_class``."""
     y_true = validate_labels(y_true, name="y_true")
     y_pred = validate_labels(y_pred, n=len(y_true), name="y_pred")
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a whole number >= 1. Received: n={n!r}")
-    return np.flatnonzero((y_true == int(true_class)) & (y_pred == int(predicted_class)))[: int(n)]
+    n = _validate.positive_int(n, "n")
+    return np.flatnonzero((y_true == int(true_class)) & (y_pred == int(predicted_class)))[:n]
 
 
-@_dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Calibration:
     """How well confidence matches accuracy, per confidence bin (see :func:`calibration`).
 
@@ -264,11 +264,10 @@ def calibration(probs, y_true, *, n_bins: int = 10) -> Calibration:
             f"{np.round(probs.sum(axis=1)[:3], 3)}; apply keras.ops.softmax to logits first."
         )
     y_true = validate_labels(y_true, num_classes=probs.shape[1], n=len(probs), name="y_true")
-    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
-        raise ValueError(f"n_bins must be a whole number >= 1. Received: n_bins={n_bins!r}")
+    n_bins = _validate.positive_int(n_bins, "n_bins")
     confidences = probs.max(axis=1)
     correct = (probs.argmax(axis=1) == y_true).astype(np.float64)
-    bins = _confidence_bins(confidences, int(n_bins))
+    bins = _confidence_bins(confidences, n_bins)
     count = np.bincount(bins, minlength=n_bins)
     with np.errstate(invalid="ignore", divide="ignore"):
         conf = np.where(count > 0, np.bincount(bins, confidences, minlength=n_bins) / count, np.nan)
@@ -276,7 +275,7 @@ def calibration(probs, y_true, *, n_bins: int = 10) -> Calibration:
     gaps = np.abs(acc - conf)
     filled = count > 0
     return Calibration(
-        bin_edges=np.linspace(0.0, 1.0, int(n_bins) + 1),
+        bin_edges=np.linspace(0.0, 1.0, n_bins + 1),
         confidence=conf,
         accuracy=acc,
         count=count,

@@ -121,17 +121,10 @@ def learning_curve_by_size(
         subsets = nested_subset_indices(data.y_train, sizes, seed=seed)
         for size in sorted(subsets):
             subset = with_train_subset(data, subsets[size])
+            epochs_here = epochs_for_size(size, epochs=epochs, min_steps=min_steps, batch_size=batch_size)
             run = runs.train(
-                name,
-                subset,
-                model,
-                augment=augment,
-                patience=patience,
-                batch_size=batch_size,
-                learning_rate=learning_rate,
-                seed=seed,
-                verbose=verbose,
-                epochs=epochs_for_size(size, epochs=epochs, min_steps=min_steps, batch_size=batch_size),
-            )
+                name, subset, model, epochs=epochs_here, augment=augment, patience=patience, batch_size=batch_size,
+                learning_rate=learning_rate, seed=seed, verbose=verbose,
+            )  # fmt: skip
             rows.append(run.row)
     return pd.DataFrame(rows, columns=list(runs.ROW_COLUMNS)).sort_values(["train_size", "seed"], ignore_index=True)

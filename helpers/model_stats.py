@@ -24,14 +24,15 @@ pass computes two gradients per weight), the rule of thumb ``bench/`` uses.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Mapping
 
 import keras
 import numpy as np
 import pandas as pd
 
-__all__ = ["layer_flops", "count_flops", "layer_table", "receptive_fields", "summary_table", "gradient_norms"]
+from helpers.models import walk_layers
+
+__all__ = ["layer_flops", "count_flops", "layer_table", "receptive_fields", "compare_models", "gradient_norms"]
 
 _VECTORIZING = (keras.layers.Flatten, keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D)
 _MERGES_PAIRWISE = (
@@ -144,18 +145,6 @@ def layer_flops(layer, *, unknown: str = "raise") -> int:
     return 0
 
 
-def _walk(model: keras.Model, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """Every leaf layer (nested models expanded), as ``(qualified name, layer)``, in graph order."""
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        name = f"{prefix}{layer.name}"
-        if isinstance(layer, keras.Model):
-            yield from _walk(layer, prefix=f"{name}/")
-        else:
-            yield name, layer
-
-
 def count_flops(model: keras.Model, *, unknown: str = "raise") -> int:
     """Forward FLOPs for one image through ``model`` (1 multiply-add = 2 FLOPs; see the module doc).
 
@@ -166,7 +155,7 @@ def count_flops(model: keras.Model, *, unknown: str = "raise") -> int:
     once, for its first call.
     """
     _check_model(model)
-    return int(sum(layer_flops(layer, unknown=unknown) for _, layer in _walk(model)))
+    return int(sum(layer_flops(layer, unknown=unknown) for layer in walk_layers(model, leaves_only=True)))
 
 
 def layer_table(model: keras.Model, *, unknown: str = "raise") -> pd.DataFrame:
@@ -177,7 +166,7 @@ def layer_table(model: keras.Model, *, unknown: str = "raise") -> pd.DataFrame:
     """
     _check_model(model)
     rows, part = [], "features"
-    for name, layer in _walk(model):
+    for name, layer in walk_layers(model, leaves_only=True, with_paths=True):
         if isinstance(layer, _VECTORIZING):
             part = "head"
         _, out_shape = _io_shapes(layer)
@@ -269,7 +258,7 @@ def receptive_fields(model: keras.Model) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["layer", "type", "kernel", "stride", "jump", "receptive_field", "output_size"])
 
 
-def summary_table(
+def compare_models(
     models: Mapping[str, keras.Model], metrics: Mapping[str, Mapping[str, float]] | None = None
 ) -> pd.DataFrame:
     """Compare models in one table: parameters (total, feature extractor, head), forward MFLOPs
@@ -319,7 +308,7 @@ def gradient_norms(model: keras.Model, x: np.ndarray, y: np.ndarray) -> pd.Serie
         raise ValueError(f"x and y must be non-empty and of equal length. Received: {len(x)} and {len(y)}")
     kernels = [
         (name, layer.kernel)
-        for name, layer in _walk(model)
+        for name, layer in walk_layers(model, leaves_only=True, with_paths=True)
         if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))
     ]
     if not kernels:

@@ -14,19 +14,26 @@ from collections.abc import Iterator, Sequence
 import keras
 from keras import layers
 
+from helpers import _validate
+
 HEADS = ("flatten", "gap")
 
 
 def _check_shape_and_classes(input_shape, num_classes) -> tuple[int, int, int]:
-    shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
-    if shape is None or len(shape) != 3 or any(not isinstance(d, int) or isinstance(d, bool) or d <= 0 for d in shape):
+    shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else ()
+    if len(shape) != 3 or not all(_validate.is_int(d) and d > 0 for d in shape):
         raise ValueError(
             "input_shape must be (height, width, channels) with positive integers, e.g. (28, 28, 1). "
             f"Received: input_shape={input_shape!r}"
         )
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"num_classes must be an integer >= 2. Received: num_classes={num_classes!r}")
-    return shape  # type: ignore[return-value]
+    _validate.int_at_least(num_classes, "num_classes", 2)
+    return tuple(int(d) for d in shape)  # type: ignore[return-value]
+
+
+def _check_kernel_size(kernel_size) -> int:
+    if not _validate.is_int(kernel_size) or kernel_size < 1 or kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be a positive odd integer. Received: kernel_size={kernel_size!r}")
+    return int(kernel_size)
 
 
 def lenet5(
@@ -50,8 +57,7 @@ def lenet5(
         pooling: ``"avg"`` (default, the paper's subsampling) or ``"max"``.
     """
     input_shape = _check_shape_and_classes(input_shape, num_classes)
-    if pooling not in ("avg", "max"):
-        raise ValueError(f"pooling must be 'avg' or 'max'. Received: pooling={pooling!r}")
+    _validate.one_of(pooling, "pooling", ("avg", "max"))
     if min(input_shape[:2]) < 20:
         raise ValueError(
             f"LeNet-5 needs images of at least 20x20 pixels. Received: input_shape={input_shape}. "
@@ -110,25 +116,16 @@ def simple_cnn(
         spatial_dropout: SpatialDropout2D rate after each block's pooling, 0 to disable (default 0).
     """
     input_shape = _check_shape_and_classes(input_shape, num_classes)
-    filters = tuple(filters)
-    if not filters or any(isinstance(f, bool) or not isinstance(f, int) or f <= 0 for f in filters):
-        raise ValueError(f"filters must be a non-empty sequence of positive integers. Received: filters={filters!r}")
-    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
-        raise ValueError(f"kernel_size must be a positive odd integer. Received: kernel_size={kernel_size!r}")
-    if isinstance(convs_per_block, bool) or not isinstance(convs_per_block, int) or convs_per_block < 1:
-        raise ValueError(f"convs_per_block must be >= 1. Received: convs_per_block={convs_per_block!r}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout!r}")
-    if not 0.0 <= bn_momentum < 1.0:
-        raise ValueError(f"bn_momentum must be in [0, 1). Received: bn_momentum={bn_momentum!r}")
-    if head not in HEADS:
-        raise ValueError(f"head must be one of {HEADS}. Received: head={head!r}")
-    if l2 < 0 or l1 < 0:
-        raise ValueError(f"l1 and l2 must be >= 0. Received: l1={l1!r}, l2={l2!r}")
-    if not 0.0 <= spatial_dropout < 1.0:
-        raise ValueError(f"spatial_dropout must be in [0, 1). Received: spatial_dropout={spatial_dropout!r}")
-    if isinstance(dense_units, bool) or not isinstance(dense_units, int) or dense_units < 0:
-        raise ValueError(f"dense_units must be an integer >= 0. Received: dense_units={dense_units!r}")
+    filters = _validate.int_sequence(filters, "filters")
+    kernel_size = _check_kernel_size(kernel_size)
+    convs_per_block = _validate.positive_int(convs_per_block, "convs_per_block")
+    dropout = _validate.fraction(dropout, "dropout")
+    bn_momentum = _validate.fraction(bn_momentum, "bn_momentum")
+    _validate.one_of(head, "head", HEADS)
+    l1 = _validate.non_negative_number(l1, "l1")
+    l2 = _validate.non_negative_number(l2, "l2")
+    spatial_dropout = _validate.fraction(spatial_dropout, "spatial_dropout")
+    dense_units = _validate.non_negative_int(dense_units, "dense_units")
     smallest = min(input_shape[:2]) // (2 ** len(filters))
     if smallest < 1:
         raise ValueError(
@@ -163,12 +160,7 @@ def simple_cnn(
         if dropout:
             x = layers.Dropout(dropout, name="head_dropout1")(x)
         x = layers.Dense(dense_units, activation="relu", kernel_regularizer=reg, name="head_dense")(x)
-    if dropout:
-        x = layers.Dropout(dropout, name="head_dropout")(x)
-    outputs = layers.Dense(
-        num_classes, activation="softmax", kernel_regularizer=reg, name="predictions", dtype="float32"
-    )(x)
-    return keras.Model(inputs, outputs, name=name)
+    return _classify(inputs, x, num_classes, dropout=dropout, regularizer=reg, name=name)
 
 
 SIMPLE_CNN_OPTIONS: tuple[str, ...] = tuple(
@@ -212,6 +204,18 @@ def _walk(model, prefix: str, leaves_only: bool, with_paths: bool) -> Iterator:
             yield (path, layer) if with_paths else layer
         if nested:
             yield from _walk(layer, f"{path}/", leaves_only, with_paths)
+
+
+def _classify(inputs, features, num_classes: int, *, dropout: float, regularizer, name: str) -> keras.Model:
+    """The model from ``inputs`` to softmax probabilities over ``features`` ([dropout ->] Dense).
+
+    The output layer is float32 even under mixed precision: a softmax in float16 can round to 0 or 1.
+    """
+    x = layers.Dropout(dropout, name="head_dropout")(features) if dropout else features
+    outputs = layers.Dense(
+        num_classes, activation="softmax", kernel_regularizer=regularizer, name="predictions", dtype="float32"
+    )(x)
+    return keras.Model(inputs, outputs, name=name)
 
 
 def conv_layer_names(model: keras.Model) -> list[str]:
@@ -258,14 +262,11 @@ def residual_block(
         raise ValueError(
             f"x must be a 4-D tensor (batch, height, width, channels). Received shape={getattr(x, 'shape', None)}"
         )
-    if isinstance(filters, bool) or not isinstance(filters, int) or filters <= 0:
-        raise ValueError(f"filters must be a positive integer. Received: filters={filters!r}")
-    if stride not in (1, 2):
+    filters = _validate.positive_int(filters, "filters")
+    if not _validate.is_int(stride) or stride not in (1, 2):
         raise ValueError(f"stride must be 1 or 2. Received: stride={stride!r}")
-    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
-        raise ValueError(f"kernel_size must be a positive odd integer. Received: kernel_size={kernel_size!r}")
-    if l2 < 0:
-        raise ValueError(f"l2 must be >= 0. Received: l2={l2!r}")
+    kernel_size = _check_kernel_size(kernel_size)
+    l2 = _validate.non_negative_number(l2, "l2")
     reg = keras.regularizers.L2(l2) if l2 > 0 else None
 
     def conv(t, k, s, suffix):
@@ -297,18 +298,10 @@ def residual_block(
 
 
 def small_resnet(
-    input_shape: tuple[int, int, int] = (28, 28, 1),
-    num_classes: int = 10,
-    *,
-    filters: Sequence[int] = (16, 32),
-    blocks_per_stage: int = 1,
-    kernel_size: int = 3,
-    batch_norm: bool = True,
-    skip: bool = True,
-    dropout: float = 0.0,
-    l2: float = 0.0,
-    name: str = "small_resnet",
-) -> keras.Model:
+    input_shape: tuple[int, int, int] = (28, 28, 1), num_classes: int = 10, *, filters: Sequence[int] = (16, 32),
+    blocks_per_stage: int = 1, kernel_size: int = 3, batch_norm: bool = True, skip: bool = True,
+    dropout: float = 0.0, l2: float = 0.0, name: str = "small_resnet",
+) -> keras.Model:  # fmt: skip
     """A small ResNet: a conv stem, stages of :func:`residual_block`, and a GAP -> softmax head.
 
     Stage ``s`` has ``blocks_per_stage`` blocks with ``filters[s]`` channels; every stage after the
@@ -329,13 +322,10 @@ def small_resnet(
         l2: L2 weight penalty on conv and dense kernels (default 0).
     """
     input_shape = _check_shape_and_classes(input_shape, num_classes)
-    filters = tuple(filters)
-    if not filters or any(isinstance(f, bool) or not isinstance(f, int) or f <= 0 for f in filters):
-        raise ValueError(f"filters must be a non-empty sequence of positive integers. Received: filters={filters!r}")
-    if isinstance(blocks_per_stage, bool) or not isinstance(blocks_per_stage, int) or blocks_per_stage < 1:
-        raise ValueError(f"blocks_per_stage must be an integer >= 1. Received: blocks_per_stage={blocks_per_stage!r}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout!r}")
+    filters = _validate.int_sequence(filters, "filters")
+    blocks_per_stage = _validate.int_at_least(blocks_per_stage, "blocks_per_stage", 1)
+    dropout = _validate.fraction(dropout, "dropout")
+    l2 = _validate.non_negative_number(l2, "l2")
     if min(input_shape[:2]) < 2 ** (len(filters) - 1):
         raise ValueError(
             f"{len(filters) - 1} stride-2 stages need images of at least {2 ** (len(filters) - 1)} pixels per side. "
@@ -363,9 +353,4 @@ def small_resnet(
                 name=f"stage{s}_block{b}",
             )
     x = layers.GlobalAveragePooling2D(name="head_gap")(x)
-    if dropout:
-        x = layers.Dropout(dropout, name="head_dropout")(x)
-    outputs = layers.Dense(
-        num_classes, activation="softmax", kernel_regularizer=reg, name="predictions", dtype="float32"
-    )(x)
-    return keras.Model(inputs, outputs, name=name)
+    return _classify(inputs, x, num_classes, dropout=dropout, regularizer=reg, name=name)

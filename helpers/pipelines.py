@@ -96,12 +96,6 @@ class Throughput:
         )
 
 
-def _check_count(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}. Received: {name}={value!r}")
-    return int(value)
-
-
 def _batches(pipeline):
     """Iterate the batches of a tf.data pipeline, a ``keras.utils.PyDataset`` or any iterable."""
     import keras
@@ -151,8 +145,8 @@ def pipeline_throughput(pipeline, *, repeats: int = 3, warmup: int = 1) -> Throu
             so the timed passes show the steady state a training run sees from its second epoch.
             ``warmup=0`` times the first pass too.
     """
-    repeats = _check_count(repeats, "repeats", 1)
-    warmup = _check_count(warmup, "warmup", 0)
+    repeats = _validate.int_at_least(repeats, "repeats", 1)
+    warmup = _validate.non_negative_int(warmup, "warmup")
     for _ in range(warmup):
         _one_pass(pipeline)
     counts, seconds = zip(*(_one_pass(pipeline) for _ in range(repeats)))
@@ -174,8 +168,8 @@ def training_throughput(model, pipeline, *, repeats: int = 2, warmup: int = 1) -
         repeats: timed epochs; the median is reported (default 2).
         warmup: untimed epochs first (default 1, at least 1).
     """
-    repeats = _check_count(repeats, "repeats", 1)
-    warmup = _check_count(warmup, "warmup", 1)
+    repeats = _validate.int_at_least(repeats, "repeats", 1)
+    warmup = _validate.int_at_least(warmup, "warmup", 1)
     if getattr(model, "optimizer", None) is None or not hasattr(model, "fit"):
         raise ValueError("model must be a compiled Keras model, e.g. helpers.training.compile_classifier(model).")
     images, _ = _one_pass(pipeline)

@@ -12,12 +12,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import threading
 import time
 from pathlib import Path
 
-from helpers import config
+from helpers import _io, config
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class _PeakRSS:
@@ -72,7 +75,8 @@ def run_notebook(path: Path, out_dir: Path, *, timeout: int = 1800) -> dict:
                     client.execute_cell(cell, index)
                 record["ok"] = True
             except CellExecutionError as exc:
-                record["error"] = str(exc).splitlines()[-1][:500] if str(exc) else repr(exc)
+                text = _ANSI.sub("", str(exc))  # the kernel colours its tracebacks
+                record["error"] = text.splitlines()[-1][:500] if text else repr(exc)
     record["seconds"] = round(time.perf_counter() - start, 1)
     record["peak_rss_mib"] = round(mem.peak / 2**20, 1)
     nb_dir = config.ensure_dir(out_dir / "notebooks")
@@ -108,12 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     total = sum(r["seconds"] for r in records)
     print(f"  {'total':<36}{total:>7.1f} s  (HTML in {args.out / 'html'})")
     report = args.out / "course_report.json"
-    report.write_text(
-        json.dumps(
-            {"profile": config.profile().name, "total_seconds": round(total, 1), "notebooks": records},
-            indent=2,
-        )
-    )
+    summary = {"profile": config.profile().name, "total_seconds": round(total, 1), "notebooks": records}
+    _io.write_text_atomic(report, json.dumps(summary, indent=2))  # the benchmarks read it
     return 0 if all(r["ok"] for r in records) else 1
 
 

@@ -56,22 +56,10 @@ class Run:
     history: dict[str, list[float]]
     model: keras.Model
 
-    @property
-    def train_accuracy(self) -> float:
-        return self.row["train_accuracy"]
-
-    @property
-    def val_accuracy(self) -> float:
-        return self.row["val_accuracy"]
-
-    @property
-    def gap(self) -> float:
-        """Train minus validation accuracy: how much the model fits its training set better."""
-        return self.row["gap"]
-
-    @property
-    def val_loss(self) -> float:
-        return self.row["val_loss"]
+    train_accuracy = property(lambda self: self.row["train_accuracy"], doc="Accuracy on the training split.")
+    val_accuracy = property(lambda self: self.row["val_accuracy"], doc="Accuracy on the validation split.")
+    gap = property(lambda self: self.row["gap"], doc="Train minus validation accuracy: how much better it fits.")
+    val_loss = property(lambda self: self.row["val_loss"], doc="Validation cross-entropy without penalty.")
 
     def __repr__(self) -> str:
         r = self.row
@@ -81,7 +69,7 @@ class Run:
         )
 
 
-def build_model(model: ModelSpec, data: Dataset) -> keras.Model:
+def model_from_spec(model: ModelSpec, data: Dataset) -> keras.Model:
     """An uncompiled model for ``data`` from a spec.
 
     Args:
@@ -187,7 +175,7 @@ def train(
     augmentation = _augmentation(augment, seed)
 
     config.seed_everything(seed)
-    net = build_model(model, data)
+    net = model_from_spec(model, data)
     steps = epochs * schedules.steps_per_epoch(len(data.x_train), batch_size)
     if isinstance(optimizer, str):
         training.compile_classifier(
@@ -202,15 +190,9 @@ def train(
         )
     start = time.perf_counter()
     history = training.fit(
-        net,
-        data,
-        epochs=epochs,
-        batch_size=batch_size,
-        augment=augmentation,
-        callbacks=callbacks,
-        seed=seed,
+        net, data, epochs=epochs, batch_size=batch_size, augment=augmentation, callbacks=callbacks, seed=seed,
         verbose=verbose,
-    )
+    )  # fmt: skip
     seconds = time.perf_counter() - start
     val_losses = history.history.get("val_loss", [])
     best_epoch = int(np.argmin(val_losses)) + 1 if patience is not None and val_losses else None

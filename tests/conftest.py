@@ -43,32 +43,78 @@ def _tiny_dataset(n_train=60, n_val=30, n_test=30, name="tiny", seed=0):
             x[y == k, 2 * k + 1 : 2 * k + 3, :, 0] += 0.7
         return np.clip(x, 0, 1), y.astype(np.int32)
 
-    x_tr, y_tr = make(n_train)
-    x_va, y_va = make(n_val)
-    x_te, y_te = make(n_test)
-    return Dataset(
-        name=name,
-        x_train=x_tr,
-        y_train=y_tr,
-        x_val=x_va,
-        y_val=y_va,
-        x_test=x_te,
-        y_test=y_te,
-        class_names=("a", "b", "c"),
-        description="tiny synthetic test data",
-    )
-
-
-@pytest.fixture(scope="session")
-def make_tiny_dataset():
-    """A factory of tiny synthetic :class:`helpers.data.Dataset` objects for fast training tests."""
-    return _tiny_dataset
+    splits = (*make(n_train), *make(n_val), *make(n_test))  # x_train, y_train, x_val, ..., y_test
+    return Dataset(name, *splits, class_names=("a", "b", "c"), description="tiny synthetic test data")
 
 
 @pytest.fixture(scope="module")
 def tiny():
     """The default tiny dataset: 60 training, 30 validation and 30 test images of 3 classes."""
     return _tiny_dataset()
+
+
+# The tuning tests' fixtures: 150 training digits, a hypermodel over tuning_setup.SPACE, one real search.
+# Module-scoped: each test file that uses them gets its own (a search is cheap: 3 trials of 2 epochs).
+@pytest.fixture(scope="module")
+def ds():
+    from helpers import config, data
+
+    config.seed_everything()
+    return data.load("mnist5k", train_size=150)
+
+
+@pytest.fixture(scope="module")
+def hm():
+    from tuning_setup import SPACE
+
+    from helpers import tuning
+
+    return tuning.CNNHyperModel((28, 28, 1), 10, SPACE, patience=1)
+
+
+@pytest.fixture(scope="module")
+def random_search(ds, hm, tmp_path_factory):
+    from helpers import tuning
+
+    directory = tmp_path_factory.mktemp("tuner")
+    tuner = tuning.make_tuner("random", hm, project_name="rs", directory=directory, max_trials=3, max_epochs=2)
+    return tuner, tuning.search(tuner, ds)
+
+
+def _make_run(name, train, val, seed=0, val_loss=0.5):
+    """A :class:`helpers.runs.Run` with the given accuracies and a tiny untrained model (no training)."""
+    import keras
+
+    from helpers import models, runs
+
+    keras.utils.set_random_seed(seed)
+    model = models.simple_cnn((8, 8, 1), 3, filters=(4,), dense_units=8)
+    row = {
+        "name": name, "seed": seed, "train_size": 60, "epochs_run": 1, "best_epoch": 1, "train_accuracy": train,
+        "val_accuracy": val, "gap": train - val, "val_loss": val_loss, "params": model.count_params(), "seconds": 1.5,
+    }  # fmt: skip
+    return runs.Run(name=name, row=row, history={}, model=model)
+
+
+@pytest.fixture(scope="session")
+def make_run():
+    """A factory of fake runs for tables and figures: ``make_run("base", train=1.0, val=0.9)``."""
+    return _make_run
+
+
+# The transfer tests' fixtures: a small source CNN on 16x16 images and a new 3-class head on its base.
+@pytest.fixture
+def source(seeded):
+    from helpers import transfer
+
+    return transfer.SourceSpec(name="freeze_test", filters=(4, 8, 8)).build((16, 16, 1), 10)
+
+
+@pytest.fixture
+def head_model(source):
+    from helpers import transfer
+
+    return transfer.with_new_head(transfer.feature_extractor(source), 3)
 
 
 @pytest.fixture(autouse=True)

@@ -219,13 +219,20 @@ def test_stroke_width_rejects_bad_rank():
 # Inspecting an augmenter.
 
 
-def test_describe_lists_every_layer():
-    lines = augment.describe(augment.preset("objects"))
+def test_layer_settings_lists_every_layer():
+    lines = augment.layer_settings(augment.preset("objects"))
     assert lines[0].startswith("CheckValueRange") and len(lines) == 5
     assert any("RandomFlip(mode='horizontal')" == line for line in lines)
-    assert augment.describe(keras.layers.RandomRotation(0.1)) == [
+    assert augment.layer_settings(keras.layers.RandomRotation(0.1)) == [
         "RandomRotation(factor=(-0.1, 0.1), fill_mode='reflect')"
     ]
+
+
+def test_layer_settings_of_nested_augmenters_lists_the_leaves_in_order():
+    inner = keras.Sequential([keras.layers.RandomFlip("horizontal"), keras.layers.RandomZoom(0.1)], name="inner")
+    nested = keras.Sequential([keras.layers.RandomRotation(0.1), inner])
+    lines = augment.layer_settings(nested)
+    assert [line.split("(")[0] for line in lines] == ["RandomRotation", "RandomFlip", "RandomZoom"]
 
 
 def test_flip_modes_of_nested_augmenters():
@@ -234,7 +241,7 @@ def test_flip_modes_of_nested_augmenters():
     assert augment.flip_modes(keras.layers.RandomFlip("vertical")) == {"vertical"}
 
 
-@pytest.mark.parametrize("fn", [augment.describe, augment.flip_modes, augment.flip_rate])
+@pytest.mark.parametrize("fn", [augment.layer_settings, augment.flip_modes, augment.flip_rate])
 def test_inspectors_reject_non_layers(fn):
     with pytest.raises(TypeError, match="Pass a Keras layer"):
         fn(lambda x: x)

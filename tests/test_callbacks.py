@@ -66,13 +66,13 @@ def test_get_callbacks_rejects_unsafe_run_names(name):
 
 
 def test_get_callbacks_argument_errors(tmp_path):
-    with pytest.raises(ValueError, match="patience must be a whole number >= 0 or None"):
+    with pytest.raises(ValueError, match="patience must be an integer >= 0"):
         callbacks.get_callbacks("x", patience=-1)
-    with pytest.raises(ValueError, match="min_delta must be a number >= 0"):
+    with pytest.raises(ValueError, match="min_delta must be a finite number >= 0"):
         callbacks.get_callbacks("x", min_delta=-0.1)
     with pytest.raises(ValueError, match="monitor must be a metric name"):
         callbacks.get_callbacks("x", monitor="")
-    with pytest.raises(ValueError, match="mode must be 'auto', 'min' or 'max'"):
+    with pytest.raises(ValueError, match="mode must be one of 'auto', 'min', 'max'"):
         callbacks.get_callbacks("x", mode="up")
     bundle = callbacks.get_callbacks(
         "x", monitor="val_accuracy", mode="max", tensorboard=False, csv=False, log_dir=tmp_path
@@ -142,9 +142,9 @@ def test_early_stopping_trace_examples_and_errors():
     assert callbacks.early_stopping_trace([1.0, 0.99, 0.98], 1, min_delta=0.05) == (1, 2)
     with pytest.raises(ValueError, match="non-empty 1-D sequence of finite numbers"):
         callbacks.early_stopping_trace([], 2)
-    with pytest.raises(ValueError, match="patience must be a whole number >= 0"):
+    with pytest.raises(ValueError, match="patience must be an integer >= 0"):
         callbacks.early_stopping_trace([1.0], 1.5)
-    with pytest.raises(ValueError, match="mode must be 'min' or 'max'"):
+    with pytest.raises(ValueError, match="mode must be one of 'min', 'max'"):
         callbacks.early_stopping_trace([1.0], 1, mode="auto")
 
 
@@ -154,7 +154,7 @@ def test_interrupt_after_epoch(small):
     with pytest.raises(callbacks.TrainingInterrupted, match="after epoch 2"):
         training.fit(model, small, epochs=4, batch_size=100, callbacks=[stop])
     assert stop.fired
-    with pytest.raises(ValueError, match="epoch must be a whole number >= 1"):
+    with pytest.raises(ValueError, match="epoch must be a positive integer"):
         callbacks.InterruptAfterEpoch(0)
 
 

@@ -5,6 +5,7 @@ import numpy as np
 from keras import layers
 
 from helpers import checks, models
+from helpers.checks import architecture
 
 
 def _fails_with(result, text):
@@ -16,12 +17,7 @@ def _fails_with(result, text):
 
 
 def rf_correct(specs):
-    rf, jump, out = 1, 1, []
-    for k, s in specs:
-        rf += (k - 1) * jump
-        jump *= s
-        out.append(rf)
-    return out
+    return architecture._reference_receptive_fields(specs)  # the check's own reference, as a learner's answer
 
 
 def test_receptive_field_growth_passes_on_the_solution():
@@ -40,13 +36,7 @@ def test_receptive_field_growth_hints():
             out.append(rf)
         return out
 
-    def jump_first(specs):
-        rf, jump, out = 1, 1, []
-        for k, s in specs:
-            jump *= s
-            rf += (k - 1) * jump
-            out.append(rf)
-        return out
+    jump_first = architecture._growth_jump_updated_first  # the check's own model of that mistake
 
     _fails_with(checks.receptive_field_growth(stub), "Not started")
     _fails_with(checks.receptive_field_growth(no_jump), "(kernel - 1) * jump")
@@ -95,12 +85,10 @@ def test_conv_layer_flops_pass_and_hints():
     _fails_with(checks.conv_layer_flops(lambda h, w, k, ci, co: h * w * k * k * ci * co), "1 multiply-add = 2 FLOPs")
     _fails_with(checks.conv_layer_flops(lambda h, w, k, ci, co: 2 * h * w * k * k * ci * co), "Add the bias")
     _fails_with(
-        checks.conv_layer_flops(lambda h, w, k, ci, co: 2 * h * w * k * k * co + h * w * co),
-        "every* input channel",
+        checks.conv_layer_flops(lambda h, w, k, ci, co: 2 * h * w * k * k * co + h * w * co), "every* input channel"
     )
     _fails_with(
-        checks.conv_layer_flops(lambda h, w, k, ci, co: 2 * h * w * k * ci * co + h * w * co),
-        "every* input channel",
+        checks.conv_layer_flops(lambda h, w, k, ci, co: 2 * h * w * k * ci * co + h * w * co), "every* input channel"
     )
     _fails_with(checks.conv_layer_flops(lambda h, w, k, ci, co: 3), "2 * h_out * w_out")
 
@@ -121,8 +109,8 @@ def block_correct(x, filters):
 
 
 def test_residual_block_passes_on_the_solution_and_the_helper():
-    assert checks.residual_block(block_correct)
-    assert checks.residual_block(lambda x, f: models.residual_block(x, f, name="r"))
+    assert checks.residual_block_shapes(block_correct)
+    assert checks.residual_block_shapes(lambda x, f: models.residual_block(x, f, name="r"))
 
 
 def test_residual_block_hints():
@@ -154,11 +142,18 @@ def test_residual_block_hints():
         y = layers.Conv2D(filters, 3, padding="same")(y)
         return layers.Add()([y, layers.Rescaling(2.0)(x)])
 
-    _fails_with(checks.residual_block(stub), "Did you forget `return`")
-    _fails_with(checks.residual_block(plain), "no Add layer")
-    _fails_with(checks.residual_block(adds_wrong_thing), "outputs zeros")
-    _fails_with(checks.residual_block(no_projection), "Project the shortcut")
-    _fails_with(checks.residual_block(one_conv), "two 3x3 convolutions")
-    _fails_with(checks.residual_block(valid_padding), "padding='same'")
-    _fails_with(checks.residual_block(scaled_shortcut), "unchanged when the shape does not change")
-    _fails_with(checks.residual_block(block_correct(keras.Input((8, 8, 4)), 4)), "no parentheses")
+    def no_batchnorm(x, filters):
+        y = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+        y = layers.Conv2D(filters, 3, padding="same")(y)
+        shortcut = x if x.shape[-1] == filters else layers.Conv2D(filters, 1)(x)
+        return layers.Activation("relu")(layers.Add()([y, shortcut]))
+
+    _fails_with(checks.residual_block_shapes(no_batchnorm), "found 0 BatchNormalization")
+    _fails_with(checks.residual_block_shapes(stub), "Did you forget `return`")
+    _fails_with(checks.residual_block_shapes(plain), "no Add layer")
+    _fails_with(checks.residual_block_shapes(adds_wrong_thing), "outputs zeros")
+    _fails_with(checks.residual_block_shapes(no_projection), "Project the shortcut")
+    _fails_with(checks.residual_block_shapes(one_conv), "two 3x3 convolutions")
+    _fails_with(checks.residual_block_shapes(valid_padding), "padding='same'")
+    _fails_with(checks.residual_block_shapes(scaled_shortcut), "unchanged when the shape does not change")
+    _fails_with(checks.residual_block_shapes(block_correct(keras.Input((8, 8, 4)), 4)), "no parentheses")

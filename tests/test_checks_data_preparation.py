@@ -224,6 +224,8 @@ def good_augmenter():
         ),
         (lambda: keras.Sequential([keras.Sequential([L.RandomFlip("vertical")])]), "flips (vertical)"),
         (lambda: keras.Sequential([L.RandomRotation(0.5, fill_mode="constant")]), "upside down is a 9"),
+        (lambda: keras.Sequential([L.RandomTranslation(0.5, 0.5, fill_mode="constant")]), "pushes strokes off"),
+        (lambda: keras.Sequential([L.RandomZoom((-0.5, 0.1), fill_mode="constant")]), "RandomZoom by up to 50%"),
         (
             lambda: keras.Sequential([L.RandomRotation(0.05, fill_mode="constant"), L.RandomContrast(0.2)]),
             "value_range=(0, 1)",

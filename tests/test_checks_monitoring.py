@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from helpers import callbacks, checks, evaluation
+from helpers.checks import monitoring
 
 
 def stub(*args):
@@ -19,18 +20,7 @@ def good_es(values, patience):
 
 def _es_variant(tie=False, reset=True, extra=0, zero_based=False, best_is_last=False, global_best=False):
     def fn(values, patience):
-        best, best_epoch, wait = None, 0, 0
-        for epoch, value in enumerate(values):
-            wait += 1
-            if best is None or value < best or (tie and value == best):
-                best, best_epoch = value, epoch
-                wait = 0 if reset else wait
-                continue
-            if wait >= patience + extra and epoch > 0:
-                result = best_epoch + 1, epoch + 1
-                break
-        else:
-            result = best_epoch + 1, len(values)
+        result = monitoring._replay(values, patience, tie_improves=tie, reset=reset, extra=extra)
         if zero_based:
             return result[0] - 1, result[1] - 1
         if best_is_last:
@@ -103,10 +93,7 @@ def test_per_class_metrics_check_passes_on_a_correct_answer():
         (stub, "Not started yet"),
         (lambda cm: None, "returned nothing"),
         (lambda cm: np.zeros(3), "Return three arrays"),
-        (
-            lambda cm: (np.zeros(2), np.zeros(2), np.zeros(2)) if len(cm) > 2 else good_metrics(cm),
-            "has shape (2,)",
-        ),
+        (lambda cm: (np.zeros(2), np.zeros(2), np.zeros(2)) if len(cm) > 2 else good_metrics(cm), "has shape (2,)"),
         (naive_metrics, "NaN"),
         (swapped, "swapped"),
         (lambda cm: (good_metrics(cm)[0] * 0.9, *good_metrics(cm)[1:]), "Precision differs"),

@@ -97,22 +97,13 @@ def test_inverted_dropout_passes():
     [
         (stub, "Not started yet"),
         (ellipsis, "forget to `return`"),
-        (
-            lambda x, r, rng: np.where(rng.random(x.shape) >= r, x, 0.0),
-            "Divide the kept entries by (1 - rate)",
-        ),
+        (lambda x, r, rng: np.where(rng.random(x.shape) >= r, x, 0.0), "Divide the kept entries by (1 - rate)"),
         (lambda x, r, rng: np.where(rng.random(x.shape) >= r, x * (1 - r), 0.0), "multiplying shrinks"),
         (lambda x, r, rng: np.where(rng.random(x.shape) < r, x / (1 - r), 0.0), "fraction *dropped*"),
         (lambda x, r, rng: x / (1 - r), "should be zero"),
         (lambda x, r, rng: good_dropout(x, r, rng)[:10], "keep the input's shape"),
-        (
-            lambda x, r, rng: np.where(rng.random(x.shape) >= r, x / (1 - r) ** 2, 0.0),
-            "Kept entries should be",
-        ),
-        (
-            lambda x, r, rng: np.where(rng.random(x.shape) >= max(r, 0.2), x / (1 - max(r, 0.2)), 0.0),
-            "rate=0.0",
-        ),
+        (lambda x, r, rng: np.where(rng.random(x.shape) >= r, x / (1 - r) ** 2, 0.0), "Kept entries should be"),
+        (lambda x, r, rng: np.where(rng.random(x.shape) >= max(r, 0.2), x / (1 - max(r, 0.2)), 0.0), "rate=0.0"),
     ],
 )
 def test_inverted_dropout_fails_with_a_hint(answer, hint):

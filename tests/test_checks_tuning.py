@@ -23,18 +23,9 @@ def build_solution(hp):
 
 
 def _variant(
-    *,
-    sampling="log",
-    names=("filters", "learning_rate", "head"),
-    compile_it=True,
-    use_filters=True,
-    use_lr=True,
-    use_head=True,
-    double=True,
-    lr_choice=False,
-    lr_range=(1e-4, 1e-2),
-    ret=True,
-):
+    *, sampling="log", names=("filters", "learning_rate", "head"), compile_it=True, use_filters=True, use_lr=True,
+    use_head=True, double=True, lr_choice=False, lr_range=(1e-4, 1e-2), ret=True,
+):  # fmt: skip
     def build(hp):
         f = hp.Choice(names[0], [8, 16, 32])
         if lr_choice:
@@ -79,10 +70,7 @@ def test_tuner_build_function_on_the_stub(capsys):
         (_variant(use_head=False), "pass head=head"),
         (_variant(use_lr=False), "pass learning_rate=learning_rate to compile_classifier"),
         (_variant(ret=False), "returned nothing"),
-        (
-            build_solution(__import__("keras_tuner").HyperParameters()),
-            "Pass your function `build_model` itself",
-        ),
+        (build_solution(__import__("keras_tuner").HyperParameters()), "Pass your function `build_model` itself"),
     ],
 )
 def test_tuner_build_function_hints(answer, hint, capsys):

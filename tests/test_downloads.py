@@ -5,7 +5,7 @@ import urllib.error
 
 import pytest
 
-from helpers import downloads
+from helpers import _io, downloads
 
 PAYLOAD = b"course data " * 1000
 REMOTE = downloads.RemoteFile("toy.bin", "https://example.org/toy.bin", hashlib.sha256(PAYLOAD).hexdigest())
@@ -27,6 +27,12 @@ def test_downloads_once_then_uses_the_cache(tmp_path):
     assert downloads.fetch(REMOTE, tmp_path, opener=fake_opener(calls=calls)) == path
     assert len(calls) == 1
     assert not list(tmp_path.glob("*.part")), "no temporary file may be left behind"
+
+
+def test_a_fetched_file_has_the_registered_checksum_and_no_temporary_is_left(tmp_path):
+    path = downloads.fetch(REMOTE, tmp_path, opener=fake_opener())
+    assert _io.sha256sum(path) == REMOTE.sha256
+    assert [p.name for p in tmp_path.iterdir()] == ["toy.bin"]
 
 
 def test_corrupt_cache_is_detected_reported_and_refetched(tmp_path):
@@ -77,11 +83,7 @@ def test_registry_is_https_with_sha256():
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "match"),
-    [
-        ({"url": "http://example.org/x"}, "HTTPS"),
-        ({"sha256": "abc"}, "64 hex"),
-    ],
+    ("kwargs", "match"), [({"url": "http://example.org/x"}, "HTTPS"), ({"sha256": "abc"}, "64 hex")]
 )
 def test_remote_file_validation(kwargs, match):
     args = {"name": "x", "url": "https://example.org/x", "sha256": "0" * 64, **kwargs}

@@ -1,7 +1,15 @@
+"""helpers.evaluation: accuracy on a split, predictions, and the reports of 06 (per-class metrics,
+confusion matrix, confused pairs, calibration)."""
+
 import numpy as np
 import pytest
+from sklearn import metrics as skm
 
 from helpers import data, evaluation, models
+
+rng = np.random.default_rng(0)
+Y_TRUE = rng.integers(0, 5, size=300)
+Y_PRED = np.where(rng.uniform(size=300) < 0.7, Y_TRUE, rng.integers(0, 5, size=300))
 
 
 @pytest.fixture(scope="module")
@@ -24,3 +32,153 @@ def test_evaluation_errors(tiny):
         evaluation.evaluate(model, tiny, "holdout")
     with pytest.raises(ValueError, match=r"expects images of shape \(28, 28, 1\)"):
         evaluation.predict_classes(model, np.zeros((2, 8, 8, 1)))
+
+
+# ----------------------------------------------------------------------------------------------
+# Reports beyond accuracy (06_monitoring_evaluation).
+
+
+def test_confusion_matrix_matches_sklearn():
+    cm = evaluation.confusion_matrix(Y_TRUE, Y_PRED)
+    np.testing.assert_array_equal(cm, skm.confusion_matrix(Y_TRUE, Y_PRED))
+    assert cm.sum() == 300 and cm.dtype == np.int64
+    np.testing.assert_array_equal(cm.sum(axis=1), np.bincount(Y_TRUE))
+
+
+def test_confusion_matrix_keeps_absent_classes_when_told():
+    cm = evaluation.confusion_matrix([0, 1, 1], [0, 1, 0], num_classes=4)
+    assert cm.shape == (4, 4) and cm[3].sum() == 0 and cm[1, 0] == 1
+
+
+def test_confusion_matrix_errors():
+    with pytest.raises(ValueError, match="y_pred has 2 labels but there are 3 images"):
+        evaluation.confusion_matrix([0, 1, 2], [0, 1])
+    with pytest.raises(ValueError, match="y_true holds class id 3 but num_classes=3"):
+        evaluation.confusion_matrix([0, 1, 3], [0, 1, 2], num_classes=3)
+    with pytest.raises(ValueError, match="looks one-hot"):
+        evaluation.confusion_matrix(np.eye(3), [0, 1, 2])
+    with pytest.raises(ValueError, match="num_classes must be an integer >= 2"):
+        evaluation.confusion_matrix([0, 1], [0, 1], num_classes=1)
+
+
+def test_classification_report_matches_sklearn():
+    names = ["a", "b", "c", "d", "e"]
+    report = evaluation.classification_report(Y_TRUE, Y_PRED, names)
+    p, r, f, s = skm.precision_recall_fscore_support(Y_TRUE, Y_PRED, zero_division=0)
+    np.testing.assert_allclose(report.loc[names, "precision"], p)
+    np.testing.assert_allclose(report.loc[names, "recall"], r)
+    np.testing.assert_allclose(report.loc[names, "f1"], f)
+    np.testing.assert_array_equal(report.loc[names, "support"], s)
+    assert report.loc["macro avg", "f1"] == pytest.approx(skm.f1_score(Y_TRUE, Y_PRED, average="macro"))
+    assert report.loc["weighted avg", "recall"] == pytest.approx(skm.recall_score(Y_TRUE, Y_PRED, average="weighted"))
+    assert report.loc["macro avg", "support"] == 300
+    assert list(report.columns) == ["precision", "recall", "f1", "support"] and report.index.name == "class"
+
+
+def test_classification_report_without_averages_and_without_names():
+    report = evaluation.classification_report([0, 1, 1, 2], [0, 1, 2, 2], averages=False)
+    assert list(report.index) == ["0", "1", "2"]
+
+
+def test_a_class_never_predicted_scores_zero_not_nan():
+    scores = evaluation.precision_recall_f1(evaluation.confusion_matrix([0, 1, 2, 2], [0, 1, 1, 1], num_classes=3))
+    assert scores["precision"][2] == 0 and scores["recall"][2] == 0 and scores["f1"][2] == 0
+    assert not np.any(np.isnan(scores["precision"]))
+
+
+def test_report_and_metric_errors():
+    with pytest.raises(ValueError, match="class_names has 2 names but there are 3 classes"):
+        evaluation.classification_report([0, 1, 2], [0, 1, 2], ["a", "b"], num_classes=3)
+    with pytest.raises(ValueError, match="square"):
+        evaluation.precision_recall_f1(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="non-negative counts"):
+        evaluation.precision_recall_f1(np.array([[1, -1], [0, 2]]))
+
+
+def test_most_confused_pairs_sorted_and_named():
+    cm = np.array([[50, 3, 0], [7, 40, 3], [0, 3, 10]])
+    pairs = evaluation.most_confused_pairs(cm, k=3, class_names=["cat", "dog", "fox"])
+    assert list(pairs.columns) == ["true", "predicted", "true_name", "predicted_name", "count", "share"]
+    assert pairs.iloc[0][["true", "predicted", "count"]].tolist() == [1, 0, 7]
+    # ties on count: the larger share (3 of 13 fox images) comes first
+    assert pairs.iloc[1][["true_name", "predicted_name"]].tolist() == ["fox", "dog"]
+    assert pairs.iloc[1]["share"] == pytest.approx(3 / 13)
+    assert len(evaluation.most_confused_pairs(cm, k=10)) == 4  # only non-zero off-diagonal cells
+    assert evaluation.most_confused_pairs(np.diag([5, 5]), k=3).empty
+
+
+def test_most_confused_pairs_errors():
+    with pytest.raises(ValueError, match="k must be a positive integer. Received: k=0"):
+        evaluation.most_confused_pairs(np.eye(2), k=0)
+    with pytest.raises(ValueError, match="class_names has 1 names but cm has 2 classes"):
+        evaluation.most_confused_pairs(np.eye(2), class_names=["x"])
+
+
+def test_confusion_examples():
+    idx = evaluation.confusion_examples([1, 0, 1, 1, 1], [0, 0, 0, 1, 0], 1, 0, n=2)
+    np.testing.assert_array_equal(idx, [0, 2])
+    with pytest.raises(ValueError, match="n must be a positive integer. Received: n=0"):
+        evaluation.confusion_examples([1], [0], 1, 0, n=0)
+
+
+def _brute_force_ece(probs, y, n_bins):
+    conf, correct = probs.max(1), probs.argmax(1) == y
+    edges = np.linspace(0, 1, n_bins + 1)
+    total = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        in_bin = (conf > lo) & (conf <= hi) if lo > 0 else (conf >= lo) & (conf <= hi)
+        if in_bin.any():
+            total += in_bin.sum() / len(y) * abs(correct[in_bin].mean() - conf[in_bin].mean())
+    return total
+
+
+def test_calibration_bins_and_ece():
+    probs = rng.dirichlet(np.ones(4) * 0.5, size=400)
+    y = rng.integers(0, 4, size=400)
+    cal = evaluation.calibration(probs, y, n_bins=10)
+    assert cal.n_bins == 10 and cal.count.sum() == 400 and len(cal.bin_edges) == 11
+    assert cal.ece == pytest.approx(_brute_force_ece(probs, y, 10))
+    assert evaluation.expected_calibration_error(probs, y, n_bins=10) == pytest.approx(cal.ece)
+    assert cal.mean_confidence == pytest.approx(probs.max(1).mean())
+    assert cal.overall_accuracy == pytest.approx(np.mean(probs.argmax(1) == y))
+    assert cal.mce >= cal.ece
+    empty = cal.count == 0
+    assert np.all(np.isnan(cal.accuracy[empty])) and not np.any(np.isnan(cal.accuracy[~empty]))
+    frame = cal.to_frame()
+    assert len(frame) == (~empty).sum() and set(frame.columns) >= {"count", "confidence", "accuracy", "gap"}
+    assert "ECE" in str(cal)
+
+
+def test_a_perfectly_calibrated_toy_has_zero_ece_and_an_overconfident_one_does_not():
+    # Two bins: 0.95 confidence with 95 % right, 0.65 with 65 % right.
+    probs = np.array([[0.95, 0.05]] * 20 + [[0.65, 0.35]] * 20)
+    y = np.array([0] * 19 + [1] + [0] * 13 + [1] * 7)
+    assert evaluation.calibration(probs, y).ece == pytest.approx(0.0, abs=1e-12)
+    overconfident = np.array([0] * 10 + [1] * 10 + [0] * 13 + [1] * 7)  # 50 % right at 95 %
+    assert evaluation.calibration(probs, overconfident).ece == pytest.approx(0.5 * 0.45, abs=1e-12)
+
+
+def test_confidence_exactly_on_a_bin_edge_goes_to_the_lower_bin():
+    cal = evaluation.calibration(np.array([[0.5, 0.5], [1.0, 0.0]]), [0, 0], n_bins=2)
+    np.testing.assert_array_equal(cal.count, [1, 1])
+
+
+def test_calibration_errors():
+    with pytest.raises(ValueError, match="softmax output, not logits"):
+        evaluation.calibration(np.array([[2.0, -1.0]]), [0])
+    with pytest.raises(ValueError, match="must sum to 1"):
+        evaluation.calibration(np.array([[0.2, 0.2]]), [0])
+    with pytest.raises(ValueError, match=r"shape \(N, num_classes\)"):
+        evaluation.calibration(np.array([0.2, 0.8]), [0])
+    with pytest.raises(ValueError, match="n_bins must be a positive integer. Received: n_bins=0"):
+        evaluation.calibration(np.array([[0.2, 0.8]]), [0], n_bins=0)
+    with pytest.raises(ValueError, match=r"class ids in \[0, 2\)"):
+        evaluation.calibration(np.array([[0.2, 0.8]]), [2])
+
+
+def test_predict_proba_shape_and_errors(seeded):
+    model = models.simple_cnn((8, 8, 1), 3, filters=(4,), dense_units=0, batch_norm=False)
+    probs = evaluation.predict_proba(model, np.zeros((5, 8, 8, 1), np.float32))
+    assert probs.shape == (5, 3) and np.allclose(probs.sum(1), 1, atol=1e-5)
+    with pytest.raises(ValueError, match=r"expects images of shape \(8, 8, 1\)"):
+        evaluation.predict_proba(model, np.zeros((2, 28, 28, 1)))

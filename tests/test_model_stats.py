@@ -158,10 +158,10 @@ def test_small_resnet_receptive_field_counts_the_longest_path():
     assert rf.loc["stage2_block1_proj", "receptive_field"] == 7
 
 
-def test_summary_table_columns_and_errors():
+def test_compare_models_columns_and_errors():
     gap = models.simple_cnn(filters=(8, 16), convs_per_block=1, head="gap", dense_units=32)
     flat = models.simple_cnn(filters=(8, 16), convs_per_block=1, head="flatten", dense_units=32)
-    table = model_stats.summary_table({"gap": gap, "flatten": flat}, {"gap": {"val_accuracy": 0.9}})
+    table = model_stats.compare_models({"gap": gap, "flatten": flat}, {"gap": {"val_accuracy": 0.9}})
     assert list(table.columns) == ["params", "feature_params", "head_params", "mflops", "val_accuracy"]
     assert table.loc["gap", "params"] == gap.count_params()
     assert table.loc["flatten", "head_params"] == (7 * 7 * 16 + 1) * 32 + 33 * 10
@@ -170,9 +170,9 @@ def test_summary_table_columns_and_errors():
     assert np.isnan(table.loc["flatten", "val_accuracy"])
     assert table.index.name == "model"
     with pytest.raises(ValueError, match="non-empty dict"):
-        model_stats.summary_table({})
+        model_stats.compare_models({})
     with pytest.raises(ValueError, match="not in models"):
-        model_stats.summary_table({"gap": gap}, {"gpa": {"val_accuracy": 1.0}})
+        model_stats.compare_models({"gap": gap}, {"gpa": {"val_accuracy": 1.0}})
 
 
 def test_gradient_norms_per_kernel(seeded):

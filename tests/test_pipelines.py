@@ -1,17 +1,98 @@
-"""Helpers added with 02_data_preparation: throughput measurements and PNG encoding in helpers.data."""
+"""helpers.pipelines: the course's tf.data pipeline (to_tf_dataset), throughput measurements, PNG encoding."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers import models, pipelines, training
+from helpers import data, models, pipelines, training
 
 
 @pytest.fixture(scope="module")
 def small():
     rng = np.random.default_rng(0)
     return rng.random((40, 8, 8, 1)).astype(np.float32), rng.integers(0, 3, 40)
+
+
+@pytest.fixture(scope="module")
+def mnist5k():
+    return data.load("mnist5k")
+
+
+# ----------------------------------------------------------------------------------------------
+# to_tf_dataset.
+
+
+def test_to_tf_dataset_batches_shuffles_and_augments(mnist5k):
+    ds = pipelines.to_tf_dataset(
+        mnist5k.x_train[:100], mnist5k.y_train[:100], batch_size=32, shuffle=True, augment=lambda x, training: x * 0.0
+    )
+    batches = list(ds)
+    assert [b[0].shape[0] for b in batches] == [32, 32, 32, 4]
+    assert batches[0][0].shape[1:] == (28, 28, 1)
+    assert float(np.abs(batches[0][0]).max()) == 0.0  # the augmentation ran
+    first = [b[1].numpy().tolist() for b in ds][0]
+    second = [b[1].numpy().tolist() for b in ds][0]
+    assert first != second, "training order is reshuffled every epoch"
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "exc", "match"),
+    [
+        (np.zeros((4, 28, 28)), np.zeros(4), ValueError, "without a channel axis"),
+        (np.zeros((4, 1, 28, 28)), np.zeros(4), ValueError, "channels-first|Channels-first"),
+        (np.zeros((0, 28, 28, 1)), np.zeros(0), ValueError, "empty"),
+        (np.full((2, 4, 4, 1), np.nan), np.zeros(2), ValueError, "NaN"),
+        (np.zeros((2, 4, 4, 1)), np.eye(2), ValueError, "one-hot"),
+        (np.zeros((2, 4, 4, 1)), np.array([0, -1]), ValueError, "class ids"),
+        (np.zeros((2, 4, 4, 1)), np.zeros(3), ValueError, "3 labels but there are 2 images"),
+        (np.zeros((2, 4, 4, 1)), np.array([0.5, 1]), ValueError, "whole class ids"),
+        (np.array([["a"]]), np.zeros(1), TypeError, "numbers"),
+    ],
+)
+def test_to_tf_dataset_rejects_bad_input(x, y, exc, match):
+    with pytest.raises(exc, match=match):
+        pipelines.to_tf_dataset(x, y)
+
+
+def _labels(batches) -> list[list[int]]:
+    return [yb.numpy().tolist() for _, yb in batches]
+
+
+def test_to_tf_dataset_repeat_is_endless_with_full_batches():
+    x = np.zeros((10, 2, 2, 1), np.float32)
+    y = np.arange(10)
+    ds = pipelines.to_tf_dataset(x, y, batch_size=4, shuffle=True, repeat=True, seed=3)
+    assert ds.cardinality() == tf.data.INFINITE_CARDINALITY
+    sizes = [int(xb.shape[0]) for xb, _ in ds.take(25)]  # 100 examples: ten passes over 10
+    assert sizes == [4] * 25, "repeating before batching keeps every batch full across passes"
+
+
+def test_to_tf_dataset_repeat_reshuffles_each_pass_and_is_seeded():
+    x = np.zeros((10, 2, 2, 1), np.float32)
+    y = np.arange(10)
+
+    def stream(seed):
+        ds = pipelines.to_tf_dataset(x, y, batch_size=5, shuffle=True, repeat=True, seed=seed)
+        return [label for batch in _labels(ds.take(8)) for label in batch]
+
+    labels = stream(3)
+    passes = [labels[i : i + 10] for i in range(0, 40, 10)]
+    assert all(sorted(p) == list(range(10)) for p in passes), "each pass sees every example once"
+    assert len({tuple(p) for p in passes}) > 1, "the order changes from pass to pass"
+    assert stream(3) == labels, "the same seed gives the same stream"
+    assert stream(4) != labels
+
+
+def test_to_tf_dataset_without_repeat_ends_after_one_pass():
+    x = np.zeros((10, 2, 2, 1), np.float32)
+    ds = pipelines.to_tf_dataset(x, np.arange(10), batch_size=4)
+    assert [int(xb.shape[0]) for xb, _ in ds] == [4, 4, 2]
+    assert _labels(ds) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]], "no shuffle: the order is kept"
+
+
+# ----------------------------------------------------------------------------------------------
+# Throughput.
 
 
 def test_throughput_dataclass():

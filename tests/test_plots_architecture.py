@@ -57,7 +57,7 @@ def test_plot_receptive_fields_with_and_without_image(cnn):
 
 def test_plot_tradeoff_and_parameter_split(cnn):
     flat = models.simple_cnn(filters=(8, 16), convs_per_block=1, head="flatten", dense_units=16)
-    table = model_stats.summary_table(
+    table = model_stats.compare_models(
         {"gap": cnn, "flatten": flat}, {"gap": {"val_accuracy": 0.9}, "flatten": {"val_accuracy": 0.95}}
     )
     fig = _titled(plots.plot_tradeoff(table))

@@ -37,12 +37,7 @@ def test_training_size_curve_single_seed_has_no_band():
 @pytest.mark.parametrize(
     ("fn", "table", "error", "match"),
     [
-        (
-            plots.plot_training_size_curve,
-            CURVE.drop(columns="train_size"),
-            ValueError,
-            "no column 'train_size'",
-        ),
+        (plots.plot_training_size_curve, CURVE.drop(columns="train_size"), ValueError, "no column 'train_size'"),
         (plots.plot_training_size_curve, CURVE.iloc[:0], ValueError, "empty"),
         (plots.plot_training_size_curve, "results", TypeError, "Run objects or row dicts"),
     ],

@@ -1,25 +1,17 @@
 """Figures of 05_regularization: titles, labels, what they mark, and clear errors."""
 
-import keras
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from helpers import plots, regularization, runs
+from helpers import plots
 
 
-def _run(name, train, val, seed=0):
-    keras.utils.set_random_seed(seed)
-    model = regularization.overfitting_cnn((8, 8, 1), 3, filters=(4,), dense_units=8)
-    row = {"name": name, "seed": seed, "train_accuracy": train, "val_accuracy": val, "gap": train - val}
-    return runs.Run(name=name, row=row, history={}, model=model)
-
-
-def test_weight_histograms_one_panel_per_run_with_the_near_zero_share():
+def test_weight_histograms_one_panel_per_run_with_the_near_zero_share(make_run):
     rng = np.random.default_rng(0)
     sparse = np.where(np.arange(1000) % 2 == 0, 0.0, 0.01 + np.abs(rng.normal(0, 0.05, 1000)))
     fig = plots.plot_weight_histograms(
-        {"dense": rng.normal(0, 0.05, 1000), "sparse": sparse, "run": _run("r", 1, 1)}, threshold=1e-3
+        {"dense": rng.normal(0, 0.05, 1000), "sparse": sparse, "run": make_run("r", 1, 1)}, threshold=1e-3
     )
     assert isinstance(fig, Figure) and len(fig.axes) == 3
     assert [ax.get_title() for ax in fig.axes] == ["dense", "sparse", "run"]
@@ -42,12 +34,12 @@ def test_weight_histograms_without_band_and_bad_input():
         plots.plot_weight_histograms({"a": np.ones(3)}, bins=1)
 
 
-def test_strength_sweep_has_three_log_panels_and_a_baseline():
+def test_strength_sweep_has_three_log_panels_and_a_baseline(make_run):
     families = {
-        "L2": {1e-4: _run("a", 1.0, 0.9), 1e-2: _run("b", 0.95, 0.92)},
-        "L1": {1e-5: _run("c", 1.0, 0.91)},
+        "L2": {1e-4: make_run("a", 1.0, 0.9), 1e-2: make_run("b", 0.95, 0.92)},
+        "L1": {1e-5: make_run("c", 1.0, 0.91)},
     }
-    fig = plots.plot_strength_sweep(families, baseline=_run("base", 1.0, 0.88))
+    fig = plots.plot_strength_sweep(families, baseline=make_run("base", 1.0, 0.88))
     assert len(fig.axes) == 3 and all(ax.get_xscale() == "log" for ax in fig.axes)
     assert fig.axes[0].get_ylabel() == "train/val gap" and fig.axes[2].get_ylabel() == "fraction |w| < 0.001"
     gap_line = next(ln for ln in fig.axes[0].get_lines() if ln.get_label() == "L2")
@@ -58,12 +50,12 @@ def test_strength_sweep_has_three_log_panels_and_a_baseline():
     assert fig.axes[2].get_ylim() == (-0.02, 1.02)
 
 
-def test_strength_sweep_explains_bad_input():
+def test_strength_sweep_explains_bad_input(make_run):
     with pytest.raises(ValueError, match="non-empty dict"):
         plots.plot_strength_sweep({})
     with pytest.raises(ValueError, match="must map strengths to runs"):
         plots.plot_strength_sweep({"L2": {}})
     with pytest.raises(ValueError, match="positive numbers.*logarithmic"):
-        plots.plot_strength_sweep({"L2": {0: _run("a", 1, 1)}})
+        plots.plot_strength_sweep({"L2": {0: make_run("a", 1, 1)}})
     with pytest.raises(TypeError, match="must hold Run objects"):
         plots.plot_strength_sweep({"L2": {1e-3: 0.9}})

@@ -1,10 +1,9 @@
 """The figure of a comparison of runs: one row per variant, dots per seed, the gap, clear errors."""
 
-import keras
 import pandas as pd
 import pytest
 
-from helpers import plots, regularization, runs
+from helpers import plots
 
 RESULTS = pd.DataFrame(
     {
@@ -14,13 +13,6 @@ RESULTS = pd.DataFrame(
         "val_accuracy": [0.9, 0.91, 0.95, 0.96],
     }
 )
-
-
-def _run(name, train, val, seed=0):
-    keras.utils.set_random_seed(seed)
-    model = regularization.overfitting_cnn((8, 8, 1), 3, filters=(4,), dense_units=8)
-    row = {"name": name, "seed": seed, "train_accuracy": train, "val_accuracy": val, "gap": train - val}
-    return runs.Run(name=name, row=row, history={}, model=model)
 
 
 def test_run_results_mark_each_seed_and_the_mean():
@@ -33,10 +25,10 @@ def test_run_results_mark_each_seed_and_the_mean():
     assert any(line.get_label().startswith("reference") for line in ax.get_lines())
 
 
-def test_run_results_accept_row_dicts_and_runs():
+def test_run_results_accept_row_dicts_and_runs(make_run):
     fig = plots.plot_run_results(RESULTS.to_dict("records"))
     assert fig.axes[0].get_ylabel() == "variant"
-    fig = plots.plot_run_results({"a": _run("a", 1.0, 0.9)})
+    fig = plots.plot_run_results({"a": make_run("a", 1.0, 0.9)})
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["a"]
 
 

@@ -5,11 +5,11 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from helpers import optim_viz, plots, schedules
+from helpers import loss_surfaces, plots, schedules
 
 
 def test_plot_optimizer_paths():
-    trajectories = optim_viz.compare_optimizers("ravine", ("gd", "adam"), steps=5)
+    trajectories = loss_surfaces.compare_optimizers("ravine", ("gd", "adam"), steps=5)
     fig = plots.plot_optimizer_paths("ravine", trajectories)
     assert isinstance(fig, Figure)
     ax_map, ax_loss = fig.axes[0], fig.axes[-1]

@@ -40,10 +40,7 @@ def test_plot_trainable_colours_frozen_layers(seeded):
 
 def test_plot_transfer_curves_concatenates_stages():
     fig = plots.plot_transfer_curves(
-        {
-            "scratch": _history([0.1, 0.2, 0.3]),
-            "fine-tuning": [_history([0.4, 0.5]), _history([0.6, 0.7, 0.8])],
-        }
+        {"scratch": _history([0.1, 0.2, 0.3]), "fine-tuning": [_history([0.4, 0.5]), _history([0.6, 0.7, 0.8])]}
     )
     ax = fig.axes[0]
     lines = {line.get_label(): line for line in ax.get_lines()}

@@ -29,9 +29,7 @@ def _results(n=6, seed=0):
     df["cum_epochs"] = df["epochs"].fillna(0).cumsum()
     df["cum_seconds"] = df["seconds"].fillna(0).cumsum()
     df.attrs.update(
-        hyperparameters=["filters", "batch_norm", "head", "learning_rate"],
-        objective="val_accuracy",
-        direction="max",
+        hyperparameters=["filters", "batch_norm", "head", "learning_rate"], objective="val_accuracy", direction="max"
     )
     return df
 

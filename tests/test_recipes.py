@@ -11,13 +11,7 @@ from helpers import recipes, schedules
 
 def test_the_recommended_recipe_is_the_benchmarked_one():
     r = recipes.FAST
-    assert (r.filters, r.convs_per_block, r.head, r.dropout, r.bn_momentum) == (
-        (16, 32),
-        2,
-        "flatten",
-        0.3,
-        0.9,
-    )
+    assert (r.filters, r.convs_per_block, r.head, r.dropout, r.bn_momentum) == ((16, 32), 2, "flatten", 0.3, 0.9)
     assert (r.batch_size, r.peak_lr, r.epochs, r.augment) == (64, 5e-3, 14, False)
 
 

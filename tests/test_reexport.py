@@ -38,3 +38,15 @@ def test_packages_export_every_topic_function(package):
         for name in module.__all__:
             assert getattr(package, name) is getattr(module, name)
             assert name in package.__all__
+
+
+def test_submodules_imports_every_public_module_in_name_order():
+    from helpers import plots, tuning
+    from helpers._reexport import submodules
+
+    found = submodules("helpers.checks", __import__("helpers.checks").checks.__path__)
+    assert [m.__name__.rsplit(".", 1)[1] for m in found] == sorted(m.__name__.rsplit(".", 1)[1] for m in found)
+    assert "helpers.checks._core" not in {m.__name__ for m in found}  # the mechanism is not a topic
+    assert {m.__name__ for m in submodules("helpers.plots", plots.__path__)} >= {"helpers.plots.runs"}
+    names = {m.__name__ for m in submodules("helpers.tuning", tuning.__path__, skip=("distributed",))}
+    assert "helpers.tuning.space" in names and "helpers.tuning.distributed" not in names

@@ -5,32 +5,6 @@ import numpy as np
 import pytest
 
 from helpers import data, models, regularization
-from helpers.data import Dataset
-
-
-def tiny_dataset(n_train=40, n_other=20, size=8, seed=0):
-    rng = np.random.default_rng(seed)
-
-    def split(n):
-        y = np.arange(n) % 3
-        x = rng.random((n, size, size, 1)).astype(np.float32) * 0.2
-        x[np.arange(n), y * 2, y * 2, 0] = 1.0  # a class-specific bright pixel: learnable
-        return x, y.astype(np.int32)
-
-    x_tr, y_tr = split(n_train)
-    x_va, y_va = split(n_other)
-    x_te, y_te = split(n_other)
-    return Dataset(
-        name="tiny",
-        x_train=x_tr,
-        y_train=y_tr,
-        x_val=x_va,
-        y_val=y_va,
-        x_test=x_te,
-        y_test=y_te,
-        class_names=("a", "b", "c"),
-        description="synthetic",
-    )
 
 
 def small_cnn(**overrides):
@@ -175,10 +149,10 @@ def test_prune_small_weights_rejects_bad_threshold():
         regularization.prune_small_weights(small_cnn(), 0)
 
 
-def test_cross_entropy_is_the_data_term_without_the_penalty():
+def test_cross_entropy_is_the_data_term_without_the_penalty(tiny):
     model = small_cnn(l2=10.0)  # a huge penalty: Keras's evaluate() loss would include it
     model.compile(loss="sparse_categorical_crossentropy")
-    ds = tiny_dataset()
+    ds = tiny
     probs = model.predict(ds.x_val, verbose=0)
     expected = -np.mean(np.log(probs[np.arange(len(ds.y_val)), ds.y_val]))
     assert regularization.cross_entropy(model, ds.x_val, ds.y_val) == pytest.approx(expected, rel=1e-5)

@@ -75,12 +75,7 @@ def test_stratified_split_keeps_every_class_or_explains(labels, fraction):
 
 @SETTINGS
 @given(
-    st.integers(1, 5),
-    st.integers(1, 9),
-    st.integers(1, 9),
-    st.sampled_from([1, 3]),
-    st.integers(-2, 7),
-    st.booleans(),
+    st.integers(1, 5), st.integers(1, 9), st.integers(1, 9), st.sampled_from([1, 3]), st.integers(-2, 7), st.booleans()
 )
 def test_to_tf_dataset_batches_or_explains(n, h, w, c, batch_size, shuffle):
     x = np.random.default_rng(0).random((n, h, w, c)).astype(np.float32)
@@ -108,11 +103,7 @@ def test_resize_images_or_explains(size):
 
 
 @SETTINGS
-@given(
-    st.text(max_size=12),
-    (st.floats(-1, 2) | st.just(float("nan"))),
-    (st.floats(-1, 2) | st.just(float("nan"))),
-)
+@given(st.text(max_size=12), (st.floats(-1, 2) | st.just(float("nan"))), (st.floats(-1, 2) | st.just(float("nan"))))
 def test_load_rejects_bad_names_and_fractions_clearly(name, val_fraction, test_fraction):
     if name in data.OFFLINE or name in data.ONLINE:
         return

@@ -5,15 +5,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import evaluation, models, regularization, runs
+from helpers import evaluation, regularization, runs
 
 TINY_MODEL = {"filters": (4,), "convs_per_block": 1, "batch_norm": False, "dropout": 0.0, "dense_units": 8}
 
 
-def test_build_model_from_a_dict_or_a_callable(tiny):
-    model = runs.build_model(TINY_MODEL, tiny)
+def test_model_from_spec_from_a_dict_or_a_callable(tiny):
+    model = runs.model_from_spec(TINY_MODEL, tiny)
     assert model.input_shape[1:] == (8, 8, 1) and model.output_shape[-1] == 3
-    same = runs.build_model(
+    same = runs.model_from_spec(
         lambda d: keras.Sequential(
             [keras.Input(d.input_shape), keras.layers.Flatten(), keras.layers.Dense(d.num_classes)]
         ),
@@ -31,9 +31,9 @@ def test_build_model_from_a_dict_or_a_callable(tiny):
         (lambda d: "not a model", TypeError, "must produce a keras.Model"),
     ],
 )
-def test_build_model_rejects_bad_specs(tiny, spec, error, match):
+def test_model_from_spec_rejects_bad_specs(tiny, spec, error, match):
     with pytest.raises(error, match=match):
-        runs.build_model(spec, tiny)
+        runs.model_from_spec(spec, tiny)
 
 
 def test_train_returns_a_tidy_row(tiny):
@@ -179,18 +179,8 @@ def test_train_explains_mistakes(tiny):
         runs.train("", tiny, TINY_MODEL, epochs=1)
 
 
-def fake_run(name, train, val, seed=0, val_loss=0.5):
-    keras.utils.set_random_seed(seed)
-    model = models.simple_cnn((8, 8, 1), 3, filters=(4,), dense_units=8)
-    row = {
-        "name": name, "seed": seed, "train_size": 60, "epochs_run": 1, "best_epoch": 1, "train_accuracy": train,
-        "val_accuracy": val, "gap": train - val, "val_loss": val_loss, "params": model.count_params(), "seconds": 1.5,
-    }  # fmt: skip
-    return runs.Run(name=name, row=row, history={}, model=model)
-
-
-def test_table_without_and_with_the_test_split(tiny):
-    variants = {"base": fake_run("base", 1.0, 0.9, val_loss=0.3), "l2": fake_run("l2", 0.97, 0.93)}
+def test_table_without_and_with_the_test_split(tiny, make_run):
+    variants = {"base": make_run("base", 1.0, 0.9, val_loss=0.3), "l2": make_run("l2", 0.97, 0.93)}
     frame = runs.table(variants)
     assert isinstance(frame, pd.DataFrame) and list(frame["name"]) == ["base", "l2"]
     assert list(frame.columns) == list(runs.ROW_COLUMNS)  # no test column until asked
@@ -203,13 +193,13 @@ def test_table_without_and_with_the_test_split(tiny):
     assert "test_accuracy" not in variants["l2"].row  # the runs themselves are unchanged
 
 
-def test_table_explains_bad_input():
+def test_table_explains_bad_input(make_run):
     with pytest.raises(ValueError, match="at least one run"):
         runs.table({})
     with pytest.raises(TypeError, match="Run objects or row dicts.*float"):
         runs.table([0.9])
     with pytest.raises(TypeError, match="needs Run objects"):
         runs.table([{"name": "a", "seed": 1, "val_accuracy": 0.5}], extra={"x": lambda r: 1})
-    single = runs.table(fake_run("one", 0.9, 0.8))
+    single = runs.table(make_run("one", 0.9, 0.8))
     assert list(single["name"]) == ["one"]
-    assert "Run 'one' (seed 0, 60 examples): train 90.00%" in repr(fake_run("one", 0.9, 0.8))
+    assert "Run 'one' (seed 0, 60 examples): train 90.00%" in repr(make_run("one", 0.9, 0.8))

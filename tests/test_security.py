@@ -45,7 +45,8 @@ def test_models_are_loaded_in_safe_mode():
 
 def test_every_default_write_location_is_a_git_ignored_folder_of_the_repo():
     """Helpers write only where git ignores it: datasets, source models, logs, models, tuners, resume state."""
-    from helpers import config, distributed_search, persistence
+    from helpers import config, persistence
+    from helpers.tuning import distributed
 
     if "COURSE_DATA_DIR" in os.environ or "COURSE_BUILD_DIR" in os.environ:
         pytest.skip("the data or build folder was moved on purpose")
@@ -58,7 +59,7 @@ def test_every_default_write_location_is_a_git_ignored_folder_of_the_repo():
         config.BUILD_DIR / "tuner",
         config.BUILD_DIR / "checkpoints",
         config.BUILD_DIR / "resume",
-        distributed_search.SearchSpec.directory,
+        distributed.SearchSpec.directory,
     ]
     for place in places:
         probe = os.path.relpath(os.path.join(place, "probe.file"), config.ROOT)

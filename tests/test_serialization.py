@@ -20,7 +20,12 @@ def _custom_keras_classes() -> set[type]:
     for info in pkgutil.walk_packages(helpers.__path__, prefix="helpers."):
         module = importlib.import_module(info.name)
         for _, cls in inspect.getmembers(module, inspect.isclass):
-            if cls.__module__ == module.__name__ and issubclass(cls, (keras.layers.Layer, keras.callbacks.Callback)):
+            concrete = not cls.__name__.startswith("_")  # a private base class is never used on its own
+            if (
+                concrete
+                and cls.__module__ == module.__name__
+                and issubclass(cls, (keras.layers.Layer, keras.callbacks.Callback))
+            ):
                 found.add(cls)
     return found
 

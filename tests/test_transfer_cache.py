@@ -157,11 +157,7 @@ def test_a_truncated_temporary_file_is_never_used(built, tmp_path, monkeypatch):
         os.utime(path, (old, old))
     loads = []
     real_load = keras.saving.load_model
-    monkeypatch.setattr(
-        keras.saving,
-        "load_model",
-        lambda path, **kw: loads.append(str(path)) or real_load(path, **kw),
-    )
+    monkeypatch.setattr(keras.saving, "load_model", lambda path, **kw: loads.append(str(path)) or real_load(path, **kw))
     counter = _CountingPretrain(monkeypatch, model)
     transfer.source_model(TINY, directory=tmp_path, verbose=False)
     assert counter.calls == 1  # the temporary file did not count as a cache

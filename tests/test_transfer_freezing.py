@@ -6,18 +6,6 @@ import pytest
 
 from helpers import transfer
 
-SPEC = transfer.SourceSpec(name="freeze_test", filters=(4, 8, 8))
-
-
-@pytest.fixture
-def source(seeded):
-    return SPEC.build((16, 16, 1), 10)
-
-
-@pytest.fixture
-def head_model(source):
-    return transfer.with_new_head(transfer.feature_extractor(source), 3)
-
 
 def _flags(model):
     return transfer.trainable_layers(model)
@@ -69,8 +57,7 @@ def test_with_new_head_adds_pooling_for_feature_maps_and_validates(source):
 
 
 @pytest.mark.parametrize(
-    "n_blocks, open_blocks",
-    [(0, []), (1, ["block3"]), (2, ["block2", "block3"]), (3, ["block1", "block2", "block3"])],
+    "n_blocks, open_blocks", [(0, []), (1, ["block3"]), (2, ["block2", "block3"]), (3, ["block1", "block2", "block3"])]
 )
 def test_unfreeze_top_opens_the_top_blocks_and_keeps_batchnorm_frozen(head_model, n_blocks, open_blocks):
     transfer.unfreeze_top(head_model, n_blocks)

@@ -9,13 +9,7 @@ TINY = transfer.SourceSpec(name="tiny_source", filters=(4, 8, 8), epochs=1, batc
 
 def test_spec_fingerprint_and_validation():
     assert TINY.fingerprint() == transfer.SourceSpec(**TINY.to_dict()).fingerprint()
-    for field, value in [
-        ("epochs", 2),
-        ("seed", 1),
-        ("peak_lr", 1e-3),
-        ("train_size", 200),
-        ("bn_momentum", 0.8),
-    ]:
+    for field, value in [("epochs", 2), ("seed", 1), ("peak_lr", 1e-3), ("train_size", 200), ("bn_momentum", 0.8)]:
         assert transfer.SourceSpec(**{**TINY.to_dict(), field: value}).fingerprint() != TINY.fingerprint()
     with pytest.raises(ValueError, match="name must be a simple file name"):
         transfer.SourceSpec(name="../escape")

@@ -8,16 +8,6 @@ from helpers import data, transfer
 SPEC = transfer.SourceSpec(name="freeze_test", filters=(4, 8, 8))
 
 
-@pytest.fixture
-def source(seeded):
-    return SPEC.build((16, 16, 1), 10)
-
-
-@pytest.fixture
-def head_model(source):
-    return transfer.with_new_head(transfer.feature_extractor(source), 3)
-
-
 def test_reframe_centres_a_shrunken_image():
     x = np.ones((2, 8, 8, 1), np.float32)
     out = transfer.reframe(x, box=20, canvas=28)

@@ -1,11 +1,14 @@
-"""Distributed search with KerasTuner's chief/worker mode: one chief and two workers on 127.0.0.1."""
+"""helpers.tuning.distributed: KerasTuner's chief/worker mode, one chief and two workers on 127.0.0.1."""
 
 import json
+import subprocess
+import sys
 
 import psutil
 import pytest
 
-from helpers import distributed_search as dist
+from helpers import config
+from helpers.tuning import distributed as dist
 
 
 def _children():
@@ -56,3 +59,18 @@ def test_launcher_arguments(tmp_path, monkeypatch):
         monkeypatch.delenv(var, raising=False)
     with pytest.raises(SystemExit, match="--role needs the environment variables KERASTUNER_TUNER_ID"):
         dist.run_role(spec)
+
+
+@pytest.mark.slow
+def test_the_module_runs_with_python_m():
+    """``python -m helpers.tuning.distributed`` (what ``make tune-distributed`` runs) starts cleanly:
+    the package does not import it first, which would make runpy warn."""
+    out = subprocess.run(
+        [sys.executable, "-W", "error::RuntimeWarning", "-m", "helpers.tuning.distributed", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=config.ROOT,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "usage:" in out.stdout and "--workers" in out.stdout and "--role" in out.stdout

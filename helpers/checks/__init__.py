@@ -5,30 +5,8 @@ re-exported here, so a notebook calls ``checks.conv2d(my_conv2d)`` without knowi
 defined. The mechanism itself is in :mod:`helpers.checks._core`.
 """
 
-from helpers._reexport import reexport
-from helpers.checks import (
-    architecture,
-    data_preparation,
-    foundations,
-    monitoring,
-    overfitting,
-    regularization,
-    training_strategies,
-    transfer,
-    tuning,
-)
+from helpers._reexport import reexport, submodules
 from helpers.checks._core import CheckResult, Hint, exercise
 
-_MODULES = (
-    foundations,
-    data_preparation,
-    architecture,
-    training_strategies,
-    regularization,
-    monitoring,
-    transfer,
-    overfitting,
-    tuning,
-)
-
+_MODULES = submodules(__name__, __path__)
 __all__ = ["CheckResult", "Hint", "exercise", *reexport(globals(), _MODULES, "check")]

@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from helpers import _validate
+
 PASS = "\u2705"
 FAIL = "\u274c"
 
@@ -102,11 +104,25 @@ def require_array(value, shape: tuple | None = None, what: str = "Your result") 
     return arr
 
 
+def require_answers(answers, keys) -> dict:
+    """The learner's ``answers``: a dict with a number for every one of ``keys``, or a Hint saying what
+    is missing (a stub's ``...`` included)."""
+    keys = list(keys)
+    example = ", ".join(f"{k!r}: ..." for k in keys[:2])
+    require(isinstance(answers, dict), f"Pass a dict like {{{example}}}. Received {type(answers).__name__}.")
+    missing = [k for k in keys if k not in answers]
+    require(not missing, f"Add your answer for {', '.join(missing)}.")
+    for k in keys:
+        if answers[k] is Ellipsis or answers[k] is None:
+            raise Hint(f"{k}: replace the `...` with a number.")
+    return answers
+
+
 def require_int(value, expected: int, what: str, hint: str = "") -> None:
     """Compare a whole number, with the difference and a hint when it is off."""
     if value is None or value is Ellipsis:
         raise Hint(f"{what}: replace the `...` with a number.")
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    if not _validate.is_int(value):
         raise Hint(f"{what} must be a whole number. Received {value!r}.")
     if int(value) != expected:
         raise Hint(f"{what} is {value}, which is not right. {hint}".strip())

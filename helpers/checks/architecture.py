@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.checks._core import Hint, exercise, require, require_callable, require_int
+from helpers.checks._core import Hint, exercise, require, require_answers, require_callable, require_int
 
-__all__ = ["receptive_field_growth", "head_parameters", "conv_layer_flops", "residual_block"]
+__all__ = ["receptive_field_growth", "head_parameters", "conv_layer_flops", "residual_block_shapes"]
 
 
 def _reference_receptive_fields(layer_specs) -> list[int]:
@@ -49,10 +49,7 @@ def receptive_field_growth(fn) -> str:
     for specs in RF_CASES:
         expected = _reference_receptive_fields(specs)
         got = fn(list(specs))
-        require(
-            got is not None and got is not Ellipsis,
-            "Your function returned nothing. Did you forget `return`?",
-        )
+        require(got is not None and got is not Ellipsis, "Your function returned nothing. Did you forget `return`?")
         if np.isscalar(got):
             raise Hint(
                 f"Return one receptive field per layer (a list of {len(specs)} numbers), not a single "
@@ -61,10 +58,7 @@ def receptive_field_growth(fn) -> str:
         got = [int(v) if isinstance(v, (int, float, np.integer, np.floating)) and v == int(v) else v for v in got]
         if got == expected:
             continue
-        require(
-            len(got) == len(expected),
-            f"For {len(specs)} layers return {len(specs)} values; received {len(got)}.",
-        )
+        require(len(got) == len(expected), f"For {len(specs)} layers return {len(specs)} values; received {len(got)}.")
         if got == _growth_without_jump(specs):
             raise Hint(
                 f"For {specs} you return {got}: the field grows by (kernel - 1) at every layer. After a "
@@ -95,16 +89,9 @@ HEAD_EXPECTED = {"flatten": (7 * 7 * 32 + 1) * 64, "gap": (32 + 1) * 64}
 @exercise("Exercise: parameters of a Flatten head and a GAP head")
 def head_parameters(answers: dict) -> str:
     """``answers = {"flatten": n, "gap": m}``: parameters of Dense(64) after 7x7x32 maps, per head."""
-    require(
-        isinstance(answers, dict),
-        f"Pass a dict like {{'flatten': ..., 'gap': ...}}. Received {type(answers).__name__}.",
-    )
-    missing = [k for k in HEAD_EXPECTED if k not in answers]
-    require(not missing, f"Add your answer for {', '.join(missing)}.")
+    require_answers(answers, HEAD_EXPECTED)
     for name, expected in HEAD_EXPECTED.items():
         got = answers[name]
-        if got is Ellipsis or got is None:
-            raise Hint(f"{name}: replace the `...` with a number.")
         inputs = 7 * 7 * 32 if name == "flatten" else 32
         if got == inputs * 64:
             raise Hint(f"{name}: {got} counts the weights but not the 64 biases.")
@@ -159,10 +146,7 @@ def conv_layer_flops(fn) -> str:
                 "input channel: kernel * kernel * c_in multiply-adds."
             )
         require_int(
-            got,
-            expected,
-            what,
-            "FLOPs = 2 * h_out * w_out * kernel * kernel * c_in * c_out + h_out * w_out * c_out.",
+            got, expected, what, "FLOPs = 2 * h_out * w_out * kernel * kernel * c_in * c_out + h_out * w_out * c_out."
         )
     return "Your formula matches model_stats.count_flops on four layers."
 
@@ -179,7 +163,7 @@ def _zero_convs(model) -> int:
 
 
 @exercise("Exercise: a residual block")
-def residual_block(fn) -> str:
+def residual_block_shapes(fn) -> str:
     """``fn(x, filters)`` returns ``relu(F(x) + shortcut(x))`` with a 1x1 projection when channels change."""
     import keras
 
@@ -227,5 +211,11 @@ def residual_block(fn) -> str:
     require(
         tuple(wider.shape) == (None, 8, 8, 8),
         f"residual_block(x, 8) on (8, 8, 4) inputs should give (None, 8, 8, 8); received {tuple(wider.shape)}.",
+    )
+    n_bn = sum(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
+    require(
+        n_bn >= 2,
+        f"F(x) should be conv -> BatchNorm -> ReLU -> conv -> BatchNorm, as in He et al. (2016); found {n_bn} "
+        "BatchNormalization layer(s). BN after each convolution is what keeps a deep stack trainable.",
     )
     return "Your block passes its input through when F(x) = 0, and projects the shortcut when channels change."

@@ -6,12 +6,7 @@ import numpy as np
 
 from helpers.checks._core import Hint, exercise, require, require_callable
 
-__all__ = [
-    "digit_augmentation",
-    "digits_for_mnist_model",
-    "normalizer_from_training_split",
-    "split_three_ways",
-]
+__all__ = ["digit_augmentation", "digits_for_mnist_model", "normalizer_from_training_split", "split_three_ways"]
 
 # ----------------------------------------------------------------------------------------------
 # Exercise 1: a stratified, shuffled train/validation/test split.
@@ -195,10 +190,7 @@ def digits_for_mnist_model(fn) -> str:
     require_callable(fn, "digits_for_mnist_model")
     flat = np.random.default_rng(0).integers(0, 17, size=(40, 64)).astype(np.float64)  # like load_digits().data
     result = fn(flat.copy())
-    require(
-        result is not None and result is not Ellipsis,
-        "Your function returned nothing. Did you forget `return`?",
-    )
+    require(result is not None and result is not Ellipsis, "Your function returned nothing. Did you forget `return`?")
     out = np.asarray(result)
     n = len(flat)
     if out.shape == (n, 28, 28):
@@ -220,8 +212,7 @@ def digits_for_mnist_model(fn) -> str:
         f"Shape {out.shape}; expected (N, 28, 28, 1) with N={n} (one image per row of `flat`).",
     )
     require(
-        out.dtype == np.float32,
-        f"dtype {out.dtype}; use float32 (what Keras computes in; float64 doubles the memory).",
+        out.dtype == np.float32, f"dtype {out.dtype}; use float32 (what Keras computes in; float64 doubles the memory)."
     )
     top = float(out.max())
     if top > 2:
@@ -279,6 +270,7 @@ def digit_augmentation(augmenter) -> str:
     import keras
 
     from helpers import augment
+    from helpers.models import walk_layers
 
     if augmenter is None or augmenter is Ellipsis:
         raise Hint("Replace the `...` with a keras.Sequential([...]) of preprocessing layers.")
@@ -286,7 +278,7 @@ def digit_augmentation(augmenter) -> str:
         isinstance(augmenter, keras.layers.Layer),
         f"Pass a Keras layer or keras.Sequential of preprocessing layers. Received {type(augmenter).__name__}.",
     )
-    leaves = augment._flatten(augmenter)
+    leaves = list(walk_layers(augmenter, leaves_only=True)) if hasattr(augmenter, "layers") else [augmenter]
     flips = augment.flip_modes(augmenter)
     if flips:
         raise Hint(
@@ -302,6 +294,15 @@ def digit_augmentation(augmenter) -> str:
                 f"RandomRotation({cfg.get('factor')}) turns digits by up to {turns * 360:.0f} degrees: a 6 "
                 "turned upside down is a 9. Keep the factor at 0.1 (36 degrees) or less."
             )
+        if isinstance(layer, (keras.layers.RandomTranslation, keras.layers.RandomZoom)):
+            amount = max(_factor_bound(cfg.get("height_factor")), _factor_bound(cfg.get("width_factor")))
+            limit = 0.15 if isinstance(layer, keras.layers.RandomTranslation) else 0.2
+            if amount > limit:
+                raise Hint(
+                    f"{kind} by up to {amount:.0%} of the image: MNIST digits sit in a 20x20 box centred in "
+                    f"28x28, so more than {limit:.0%} pushes strokes off the image or shrinks them into "
+                    "another digit's shape. Keep it small (e.g. 0.1)."
+                )
         if "value_range" in cfg and tuple(cfg["value_range"]) != (0, 1) and kind != "CheckValueRange":
             raise Hint(
                 f"{kind} has value_range={tuple(cfg['value_range'])} (Keras's default for 0..255 images), "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.checks._core import Hint, exercise, require, require_array, require_callable, require_int
+from helpers.checks._core import Hint, exercise, require, require_answers, require_array, require_callable, require_int
 
 __all__ = ["conv2d", "conv_output_size", "lenet5_parameters"]
 
@@ -62,10 +62,7 @@ def conv_output_size(fn) -> str:
     for n, k, s, p in cases:
         expected = (n + 2 * p - k) // s + 1
         got = fn(n, k, s, p)
-        require(
-            got is not None and got is not Ellipsis,
-            "Your function returned nothing. Did you forget `return`?",
-        )
+        require(got is not None and got is not Ellipsis, "Your function returned nothing. Did you forget `return`?")
         if isinstance(got, float) and got == int(got):
             got = int(got)
         if got == expected:
@@ -101,16 +98,9 @@ LENET5_EXPECTED = {
 @exercise("Exercise: count LeNet-5's parameters")
 def lenet5_parameters(answers: dict) -> str:
     """``answers`` maps 'C1', 'C3', 'C5', 'F6' to the number of trainable parameters of each layer."""
-    require(
-        isinstance(answers, dict),
-        f"Pass a dict like {{'C1': ..., 'C3': ...}}. Received {type(answers).__name__}.",
-    )
-    missing = [k for k in LENET5_EXPECTED if k not in answers]
-    require(not missing, f"Add your answer for {', '.join(missing)}.")
+    require_answers(answers, LENET5_EXPECTED)
     for name, expected in LENET5_EXPECTED.items():
         got = answers[name]
-        if got is Ellipsis or got is None:
-            raise Hint(f"{name}: replace the `...` with a number.")
         weights_only = expected - expected // {"C1": 26, "C3": 151, "C5": 401, "F6": 121}[name]
         if got == weights_only:
             raise Hint(f"{name}: {got} counts the weights but not the biases: each filter (or unit) has one bias too.")

@@ -5,13 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.checks._core import (
-    Hint,
-    exercise,
-    require,
-    require_array,
-    require_callable,
-)
+from helpers.checks._core import Hint, exercise, require, require_array, require_callable
 
 __all__ = ["weight_penalty", "near_zero_weight_fraction", "inverted_dropout"]
 

@@ -5,14 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.checks._core import (
-    Hint,
-    exercise,
-    require,
-    require_array,
-    require_callable,
-    require_number,
-)
+from helpers.checks._core import Hint, exercise, require, require_array, require_callable, require_number
 
 __all__ = ["adam_update_step", "linear_scaling_rule", "lr_range_rule", "step_decay_rule"]
 

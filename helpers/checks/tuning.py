@@ -33,12 +33,10 @@ def tuner_build_function(build_fn) -> str:
     hp = kt.HyperParameters()
     model = build_fn(hp)
     require(
-        model is not None and model is not Ellipsis,
-        "build_model(hp) returned nothing. End it with `return model`.",
+        model is not None and model is not Ellipsis, "build_model(hp) returned nothing. End it with `return model`."
     )
     require(
-        isinstance(model, keras.Model),
-        f"build_model(hp) must return a Keras model. Received {type(model).__name__}.",
+        isinstance(model, keras.Model), f"build_model(hp) must return a Keras model. Received {type(model).__name__}."
     )
     declared = {p.name: p for p in hp.space}
     missing = [n for n in ("filters", "learning_rate", "head") if n not in declared]
@@ -108,106 +106,28 @@ def tuner_build_function(build_fn) -> str:
     return "Your build function declares the space and builds exactly the model each trial asks for."
 
 
-def _fake_results(rows, names):
+def _fake_results(columns: dict, names):
     import pandas as pd
 
-    df = pd.DataFrame(rows)
+    df = pd.DataFrame({"trial": [0, 1, 2, 3], **columns, "status": ["COMPLETED", "COMPLETED", "FAILED", "COMPLETED"]})
     df.attrs.update(hyperparameters=list(names), objective="val_accuracy", direction="max")
     return df
 
 
 def _results_cases():
+    """Two results tables of four trials (the third failed), with their best and worst row."""
     nan = float("nan")
     a = _fake_results(
-        [
-            {
-                "trial": 0,
-                "learning_rate": 1e-3,
-                "head": "gap",
-                "score": 0.91,
-                "best_epoch": 4,
-                "epochs": 6,
-                "seconds": 5.0,
-                "status": "COMPLETED",
-            },
-            {
-                "trial": 1,
-                "learning_rate": 5e-3,
-                "head": "flatten",
-                "score": 0.95,
-                "best_epoch": 5,
-                "epochs": 6,
-                "seconds": 4.0,
-                "status": "COMPLETED",
-            },
-            {
-                "trial": 2,
-                "learning_rate": 3e-2,
-                "head": "gap",
-                "score": nan,
-                "best_epoch": nan,
-                "epochs": nan,
-                "seconds": nan,
-                "status": "FAILED",
-            },
-            {
-                "trial": 3,
-                "learning_rate": 2e-4,
-                "head": "flatten",
-                "score": 0.62,
-                "best_epoch": 3,
-                "epochs": 3,
-                "seconds": 2.0,
-                "status": "COMPLETED",
-            },
-        ],
+        {"learning_rate": [1e-3, 5e-3, 3e-2, 2e-4], "head": ["gap", "flatten", "gap", "flatten"],
+         "score": [0.91, 0.95, nan, 0.62], "best_epoch": [4, 5, nan, 3], "epochs": [6, 6, nan, 3],
+         "seconds": [5.0, 4.0, nan, 2.0]},
         ["learning_rate", "head"],
-    )
+    )  # fmt: skip
     b = _fake_results(
-        [
-            {
-                "trial": 0,
-                "filters": 32,
-                "dropout": 0.2,
-                "score": 0.88,
-                "best_epoch": 2,
-                "epochs": 4,
-                "seconds": 3.0,
-                "status": "COMPLETED",
-            },
-            {
-                "trial": 1,
-                "filters": 8,
-                "dropout": 0.0,
-                "score": 0.71,
-                "best_epoch": 3,
-                "epochs": 3,
-                "seconds": 2.0,
-                "status": "COMPLETED",
-            },
-            {
-                "trial": 2,
-                "filters": 16,
-                "dropout": 0.4,
-                "score": nan,
-                "best_epoch": nan,
-                "epochs": nan,
-                "seconds": nan,
-                "status": "FAILED",
-            },
-            {
-                "trial": 3,
-                "filters": 16,
-                "dropout": 0.1,
-                "score": 0.93,
-                "best_epoch": 4,
-                "epochs": 4,
-                "seconds": 3.5,
-                "status": "COMPLETED",
-            },
-        ],
+        {"filters": [32, 8, 16, 16], "dropout": [0.2, 0.0, 0.4, 0.1], "score": [0.88, 0.71, nan, 0.93],
+         "best_epoch": [2, 3, nan, 4], "epochs": [4, 3, nan, 4], "seconds": [3.0, 2.0, nan, 3.5]},
         ["filters", "dropout"],
-    )
+    )  # fmt: skip
     return [(a, 1, 3), (b, 3, 1)]  # (table, best row, worst row)
 
 
@@ -249,10 +169,7 @@ def pick_best(fn) -> str:
                 f"has {extra}, which are results, not settings."
             )
         missing = sorted(set(names) - set(got))
-        require(
-            not missing,
-            f"Your dict misses {missing}: include every name in results.attrs['hyperparameters'].",
-        )
+        require(not missing, f"Your dict misses {missing}: include every name in results.attrs['hyperparameters'].")
         if _same_values(got, {n: table.loc[worst, n] for n in names}):
             raise Hint(
                 "You picked the trial with the *lowest* score. The objective (val_accuracy) is maximized: "
@@ -288,10 +205,7 @@ def ranking_is_trustworthy(fn) -> str:
     require_callable(fn, "ranking_is_trustworthy")
     for top, seeds, expected in _noise_cases():
         got = fn(list(top), list(seeds))
-        require(
-            got is not None and got is not Ellipsis,
-            "Your function returned nothing. Did you forget `return`?",
-        )
+        require(got is not None and got is not Ellipsis, "Your function returned nothing. Did you forget `return`?")
         if not isinstance(got, (bool, np.bool_)):
             raise Hint(f"Return True or False (a comparison such as gap > 2 * noise). Received {got!r}.")
         if bool(got) == expected:
@@ -312,7 +226,8 @@ def ranking_is_trustworthy(fn) -> str:
         if bool(got) and s[0] - s[1] > noise:
             raise Hint(
                 f"Top {top}, seeds {seeds}: the gap {s[0] - s[1]:.4f} exceeds one standard deviation "
-                f"({noise:.4f}) but not two. One noise width happens by luck often (about one time in three); "
+                f"({noise:.4f}) but not two. Both scores wobble by about one noise width, so their difference "
+                "wobbles by about 1.4 widths, and a gap of one width happens by luck about one time in two; "
                 "require gap > 2 * noise."
             )
         raise Hint(

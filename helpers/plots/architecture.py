@@ -153,11 +153,7 @@ def plot_receptive_fields(
         ax.axhline(image_size, color="black", linestyle="--", linewidth=1)
         ax.text(-0.4, image_size, f"image: {image_size} px", ha="left", va="bottom", fontsize=8)
     ax.set_ylim(0, 1.15 * max(max(fields), image_size or 0))
-    ax.set(
-        title="Field size (pooling layers in orange)",
-        xlabel="layer",
-        ylabel="receptive field (pixels per side)",
-    )
+    ax.set(title="Field size (pooling layers in orange)", xlabel="layer", ylabel="receptive field (pixels per side)")
     ax.grid(alpha=0.3, axis="y")
     if image is not None:
         ax = axes[0, 1]
@@ -187,24 +183,18 @@ def plot_receptive_fields(
 
 
 def plot_tradeoff(
-    table: pd.DataFrame,
-    *,
-    metric: str = "val_accuracy",
-    title: str = "Accuracy against model size and compute",
+    table: pd.DataFrame, *, metric: str = "val_accuracy", title: str = "Accuracy against model size and compute"
 ):
     """``metric`` against parameters (left) and forward MFLOPs (right), one labelled point per model
-    (the rows of ``model_stats.summary_table`` with a metric column)."""
+    (the rows of ``model_stats.compare_models`` with a metric column)."""
     missing = [c for c in ("params", "mflops", metric) if c not in getattr(table, "columns", ())]
     if missing:
         raise ValueError(
             f"table needs columns params, mflops and {metric!r}; missing {missing}. "
-            "Build it with model_stats.summary_table(models, metrics)."
+            "Build it with model_stats.compare_models(models, metrics)."
         )
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.9), sharey=True)
-    for ax, col, label in (
-        (axes[0], "params", "parameters"),
-        (axes[1], "mflops", "forward MFLOPs per image"),
-    ):
+    for ax, col, label in ((axes[0], "params", "parameters"), (axes[1], "mflops", "forward MFLOPs per image")):
         for i, (name, row) in enumerate(table.iterrows()):
             ax.scatter(row[col], row[metric], s=60, color=COLORS[i % len(COLORS)], zorder=3)
             ax.annotate(str(name), (row[col], row[metric]), textcoords="offset points", xytext=(6, 4), fontsize=8)
@@ -218,12 +208,12 @@ def plot_tradeoff(
 
 
 def plot_parameter_split(table: pd.DataFrame, *, title: str = "Where the parameters are"):
-    """Stacked bars: feature-extractor and head parameters per model (from ``model_stats.summary_table``)."""
+    """Stacked bars: feature-extractor and head parameters per model (from ``model_stats.compare_models``)."""
     missing = [c for c in ("feature_params", "head_params") if c not in getattr(table, "columns", ())]
     if missing:
         raise ValueError(
             f"table needs columns feature_params and head_params; missing {missing}. "
-            "Build it with model_stats.summary_table(models)."
+            "Build it with model_stats.compare_models(models)."
         )
     fig, ax = plt.subplots(figsize=(8, 0.8 + 0.6 * len(table)))
     names = [str(n) for n in table.index]

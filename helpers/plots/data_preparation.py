@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
+from helpers import _validate
 from helpers.plots.basics import COLORS, _image_for_display
 
 __all__ = ["plot_augmentations", "plot_per_class_accuracy", "plot_pixel_histogram", "plot_throughput"]
@@ -23,8 +24,7 @@ def plot_pixel_histogram(
     """
     if not images_by_name:
         raise ValueError("images_by_name is empty; pass e.g. {'raw': x_train}.")
-    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
-        raise ValueError(f"bins must be an integer >= 2. Received: bins={bins!r}")
+    bins = _validate.int_at_least(bins, "bins", 2)
     k = len(images_by_name)
     fig, axes = plt.subplots(1, k, figsize=(3.8 * k, 3.2), squeeze=False)
     for i, (ax, (name, images)) in enumerate(zip(axes.flat, images_by_name.items())):

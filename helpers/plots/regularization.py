@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 
+from helpers import _validate
 from helpers.plots.basics import COLORS
 from helpers.runs import Run
 
@@ -43,8 +44,7 @@ def plot_weight_histograms(
 
     if not isinstance(weights_by_run, Mapping) or not weights_by_run:
         raise ValueError("weights_by_run must be a non-empty dict such as {'baseline': model}.")
-    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 3:
-        raise ValueError(f"bins must be an integer >= 3. Received: bins={bins!r}")
+    bins = _validate.int_at_least(bins, "bins", 3)
     flat = {}
     for name, item in weights_by_run.items():
         item = getattr(item, "model", item)  # a Run
@@ -99,10 +99,7 @@ def plot_strength_sweep(
     measures = (
         ("train/val gap", lambda r: r.gap),
         ("validation accuracy", lambda r: r.val_accuracy),
-        (
-            f"fraction |w| < {zero_threshold:g}",
-            lambda r: regularization.near_zero_fraction(r.model, zero_threshold),
-        ),
+        (f"fraction |w| < {zero_threshold:g}", lambda r: regularization.near_zero_fraction(r.model, zero_threshold)),
     )
     for i, (family, runs) in enumerate(families.items()):
         if not isinstance(runs, Mapping) or not runs:

@@ -11,29 +11,23 @@ import numpy as np
 
 from helpers.plots.basics import COLORS
 
-__all__ = [
-    "plot_optimizer_paths",
-    "plot_batch_lr_grid",
-    "plot_lr_range_test",
-    "plot_schedules",
-    "plot_seed_comparison",
-]
+__all__ = ["plot_optimizer_paths", "plot_batch_lr_grid", "plot_lr_range_test", "plot_schedules", "plot_seed_comparison"]
 
 
 def plot_optimizer_paths(surface, trajectories: Mapping[str, object], *, levels: int = 30, title: str | None = None):
     """Where each optimizer went on a 2-D surface (left) and how fast its loss fell (right).
 
     Args:
-        surface: a :class:`helpers.optim_viz.Surface` (or its name).
-        trajectories: name -> :class:`helpers.optim_viz.Trajectory`, e.g. from
-            ``optim_viz.compare_optimizers``.
+        surface: a :class:`helpers.loss_surfaces.Surface` (or its name).
+        trajectories: name -> :class:`helpers.loss_surfaces.Trajectory`, e.g. from
+            ``loss_surfaces.compare_optimizers``.
         levels: contour levels (default 30).
     """
-    from helpers import optim_viz
+    from helpers import loss_surfaces
 
-    surface = optim_viz.get_surface(surface)
+    surface = loss_surfaces.get_surface(surface)
     if not trajectories:
-        raise ValueError("trajectories is empty; pass e.g. optim_viz.compare_optimizers(surface).")
+        raise ValueError("trajectories is empty; pass e.g. loss_surfaces.compare_optimizers(surface).")
     X, Y, Z = surface.grid(200)
     # Levels at quantiles of the loss: shallow structure (a saddle, a valley floor) stays visible
     # next to steep walls, where evenly spaced levels would all crowd onto the walls.
@@ -95,11 +89,7 @@ def plot_batch_lr_grid(table, *, title: str = "Batch size x learning rate"):
         ax_acc.plot(rows["learning_rate"], rows["val_accuracy"], "-o", color=color, label=f"batch {bs}")
         ax_loss.plot(rows["learning_rate"] / bs, rows["loss"], "-o", color=color, label=f"batch {bs}")
     times = df.groupby("batch_size")["seconds_per_epoch"].median()
-    ax_time.bar(
-        [str(b) for b in times.index],
-        times.values,
-        color=[COLORS[i % len(COLORS)] for i in range(len(times))],
-    )
+    ax_time.bar([str(b) for b in times.index], times.values, color=[COLORS[i % len(COLORS)] for i in range(len(times))])
     for x, v in enumerate(times.values):
         ax_time.annotate(f"{v:.2f} s", (x, v), ha="center", va="bottom", fontsize=9)
     ax_acc.set(
@@ -213,13 +203,7 @@ def plot_schedules(
     steps = np.arange(total_steps)
     x = steps / steps_per_epoch if steps_per_epoch else steps
     for i, (name, schedule) in enumerate(schedules.items()):
-        ax.plot(
-            x,
-            learning_rate_values(schedule, total_steps),
-            color=COLORS[i % len(COLORS)],
-            linewidth=2,
-            label=name,
-        )
+        ax.plot(x, learning_rate_values(schedule, total_steps), color=COLORS[i % len(COLORS)], linewidth=2, label=name)
     ax.set(xlabel="epoch" if steps_per_epoch else "optimizer step", ylabel="learning rate", title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=9)

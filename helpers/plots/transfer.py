@@ -79,10 +79,7 @@ def plot_trainable(model, *, title: str | None = None):
 
 
 def plot_transfer_curves(
-    runs: Mapping[str, object],
-    metric: str = "val_accuracy",
-    *,
-    title: str = "Validation accuracy during training",
+    runs: Mapping[str, object], metric: str = "val_accuracy", *, title: str = "Validation accuracy during training"
 ):
     """Accuracy per epoch for each strategy; a run given as a list of histories (head, then
     fine-tuning) is drawn as one continuous line with a dotted line where the next stage starts."""

@@ -12,12 +12,7 @@ import pandas as pd
 
 from helpers.plots.basics import COLORS
 
-__all__ = [
-    "plot_trial_scores",
-    "plot_best_so_far",
-    "plot_parallel_coordinates",
-    "plot_hyperparameter_effects",
-]
+__all__ = ["plot_trial_scores", "plot_best_so_far", "plot_parallel_coordinates", "plot_hyperparameter_effects"]
 
 
 def _check_results(results, what: str = "results") -> pd.DataFrame:

@@ -22,9 +22,7 @@ One module per concern; every public name is re-exported here, so notebooks call
   is attempted only when asked and fails fast offline with a message that says what to do.
 """
 
-from helpers._reexport import reexport
-from helpers.transfer import applications, cache, freezing, source, spec, strategies
+from helpers._reexport import reexport, submodules
 
-_MODULES = (spec, cache, source, freezing, strategies, applications)
-
+_MODULES = submodules(__name__, __path__)
 __all__ = reexport(globals(), _MODULES, "transfer")

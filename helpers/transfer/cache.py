@@ -71,10 +71,7 @@ def cached_model(spec: SourceSpec, paths: CachePaths) -> tuple[keras.Model | Non
     ``why`` is None when there is simply no entry yet (nothing to warn about).
     """
     if not paths.model.exists():
-        return (
-            None,
-            None if not paths.metadata.exists() else "its metadata exists but the model file is missing.",
-        )
+        return (None, None if not paths.metadata.exists() else "its metadata exists but the model file is missing.")
     if not paths.metadata.is_file():
         return None, "it has no metadata file beside it (an interrupted or foreign write)."
     try:

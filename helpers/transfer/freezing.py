@@ -177,12 +177,7 @@ def feature_extractor(source: keras.Model, *, output: str | None = None, name: s
 
 
 def with_new_head(
-    base: keras.Model,
-    num_classes: int,
-    *,
-    dropout: float = 0.0,
-    freeze_base: bool = True,
-    name: str = "transfer",
+    base: keras.Model, num_classes: int, *, dropout: float = 0.0, freeze_base: bool = True, name: str = "transfer"
 ) -> keras.Model:
     """``base`` (frozen by default) followed by a new classifier: [GAP ->] [Dropout ->] Dense softmax.
 

@@ -48,11 +48,7 @@ def pretrain(spec: SourceSpec, *, verbose=None) -> tuple[keras.Model, dict]:
 
 
 def source_model(
-    spec: SourceSpec | None = None,
-    *,
-    directory: Path | str | None = None,
-    rebuild: bool = False,
-    verbose: bool = True,
+    spec: SourceSpec | None = None, *, directory: Path | str | None = None, rebuild: bool = False, verbose: bool = True
 ) -> keras.Model:
     """The pretrained source CNN: loaded from the cache, or pretrained (and cached) on first use.
 

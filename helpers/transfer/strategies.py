@@ -140,28 +140,24 @@ def fit_small(
     )
 
 
+def _compile_and_fit(model, target, plan: TransferPlan, learning_rate, epochs, *, seed: int, validate: bool):
+    """Compile ``model`` afresh (a new optimizer: needed after freezing or unfreezing) with the plan's
+    schedule, and train it with :func:`fit_small`; ``(model, history)``."""
+    training.compile_classifier(model, learning_rate=plan.schedule(learning_rate, epochs))
+    history = fit_small(
+        model, target, epochs=epochs, steps_per_epoch=plan.steps_per_epoch, batch_size=plan.batch_size,
+        validate=validate, seed=seed,
+    )  # fmt: skip
+    return model, history
+
+
 def train_from_scratch(
-    spec: SourceSpec,
-    target,
-    plan: TransferPlan,
-    *,
-    seed: int = config.DEFAULT_SEED,
-    validate: bool = True,
+    spec: SourceSpec, target, plan: TransferPlan, *, seed: int = config.DEFAULT_SEED, validate: bool = True
 ):
     """The source architecture, randomly initialized, trained on ``target`` alone: ``(model, history)``."""
     config.seed_everything(seed)
     model = spec.build(target.input_shape, target.num_classes)
-    training.compile_classifier(model, learning_rate=plan.schedule(plan.scratch_lr, plan.scratch_epochs))
-    history = fit_small(
-        model,
-        target,
-        epochs=plan.scratch_epochs,
-        steps_per_epoch=plan.steps_per_epoch,
-        batch_size=plan.batch_size,
-        validate=validate,
-        seed=seed,
-    )
-    return model, history
+    return _compile_and_fit(model, target, plan, plan.scratch_lr, plan.scratch_epochs, seed=seed, validate=validate)
 
 
 def train_feature_extraction(
@@ -170,42 +166,17 @@ def train_feature_extraction(
     """A new head on the frozen base of ``source``, trained on ``target``: ``(model, history)``."""
     config.seed_everything(seed)
     model = with_new_head(feature_extractor(source), target.num_classes, dropout=plan.head_dropout)
-    training.compile_classifier(model, learning_rate=plan.schedule(plan.head_lr, plan.head_epochs))
-    history = fit_small(
-        model,
-        target,
-        epochs=plan.head_epochs,
-        steps_per_epoch=plan.steps_per_epoch,
-        batch_size=plan.batch_size,
-        validate=validate,
-        seed=seed,
-    )
-    return model, history
+    return _compile_and_fit(model, target, plan, plan.head_lr, plan.head_epochs, seed=seed, validate=validate)
 
 
 def train_fine_tuning(
-    head_model: keras.Model,
-    target,
-    plan: TransferPlan,
-    *,
-    seed: int = config.DEFAULT_SEED,
-    validate: bool = True,
+    head_model: keras.Model, target, plan: TransferPlan, *, seed: int = config.DEFAULT_SEED, validate: bool = True
 ):
     """Continue a copy of a trained feature-extraction model with the top ``plan.fine_blocks`` blocks
     unfrozen (BatchNorm stays frozen) at the low ``plan.fine_lr``: ``(model, history)``."""
     config.seed_everything(seed)
     model = unfreeze_top(copy_model(head_model), plan.fine_blocks)
-    training.compile_classifier(model, learning_rate=plan.schedule(plan.fine_lr, plan.fine_epochs))  # recompile!
-    history = fit_small(
-        model,
-        target,
-        epochs=plan.fine_epochs,
-        steps_per_epoch=plan.steps_per_epoch,
-        batch_size=plan.batch_size,
-        validate=validate,
-        seed=seed,
-    )
-    return model, history
+    return _compile_and_fit(model, target, plan, plan.fine_lr, plan.fine_epochs, seed=seed, validate=validate)
 
 
 def label_efficiency(

@@ -1,5 +1,5 @@
-"""Optimizers on 2-D loss surfaces (``04_training_strategies``): see what GD, momentum, RMSprop and
-Adam do where you can draw the whole landscape.
+"""Toy 2-D loss surfaces and the trajectories real optimizers take on them (``04_training_strategies``):
+see what GD, momentum, RMSprop and Adam do where you can draw the whole landscape.
 
 Nothing here is a toy re-implementation: each path is produced by a real Keras optimizer
 (``keras.optimizers.SGD``, ``RMSprop``, ``Adam``) updating a ``keras.Variable`` of two numbers, with
@@ -19,11 +19,13 @@ from collections.abc import Callable, Mapping
 import keras
 import numpy as np
 
+from helpers import _validate
+
 __all__ = [
     "Surface",
     "Trajectory",
     "SURFACES",
-    "OPTIMIZERS",
+    "UPDATE_RULES",
     "get_surface",
     "make_optimizer",
     "descend",
@@ -54,10 +56,9 @@ class Surface:
 
     def grid(self, n: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(X, Y, Z)`` on an ``n x n`` grid over the plotting window (for contour plots)."""
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
-            raise ValueError(f"n must be an integer >= 2. Received: n={n!r}")
-        xs = np.linspace(*self.xlim, int(n))
-        ys = np.linspace(*self.ylim, int(n))
+        n = _validate.int_at_least(n, "n", 2)
+        xs = np.linspace(*self.xlim, n)
+        ys = np.linspace(*self.ylim, n)
         X, Y = np.meshgrid(xs, ys)
         return X, Y, np.asarray(self.fn(X, Y), dtype=np.float64)
 
@@ -79,40 +80,28 @@ def _saddle(x, y):
     return x**2 + (y**4 - 2.0 * y**2) / 40.0
 
 
+# A table: one surface per block, its window and tuned learning rates side by side.
+# fmt: off
 SURFACES: dict[str, Surface] = {
     "bowl": Surface(
-        "bowl",
-        _bowl,
-        start=(-2.5, 1.0),
-        xlim=(-3.0, 3.0),
-        ylim=(-2.5, 2.5),
-        min_value=0.0,
+        "bowl", _bowl, start=(-2.5, 1.0), xlim=(-3.0, 3.0), ylim=(-2.5, 2.5), min_value=0.0,
         description="f = (x² + y²) / 2: the same curvature in every direction",
         learning_rates={"gd": 0.3, "momentum": 0.05, "rmsprop": 0.05, "adam": 0.2},
     ),
     "ravine": Surface(
-        "ravine",
-        _ravine,
-        start=(-4.5, 1.0),
-        xlim=(-5.0, 5.0),
-        ylim=(-1.5, 1.5),
-        min_value=0.0,
+        "ravine", _ravine, start=(-4.5, 1.0), xlim=(-5.0, 5.0), ylim=(-1.5, 1.5), min_value=0.0,
         description="f = 0.01 x² + 2 y²: 200x more curved across the valley than along it",
         learning_rates={"gd": 0.45, "momentum": 0.2, "rmsprop": 0.05, "adam": 0.2},
     ),
     "saddle": Surface(
-        "saddle",
-        _saddle,
-        start=(1.5, 1e-3),
-        xlim=(-2.0, 2.0),
-        ylim=(-1.5, 1.5),
-        min_value=-0.025,
+        "saddle", _saddle, start=(1.5, 1e-3), xlim=(-2.0, 2.0), ylim=(-1.5, 1.5), min_value=-0.025,
         description="f = x² + (y⁴ - 2y²) / 40: a saddle at (0, 0), 20x flatter along y, valleys at y = ±1",
         learning_rates={"gd": 0.9, "momentum": 0.2, "rmsprop": 0.05, "adam": 0.2},
     ),
 }
+# fmt: on
 
-OPTIMIZERS: dict[str, Callable] = {
+UPDATE_RULES: dict[str, Callable] = {
     "gd": lambda lr: keras.optimizers.SGD(lr),
     "momentum": lambda lr: keras.optimizers.SGD(lr, momentum=0.9),
     "rmsprop": lambda lr: keras.optimizers.RMSprop(lr),
@@ -143,18 +132,16 @@ def get_surface(surface: str | Surface) -> Surface:
         return surface
     if surface not in SURFACES:
         raise ValueError(
-            f"Unknown surface {surface!r}. Choose one of {', '.join(SURFACES)} or pass a helpers.optim_viz.Surface."
+            f"Unknown surface {surface!r}. Choose one of {', '.join(SURFACES)} or pass a helpers.loss_surfaces.Surface."
         )
     return SURFACES[surface]
 
 
 def make_optimizer(name: str, learning_rate: float):
-    """A fresh Keras optimizer for one of :data:`OPTIMIZERS` (``gd``, ``momentum``, ``rmsprop``, ``adam``)."""
-    if name not in OPTIMIZERS:
-        raise ValueError(f"Unknown optimizer {name!r}. Choose one of {', '.join(OPTIMIZERS)}.")
-    if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or not learning_rate > 0:
-        raise ValueError(f"learning_rate must be a positive number. Received: learning_rate={learning_rate!r}")
-    return OPTIMIZERS[name](float(learning_rate))
+    """A fresh Keras optimizer for one of :data:`UPDATE_RULES` (``gd``, ``momentum``, ``rmsprop``, ``adam``)."""
+    if name not in UPDATE_RULES:
+        raise ValueError(f"Unknown optimizer {name!r}. Choose one of {', '.join(UPDATE_RULES)}.")
+    return UPDATE_RULES[name](_validate.positive_number(learning_rate, "learning_rate"))
 
 
 def _as_point(point, what: str) -> np.ndarray:
@@ -183,7 +170,7 @@ def descend(
 
     Args:
         surface: a :class:`Surface` or a name in :data:`SURFACES`.
-        optimizer: a Keras optimizer instance, or a name in :data:`OPTIMIZERS` (then
+        optimizer: a Keras optimizer instance, or a name in :data:`UPDATE_RULES` (then
             ``learning_rate`` defaults to the surface's suggestion for that optimizer).
         start: the start point (default: the surface's).
         steps: number of updates (default 100).
@@ -192,12 +179,11 @@ def descend(
     import tensorflow as tf
 
     surface = get_surface(surface)
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps must be a positive integer. Received: steps={steps!r}")
+    steps = _validate.positive_int(steps, "steps")
     if isinstance(optimizer, str):
         name = optimizer
         if learning_rate is None:
-            learning_rate = surface.learning_rates.get(name, 0.01) if name in OPTIMIZERS else 0.01
+            learning_rate = surface.learning_rates.get(name, 0.01) if name in UPDATE_RULES else 0.01
         optimizer = make_optimizer(name, learning_rate)
     elif isinstance(optimizer, keras.optimizers.Optimizer):
         if learning_rate is not None:
@@ -205,7 +191,7 @@ def descend(
         name = type(optimizer).__name__.lower()
     else:
         raise TypeError(
-            f"optimizer must be a keras.optimizers.Optimizer or one of {', '.join(OPTIMIZERS)}. "
+            f"optimizer must be a keras.optimizers.Optimizer or one of {', '.join(UPDATE_RULES)}. "
             f"Received: {type(optimizer).__name__}"
         )
     start = _as_point(surface.start if start is None else start, "start")
@@ -219,7 +205,7 @@ def descend(
         return var.value
 
     points = [start.astype(np.float64)]
-    for _ in range(int(steps)):
+    for _ in range(steps):
         point = np.asarray(step(), dtype=np.float64)
         if not np.all(np.isfinite(point)):
             break
@@ -241,7 +227,7 @@ def compare_optimizers(
     """Run several optimizers (by name) on the same surface from the same start.
 
     Args:
-        optimizers: names from :data:`OPTIMIZERS` (default: all four).
+        optimizers: names from :data:`UPDATE_RULES` (default: all four).
         learning_rates: per-name learning rates; missing ones come from the surface's suggestions.
         steps: updates per optimizer (default 100).
     """

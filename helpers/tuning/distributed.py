@@ -1,6 +1,6 @@
 """Distributed hyperparameter search on one machine: a KerasTuner chief and N workers on 127.0.0.1.
 
-usage: python -m helpers.distributed_search [--workers 2] [--kind random] [--max-trials N]
+usage: python -m helpers.tuning.distributed [--workers 2] [--kind random] [--max-trials N]
            [--epochs E] [--train-size N] [--project NAME] [--directory DIR] [--port P]
            [--timeout S] [--resume]
        make tune-distributed WORKERS=3
@@ -9,7 +9,7 @@ The launcher (:func:`launch`) picks a free port, starts the *chief* (it runs the
 server and trains nothing), waits until it listens, then starts the *workers*: each loads the data,
 asks the chief for a trial, trains it, reports the score, and asks again until the oracle's budget is
 spent. All of them run this same module with ``--role``; KerasTuner tells them apart by three
-environment variables, set here for you:
+environment variables (:data:`helpers.tuning.roles.ROLE_ENV`), set here for you:
 
 * ``KERASTUNER_TUNER_ID`` — ``chief``, or ``tuner0``, ``tuner1``, ... (unique per worker);
 * ``KERASTUNER_ORACLE_IP`` / ``KERASTUNER_ORACLE_PORT`` — where the chief listens.
@@ -18,16 +18,18 @@ Every process shares one project folder (``build/tuner/<project>``): the chief w
 records there and the workers their checkpoints. Logs go to ``build/tuner/<project>.logs/``.
 
 On several machines, skip the launcher and start the roles yourself, with a folder every machine
-mounts (e.g. NFS) as ``--directory``::
+mounts (NFS, a mounted bucket) as ``--directory``: the chief writes the trial records there and
+Hyperband's workers load the checkpoints of earlier rounds from it::
 
     # machine A (the chief; 0.0.0.0 listens on every interface, open the port in the firewall)
     KERASTUNER_TUNER_ID=chief KERASTUNER_ORACLE_IP=0.0.0.0 KERASTUNER_ORACLE_PORT=8000 \\
-        python -m helpers.distributed_search --role --directory /shared/tuner
+        python -m helpers.tuning.distributed --role --directory /shared/tuner
     # machines B, C, ... (one tuner id each; the chief's address)
     KERASTUNER_TUNER_ID=tuner0 KERASTUNER_ORACLE_IP=10.0.0.1 KERASTUNER_ORACLE_PORT=8000 \\
-        python -m helpers.distributed_search --role --directory /shared/tuner
+        python -m helpers.tuning.distributed --role --directory /shared/tuner
 
-A worker with several GPUs can train each trial on all of them with
+The port must be open between the machines and the traffic is unencrypted: keep it inside a
+private network. A worker with several GPUs can train each trial on all of them with
 ``tuning.make_tuner(..., distribution_strategy=tf.distribute.MirroredStrategy())`` (see
 :mod:`helpers.tuning`).
 
@@ -48,9 +50,17 @@ import sys
 import time
 from pathlib import Path
 
-from helpers import config
+import pandas as pd
 
-ROLE_ENV = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
+from helpers import _io, _validate, config, data
+from helpers.tuning.hypermodel import CNNHyperModel
+from helpers.tuning.results import results_table
+from helpers.tuning.roles import ROLE_ENV, is_chief
+from helpers.tuning.searching import search
+from helpers.tuning.space import Range
+from helpers.tuning.tuners import TUNER_KINDS, CourseTuner, make_tuner
+
+__all__ = ["SearchSpec", "DistributedResult", "demo_space", "run_role", "free_port", "launch", "main"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,9 +80,7 @@ class SearchSpec:
         """Defaults of the active profile: a few seconds of work in smoke, a minute or two in full."""
         p = config.profile()
         base = dict(
-            max_trials=p.pick(smoke=4, full=8),
-            epochs=p.pick(smoke=1, full=4),
-            train_size=p.pick(smoke=300, full=1500),
+            max_trials=p.pick(smoke=4, full=8), epochs=p.pick(smoke=1, full=4), train_size=p.pick(smoke=300, full=1500)
         )
         base.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**base)
@@ -99,8 +107,6 @@ class SearchSpec:
 
 def demo_space() -> dict:
     """A small space that trains in seconds: learning rate, width and dropout of a 1-block CNN."""
-    from helpers.tuning import Range
-
     return {
         "learning_rate": Range(1e-3, 1e-2, log=True),
         "filters": [8, 16],
@@ -113,12 +119,10 @@ def demo_space() -> dict:
     }
 
 
-def _make_tuner(spec: SearchSpec):
-    from helpers import tuning
-
-    hm = tuning.CNNHyperModel((28, 28, 1), 10, demo_space(), patience=2, seed=spec.seed)
+def _make_tuner(spec: SearchSpec) -> CourseTuner:
+    hm = CNNHyperModel((28, 28, 1), 10, demo_space(), patience=2, seed=spec.seed)
     kwargs = {} if spec.kind == "hyperband" else {"max_trials": spec.max_trials}
-    return tuning.make_tuner(
+    return make_tuner(
         spec.kind,
         hm,
         project_name=spec.project,
@@ -138,20 +142,18 @@ def _wait_for_barrier(log_dir: Path, tuner_id: str, n: int, timeout: float = 120
 
 def run_role(spec: SearchSpec, *, barrier: int = 0) -> int:
     """Run this process's role (from ``KERASTUNER_TUNER_ID``): the chief serves, a worker trains."""
-    from helpers import data, tuning
-
     missing = [k for k in ROLE_ENV if not os.environ.get(k)]
     if missing:
         raise SystemExit(f"--role needs the environment variables {', '.join(missing)} (see the module docstring).")
     tuner_id = os.environ["KERASTUNER_TUNER_ID"]
     config.setup(seed=spec.seed, show=False)
-    if tuning.is_chief():
+    if is_chief():
         tuner = _make_tuner(spec)
         print(
             f"chief: serving the oracle on {os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}",
             flush=True,
         )
-        tuning.search(tuner, None)
+        search(tuner, None)
         print("chief: all trials done", flush=True)
         return 0
     ds = data.load("mnist5k", train_size=spec.train_size, seed=spec.seed)
@@ -161,7 +163,7 @@ def run_role(spec: SearchSpec, *, barrier: int = 0) -> int:
     start = time.perf_counter()
     print(f"{tuner_id}: searching", flush=True)
     try:
-        tuning.search(tuner, ds)
+        search(tuner, ds)
     finally:
         summary = {
             "tuner_id": tuner_id,
@@ -169,7 +171,7 @@ def run_role(spec: SearchSpec, *, barrier: int = 0) -> int:
             "failures": [t for t, _ in tuner.course_failures],
             "seconds": time.perf_counter() - start,
         }
-        (spec.log_dir / f"{tuner_id}.json").write_text(json.dumps(summary))
+        _io.write_text_atomic(spec.log_dir / f"{tuner_id}.json", json.dumps(summary))
     print(f"{tuner_id}: ran trials {tuner.course_trials_run}", flush=True)
     return 0
 
@@ -183,7 +185,7 @@ class DistributedResult:
     """What :func:`launch` returns."""
 
     project_dir: Path
-    results: object  # pandas DataFrame from tuning.results_table
+    results: pd.DataFrame  # from helpers.tuning.results.results_table
     trials_per_worker: dict[str, list[str]]
     seconds: float
 
@@ -238,8 +240,7 @@ def launch(
         chief_grace: seconds the chief gets to exit by itself once the workers are done; its state is
             saved after every trial, so it is then stopped safely.
     """
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a positive integer. Received: workers={workers!r}")
+    workers = _validate.positive_int(workers, "workers")
     spec = spec or SearchSpec.for_profile()
     threads = threads_per_worker or max(1, (os.cpu_count() or 2) // workers)
     if not resume and spec.project_dir.exists():
@@ -264,14 +265,7 @@ def launch(
 
     def spawn(tuner_id: str) -> None:
         logs[tuner_id] = spec.log_dir / f"{tuner_id}.log"
-        cmd = [
-            sys.executable,
-            "-m",
-            "helpers.distributed_search",
-            "--role",
-            f"--barrier={workers}",
-            *spec.to_args(),
-        ]
+        cmd = [sys.executable, "-m", "helpers.tuning.distributed", "--role", f"--barrier={workers}", *spec.to_args()]
         with open(logs[tuner_id], "w") as out:
             procs[tuner_id] = subprocess.Popen(
                 cmd,
@@ -294,11 +288,7 @@ def launch(
                 break
             except OSError:
                 if time.monotonic() > deadline:
-                    fail(
-                        f"The chief did not listen on port {port} within {timeout:.0f} s.",
-                        "chief",
-                        TimeoutError,
-                    )
+                    fail(f"The chief did not listen on port {port} within {timeout:.0f} s.", "chief", TimeoutError)
                 time.sleep(0.2)
         worker_ids = [f"tuner{i}" for i in range(workers)]
         for tuner_id in worker_ids:
@@ -318,9 +308,7 @@ def launch(
         for proc in procs.values():
             _stop(proc)
 
-    from helpers import tuning
-
-    results = tuning.results_table(spec.project_dir)
+    results = results_table(spec.project_dir)
     per_worker = {}
     for tuner_id in worker_ids:
         summary = spec.log_dir / f"{tuner_id}.json"
@@ -329,15 +317,13 @@ def launch(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m helpers.tuning.distributed", description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--role",
-        action="store_true",
-        help="run as chief or worker (from KERASTUNER_TUNER_ID); used by the launcher",
+        "--role", action="store_true", help="run as chief or worker (from KERASTUNER_TUNER_ID); used by the launcher"
     )
     parser.add_argument("--barrier", type=int, default=0, help="workers wait until this many are ready")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--kind", default="random", choices=("random", "hyperband", "bayesian", "grid"))
+    parser.add_argument("--kind", default="random", choices=TUNER_KINDS)
     parser.add_argument("--max-trials", type=int, default=None)
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--train-size", type=int, default=None)
