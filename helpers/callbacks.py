@@ -34,6 +34,7 @@ def get_callbacks(
     mode: str = "auto",
     restore_best_weights: bool = True,
     tensorboard: bool = True,
+    histogram_freq: int = 0,
     csv: bool = True,
     checkpoint: bool = False,
     log_dir=None,
@@ -59,6 +60,8 @@ def get_callbacks(
         mode: ``"min"``, ``"max"`` or ``"auto"`` (default: Keras infers it from the metric).
         restore_best_weights: end with the best epoch's weights (default True).
         tensorboard: add the TensorBoard callback (default True).
+        histogram_freq: write a histogram of every weight to TensorBoard every this many epochs
+            (default 0: none; 1 shows how each layer's weights move, at a small cost per epoch).
         csv: add the CSVLogger (default True).
         checkpoint: add a ModelCheckpoint of the best model (default False).
         log_dir: the parent folder of the run folders (default ``helpers.config.LOG_DIR``,
@@ -90,7 +93,8 @@ def get_callbacks(
             )
         )
     if tensorboard:
-        out.append(keras.callbacks.TensorBoard(log_dir=str(run_dir), histogram_freq=0, write_graph=False))
+        freq = _validate.non_negative_int(histogram_freq, "histogram_freq")
+        out.append(keras.callbacks.TensorBoard(log_dir=str(run_dir), histogram_freq=freq, write_graph=False))
     if csv:
         config.ensure_dir(run_dir)
         out.append(keras.callbacks.CSVLogger(str(run_dir / "history.csv")))

@@ -36,7 +36,11 @@ def test_get_callbacks_bundle_and_folders(tmp_path):
     ]
     early, board, log, ckpt = bundle
     assert early.patience == 3 and early.restore_best_weights and early.monitor == "val_loss"
-    assert board.log_dir == str(tmp_path / "logs" / "base_1")
+    assert board.log_dir == str(tmp_path / "logs" / "base_1") and board.histogram_freq == 0
+    with_histograms = callbacks.get_callbacks("h", histogram_freq=1, csv=False, log_dir=tmp_path / "logs")
+    assert with_histograms[1].histogram_freq == 1
+    with pytest.raises(ValueError, match="histogram_freq must be an integer >= 0"):
+        callbacks.get_callbacks("h", histogram_freq=-1, log_dir=tmp_path / "logs")
     assert log.filename == str(tmp_path / "logs" / "base_1" / "history.csv")
     assert ckpt.filepath == str(tmp_path / "ckpt" / "base_1.keras") and ckpt.save_best_only
 
