@@ -208,6 +208,7 @@ def measure(
     seed: int,
     seconds: float,
     best_epoch: int | None = None,
+    epochs_run: int | None = None,
     train_size: int | None = None,
 ) -> Run:
     """A :class:`Run` of a trained ``model``: accuracy on the training and validation splits (in
@@ -218,13 +219,14 @@ def measure(
         seed: the seed the run was trained with.
         seconds: training time.
         best_epoch: the epoch whose weights the model holds (default the last one).
+        epochs_run: epochs trained (default the length of ``history``).
         train_size: training examples the model saw (default ``len(data.x_train)``).
     """
     from helpers.regularization import cross_entropy
 
     hist = getattr(history, "history", history) or {}
     hist = {k: [float(v) for v in values] for k, values in hist.items()}
-    epochs_run = len(hist.get("loss", []))
+    epochs_run = len(hist.get("loss", [])) if epochs_run is None else int(epochs_run)
     train_acc = evaluation.evaluate(model, data, "train")
     val_acc = evaluation.evaluate(model, data, "val")
     row = {
@@ -289,8 +291,8 @@ def table(
             if run is None:
                 raise TypeError("test_accuracy needs Run objects (their models), not row dicts.")
             row["test_accuracy"] = evaluation.evaluate(run.model, test_data, "test")
-    first = [c for c in ROW_COLUMNS if c in rows[0]]
-    return pd.DataFrame(rows, columns=first + [c for c in rows[0] if c not in ROW_COLUMNS])
+    keys = list(dict.fromkeys(k for row in rows for k in row))  # rows may measure different things
+    return pd.DataFrame(rows, columns=[c for c in ROW_COLUMNS if c in keys] + [c for c in keys if c not in ROW_COLUMNS])
 
 
 def summarize(

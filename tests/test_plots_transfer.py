@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 
 from helpers import plots, transfer
@@ -20,6 +21,13 @@ def test_plot_label_efficiency():
     assert ax.get_title() and "labelled" in ax.get_xlabel() and ax.get_ylabel() == "validation accuracy"
     assert [t.get_text() for t in ax.get_xticklabels()] == ["20", "50"]
     assert {line.get_label() for line in ax.get_lines()} >= {"from scratch", "fine-tuning", "20 labels"}
+    table = pd.DataFrame(
+        {"name": ["a", "a", "b"], "seed": 1, "train_size": [20, 50, 20], "val_accuracy": [0.7, 0.9, 0.8]}
+    )
+    lines = {
+        line.get_label(): list(line.get_ydata()) for line in plots.plot_label_efficiency(table).axes[0].get_lines()
+    }
+    assert lines == {"a": [0.7, 0.9], "b": [0.8]}
     with pytest.raises(ValueError, match="non-empty"):
         plots.plot_label_efficiency({"a": {}})
     with pytest.raises(ValueError, match="non-empty"):

@@ -66,8 +66,9 @@ def test_the_three_strategies_and_label_efficiency(source, monkeypatch):
     assert transfer.batchnorm_drift(fine, target.x_train[:4]) == 0.0
     known = {20: {s: 0.5 for s in transfer.STRATEGIES}}
     curve = transfer.label_efficiency(source, load, [30, 20], plan, spec=SPEC, known=known, verbose=False)
-    assert set(curve) == set(transfer.STRATEGIES)
-    assert all(sorted(v) == [20, 30] and v[20] == 0.5 and 0 <= v[30] <= 1 for v in curve.values())
+    assert list(curve["name"]) == [*transfer.STRATEGIES] * 2 and list(curve["train_size"]) == [20] * 3 + [30] * 3
+    assert (curve["val_accuracy"][:3] == 0.5).all() and curve["val_accuracy"][3:].between(0, 1).all()
+    assert curve["train_accuracy"][3:].notna().all() and curve["train_accuracy"][:3].isna().all()  # known: no run
     with pytest.raises(ValueError, match="sizes must be a non-empty sequence of integers >= 1"):
         transfer.label_efficiency(source, load, [], plan, spec=SPEC)
 

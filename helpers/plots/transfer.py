@@ -24,9 +24,18 @@ def plot_label_efficiency(
     """One line per strategy: accuracy (y) for each number of labelled examples (x, log scale).
 
     Args:
-        results: ``{strategy: {n_labelled: accuracy}}``, e.g. from ``transfer.label_efficiency``.
+        results: the table of ``transfer.label_efficiency`` (``name``, ``train_size``,
+            ``val_accuracy``), or ``{strategy: {n_labelled: accuracy}}``.
         highlight: a number of labels to mark with a vertical line (e.g. the notebook's main setting).
     """
+    if hasattr(results, "groupby"):  # a runs table
+        from helpers.plots.runs import runs_frame
+
+        frame = runs_frame(results, ("name", "train_size", "val_accuracy"))
+        results = {
+            name: dict(zip(group["train_size"], group["val_accuracy"]))
+            for name, group in frame.groupby("name", sort=False)
+        }
     if not results or not all(isinstance(v, Mapping) and v for v in results.values()):
         raise ValueError(
             f"results must map each strategy to a non-empty {{n_labelled: accuracy}} dict. Received: {results!r}"

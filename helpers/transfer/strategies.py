@@ -9,12 +9,13 @@ budgets, :func:`fit_small` trains on a training set smaller than a batch, and
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable, Sequence
 
 import keras
 import numpy as np
 
-from helpers import _validate, config, evaluation, pipelines, schedules, training
+from helpers import _validate, config, pipelines, runs, schedules, training
 from helpers.data import Dataset, resize_images, validate_images
 from helpers.transfer.freezing import copy_model, feature_extractor, unfreeze_top, with_new_head
 from helpers.transfer.spec import SourceSpec, source_spec
@@ -186,37 +187,38 @@ def label_efficiency(
     plan: TransferPlan,
     *,
     spec: SourceSpec | None = None,
-    split: str = "val",
     seed: int = config.DEFAULT_SEED,
     known: dict | None = None,
     verbose: bool = True,
-) -> dict[str, dict[int, float]]:
-    """Accuracy of the three strategies for each number of labelled target examples.
+):
+    """The three strategies for each number of labelled target examples, as a :func:`helpers.runs.table`.
+
+    One row per (strategy, number of labels): ``name`` is the strategy, ``train_size`` the number of
+    labelled examples, and accuracies are measured as every run is (in inference mode, on the
+    validation split; the test split is kept for the end).
 
     Args:
         load_target: ``n -> Dataset`` with ``n`` training examples (same validation/test sets for all n).
         sizes: the numbers of labelled examples to try.
         spec: the source architecture that "from scratch" trains (default: :func:`source_spec`).
-        split: where accuracy is measured (default ``"val"``: keep the test split for the end).
-        known: results you already have, ``{n: {strategy: accuracy}}``; those sizes are not retrained.
-
-    Returns ``{strategy: {n: accuracy}}`` with the strategies of :data:`STRATEGIES`.
+        known: validation accuracies you already have, ``{n: {strategy: accuracy}}``; those sizes
+            are not retrained (their rows hold only the accuracy).
     """
     sizes = sorted(set(_validate.int_sequence(list(sizes), "sizes")))
     spec = spec or source_spec()
-    known = known or {}
-    results: dict[str, dict[int, float]] = {s: {} for s in STRATEGIES}
+    rows = []
     for n in sizes:
-        if n in known:
-            for strategy in STRATEGIES:
-                results[strategy][n] = float(known[n][strategy])
+        if n in (known or {}):
+            rows += [{"name": s, "seed": seed, "train_size": n, "val_accuracy": float(known[n][s])} for s in STRATEGIES]
             continue
         target = load_target(n)
-        scratch, _ = train_from_scratch(spec, target, plan, seed=seed, validate=False)
-        head, _ = train_feature_extraction(source, target, plan, seed=seed, validate=False)
-        fine, _ = train_fine_tuning(head, target, plan, seed=seed, validate=False)
-        for strategy, model in zip(STRATEGIES, (scratch, head, fine)):
-            results[strategy][n] = evaluation.evaluate(model, target, split)
+        start = time.perf_counter()
+        scratch, h_scratch = train_from_scratch(spec, target, plan, seed=seed, validate=False)
+        head, h_head = train_feature_extraction(source, target, plan, seed=seed, validate=False)
+        fine, h_fine = train_fine_tuning(head, target, plan, seed=seed, validate=False)
+        seconds = time.perf_counter() - start
+        for strategy, model, history in zip(STRATEGIES, (scratch, head, fine), (h_scratch, h_head, h_fine)):
+            rows.append(runs.measure(strategy, model, target, history=history, seed=seed, seconds=seconds / 3).row)
         if verbose:
-            print(f"{n:>5} labelled: " + ", ".join(f"{s} {results[s][n]:.1%}" for s in STRATEGIES))
-    return results
+            print(f"{n:>5} labelled: " + ", ".join(f"{r['name']} {r['val_accuracy']:.1%}" for r in rows[-3:]))
+    return runs.table(rows)

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from helpers import _validate, config
+from helpers import _validate, config, runs
 from helpers.data import Dataset
 from helpers.pipelines import to_tf_dataset
 from helpers.tuning.hypermodel import CNNHyperModel, build_model
@@ -42,29 +42,26 @@ def fit_train_val(
 def rerun_with_seeds(
     hypermodel: CNNHyperModel, values: Mapping[str, Any], ds: Dataset, *, seeds: Sequence[int], epochs: int
 ) -> pd.DataFrame:
-    """Train one configuration again with other seeds, exactly as a trial is trained, and return
-    one row per seed (``seed``, ``score``, ``best_epoch``, ``epochs``). The spread of the scores is
-    the noise floor: differences between trials smaller than that are luck."""
-    if not seeds:
-        raise ValueError("seeds is empty; pass e.g. seeds=(1, 2, 3).")
+    """Train one configuration again with other seeds, exactly as a trial is trained.
+
+    Returns a :func:`helpers.runs.table` (one row per seed, named ``"rerun"``) with one more column,
+    ``score``: what the search compares, the objective at the trial's best epoch. That maximum over
+    epochs is optimistic; the row's ``val_accuracy`` is the same model measured on its final weights.
+    The spread of the scores over seeds is the noise floor: differences between trials smaller than
+    that are luck.
+    """
+    seeds = _validate.seeds(seeds)
     _, _, batch_size = model_arguments(values)
     rows = []
     for seed in seeds:
-        model = build_model(values, hypermodel.input_shape, hypermodel.num_classes, seed=int(seed))
+        model = build_model(values, hypermodel.input_shape, hypermodel.num_classes, seed=seed)
         m = hypermodel.train(
-            model,
-            ds.x_train,
-            ds.y_train,
-            validation_data=(ds.x_val, ds.y_val),
-            epochs=int(epochs),
+            model, ds.x_train, ds.y_train, validation_data=(ds.x_val, ds.y_val), epochs=int(epochs),
             batch_size=batch_size,
-        )
-        rows.append(
-            {
-                "seed": int(seed),
-                "score": m[hypermodel.objective],
-                "best_epoch": int(m["best_epoch"]),
-                "epochs": int(m["epochs_trained"]),
-            }
-        )
-    return pd.DataFrame(rows)
+        )  # fmt: skip
+        run = runs.measure(
+            "rerun", model, ds, seed=seed, seconds=m["train_seconds"], best_epoch=int(m["best_epoch"]),
+            epochs_run=int(m["epochs_trained"]),
+        )  # fmt: skip
+        rows.append({**run.row, "score": m[hypermodel.objective]})
+    return runs.table(rows)
