@@ -289,3 +289,16 @@ def calibration(probs, y_true, *, n_bins: int = 10) -> Calibration:
 def expected_calibration_error(probs, y_true, *, n_bins: int = 10) -> float:
     """The expected calibration error of ``probs`` (see :func:`calibration`), a number in [0, 1]."""
     return calibration(probs, y_true, n_bins=n_bins).ece
+
+
+def cross_entropy(model, x, y, *, batch_size: int = 256) -> float:
+    """Mean cross-entropy of ``model``'s predictions (inference mode) on ``(x, y)``, without any
+    weight penalty: the data term alone, comparable across regularized and plain models."""
+    x = validate_images(x)
+    y = validate_labels(y, n=len(x))
+    probs = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
+    if probs.ndim != 2 or y.max() >= probs.shape[1]:
+        raise ValueError(
+            f"The model outputs shape {probs.shape}; expected one probability per class (labels go up to {y.max()})."
+        )
+    return float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), y], 1e-7, 1.0))))

@@ -6,7 +6,6 @@
 * :func:`kernel_weights`, :func:`kernel_norms`, :func:`near_zero_fraction`, :func:`l1_l2_penalty`
   and :func:`prune_small_weights` look at what a penalty did to the weights.
 * :func:`forward_passes` shows dropout's randomness in training mode and its absence at inference.
-* :func:`cross_entropy` is the data term of the loss alone, comparable across penalized and plain models.
 
 Training and comparing the variants is :mod:`helpers.runs`' job.
 """
@@ -19,7 +18,7 @@ import keras
 import numpy as np
 
 from helpers import _validate, models
-from helpers.data import validate_images, validate_labels
+from helpers.data import validate_images
 
 # |w| below this counts as "zero". With Adam at learning rate 1e-3, an L1 penalty cannot park a
 # weight at exactly 0.0: each step moves it by about the learning rate, so it jitters within about
@@ -151,19 +150,6 @@ def prune_small_weights(model, threshold: float = DEFAULT_ZERO_THRESHOLD):
             k = np.asarray(layer.kernel)
             layer.kernel.assign(np.where(np.abs(k) < threshold, 0.0, k).astype(k.dtype))
     return pruned
-
-
-def cross_entropy(model, x, y, *, batch_size: int = 256) -> float:
-    """Mean cross-entropy of ``model``'s predictions (inference mode) on ``(x, y)``, without any
-    weight penalty: the data term alone, comparable across regularized and plain models."""
-    x = validate_images(x)
-    y = validate_labels(y, n=len(x))
-    probs = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
-    if probs.ndim != 2 or y.max() >= probs.shape[1]:
-        raise ValueError(
-            f"The model outputs shape {probs.shape}; expected one probability per class (labels go up to {y.max()})."
-        )
-    return float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), y], 1e-7, 1.0))))
 
 
 # ----------------------------------------------------------------------------------------------

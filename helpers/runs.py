@@ -222,8 +222,6 @@ def measure(
         epochs_run: epochs trained (default the length of ``history``).
         train_size: training examples the model saw (default ``len(data.x_train)``).
     """
-    from helpers.regularization import cross_entropy
-
     hist = getattr(history, "history", history) or {}
     hist = {k: [float(v) for v in values] for k, values in hist.items()}
     epochs_run = len(hist.get("loss", [])) if epochs_run is None else int(epochs_run)
@@ -238,7 +236,7 @@ def measure(
         "train_accuracy": train_acc,
         "val_accuracy": val_acc,
         "gap": train_acc - val_acc,
-        "val_loss": cross_entropy(model, data.x_val, data.y_val),
+        "val_loss": evaluation.cross_entropy(model, data.x_val, data.y_val),
         "params": int(model.count_params()),
         "seconds": float(seconds),
     }

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from helpers import data, evaluation, models
+from helpers import data, evaluation, models, regularization
 
 rng = np.random.default_rng(0)
 Y_TRUE = rng.integers(0, 5, size=300)
@@ -182,3 +182,21 @@ def test_predict_proba_shape_and_errors(seeded):
     assert probs.shape == (5, 3) and np.allclose(probs.sum(1), 1, atol=1e-5)
     with pytest.raises(ValueError, match=r"expects images of shape \(8, 8, 1\)"):
         evaluation.predict_proba(model, np.zeros((2, 28, 28, 1)))
+
+
+def test_cross_entropy_is_the_data_term_without_the_penalty(tiny):
+    ds = tiny
+    # a huge penalty: Keras's evaluate() loss would include it
+    model = regularization.overfitting_cnn(ds.input_shape, ds.num_classes, filters=(4,), dense_units=8, l2=10.0)
+    model.compile(loss="sparse_categorical_crossentropy")
+    probs = model.predict(ds.x_val, verbose=0)
+    expected = -np.mean(np.log(probs[np.arange(len(ds.y_val)), ds.y_val]))
+    assert evaluation.cross_entropy(model, ds.x_val, ds.y_val) == pytest.approx(expected, rel=1e-5)
+    assert model.evaluate(ds.x_val, ds.y_val, verbose=0) > expected + 1.0
+    with pytest.raises(ValueError, match="one probability per class"):
+        evaluation.cross_entropy(model, ds.x_val, np.full(len(ds.y_val), ds.num_classes + 4))  # no such class
+    with pytest.raises(ValueError, match="labels but there are"):
+        evaluation.cross_entropy(model, ds.x_val, ds.y_val[:3])
+
+
+# -- dropout at training and inference time -------------------------------------------------------

@@ -149,23 +149,6 @@ def test_prune_small_weights_rejects_bad_threshold():
         regularization.prune_small_weights(small_cnn(), 0)
 
 
-def test_cross_entropy_is_the_data_term_without_the_penalty(tiny):
-    model = small_cnn(l2=10.0)  # a huge penalty: Keras's evaluate() loss would include it
-    model.compile(loss="sparse_categorical_crossentropy")
-    ds = tiny
-    probs = model.predict(ds.x_val, verbose=0)
-    expected = -np.mean(np.log(probs[np.arange(len(ds.y_val)), ds.y_val]))
-    assert regularization.cross_entropy(model, ds.x_val, ds.y_val) == pytest.approx(expected, rel=1e-5)
-    assert model.evaluate(ds.x_val, ds.y_val, verbose=0) > expected + 1.0
-    with pytest.raises(ValueError, match="one probability per class"):
-        regularization.cross_entropy(model, ds.x_val, np.full(len(ds.y_val), 7))
-    with pytest.raises(ValueError, match="labels but there are"):
-        regularization.cross_entropy(model, ds.x_val, ds.y_val[:3])
-
-
-# -- dropout at training and inference time -------------------------------------------------------
-
-
 def test_forward_passes_differ_only_in_training_mode(seeded):
     model = small_cnn(dropout=0.5)
     x = np.random.default_rng(0).random((6, 8, 8, 1)).astype(np.float32)

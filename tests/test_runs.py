@@ -143,7 +143,7 @@ def test_train_measures_in_inference_mode_and_is_seeded(tiny):
     assert a.train_accuracy == evaluation.evaluate(a.model, tiny, "train")
     assert a.gap == pytest.approx(a.train_accuracy - a.val_accuracy)
     assert len(a.history["loss"]) == 2 and a.row["seconds"] > 0 and "test_accuracy" not in a.row
-    assert a.val_loss == pytest.approx(regularization.cross_entropy(a.model, tiny.x_val, tiny.y_val))
+    assert a.val_loss == pytest.approx(evaluation.cross_entropy(a.model, tiny.x_val, tiny.y_val))
 
 
 @pytest.mark.slow
