@@ -5,9 +5,12 @@ winner of a search, again with other seeds) all compare runs the same way:
 
 * :func:`train` trains one named variant from a seed and returns a :class:`Run`;
   :func:`measure` makes a :class:`Run` of a model trained some other way.
+* :func:`over_seeds` repeats an experiment (one or several variants) for several seeds, so that a
+  rule rests on more than one run.
 * A run's ``row`` is a tidy result with the columns :data:`ROW_COLUMNS`;
-  :func:`table` puts runs in a ``DataFrame`` (the test split only when asked, at the end) and
-  :func:`summarize` gives the mean and spread of each variant over its seeds.
+  :func:`table` puts runs in a ``DataFrame`` (the test split only when asked, at the end),
+  :func:`summarize` gives the mean and spread of each variant over its seeds and
+  :func:`spread_text` says it in words for a printed sentence.
 
 Accuracy in a row is measured after training, in inference mode (no dropout, no augmentation), on
 the weights the run returns: the history's ``accuracy`` is an average over an epoch with dropout
@@ -293,13 +296,48 @@ def table(
     return pd.DataFrame(rows, columns=[c for c in ROW_COLUMNS if c in keys] + [c for c in keys if c not in ROW_COLUMNS])
 
 
+def over_seeds(experiment: Callable[[int], Any], seeds: Iterable[int]) -> list:
+    """Run ``experiment(seed)`` for every seed and collect what it returns, flat.
+
+    Each call starts from :func:`helpers.config.seed_everything` with its seed, so a comparison over
+    seeds is as reproducible as one run. ``experiment`` returns a :class:`Run`, a row dict, or a list
+    or ``{name: ...}`` dict of them (several variants trained with that seed); every row's ``seed``
+    is set to the seed it ran with. The list is what :func:`table`, :func:`summarize` and
+    ``plots.plot_run_results`` take.
+    """
+    seeds = _validate.seeds(seeds, "seeds")
+    collected = []
+    for seed in seeds:
+        config.seed_everything(seed)
+        result = experiment(seed)
+        if isinstance(result, Run) or (isinstance(result, Mapping) and "name" in result):
+            result = [result]
+        elif isinstance(result, Mapping):
+            result = list(result.values())
+        elif not isinstance(result, (list, tuple)):
+            raise TypeError(
+                "experiment(seed) must return a Run, a row dict, or a list or {name: ...} dict of them. "
+                f"Received: {type(result).__name__}"
+            )
+        for item in result:
+            if isinstance(item, Run):
+                item.row["seed"] = seed
+            elif isinstance(item, Mapping):
+                item = {**item, "seed": seed}
+            else:
+                raise TypeError(f"experiment(seed) returned a {type(item).__name__}; expected Runs or row dicts.")
+            collected.append(item)
+    return collected
+
+
 def summarize(
     runs, *, by: str = "name", metrics: Sequence[str] = ("train_accuracy", "val_accuracy", "gap")
 ) -> pd.DataFrame:
-    """Per-``by`` mean and standard deviation of ``metrics`` over seeds, plus the number of seeds.
+    """Per-``by`` mean, standard deviation and range of ``metrics`` over seeds, and the number of seeds.
 
     ``runs`` is a :func:`table` or what it takes. Rows keep the order in which each group first
-    appears; columns are ``<metric>_mean`` and ``<metric>_std`` (0 with a single seed), and ``seeds``.
+    appears; columns are ``<metric>_mean``, ``<metric>_std`` (0 with a single seed), ``<metric>_min``,
+    ``<metric>_max``, and ``seeds``.
     """
     frame = runs if isinstance(runs, pd.DataFrame) else table(runs)
     missing = [c for c in (by, "seed", *metrics) if c not in frame.columns]
@@ -312,4 +350,27 @@ def summarize(
     for m in metrics:
         out[f"{m}_mean"] = grouped[m].mean()
         out[f"{m}_std"] = grouped[m].std(ddof=0)
+        out[f"{m}_min"] = grouped[m].min()
+        out[f"{m}_max"] = grouped[m].max()
     return out
+
+
+def spread_text(runs, name: str, metric: str = "val_accuracy", *, by: str = "name") -> str:
+    """One variant's ``metric`` over seeds in words: mean, range and number of seeds.
+
+    Fractions (every value in [0, 1]) read as percentages, e.g. ``"97.2 % (96.9-97.5 %, 3 seeds)"``;
+    anything else as numbers, e.g. ``"0.084 (0.071-0.102, 3 seeds)"``. With one seed the text says so
+    instead of showing a range: ``"97.2 % (1 seed)"``.
+    """
+    summary = summarize(runs, by=by, metrics=(metric,))
+    if name not in summary.index:
+        raise ValueError(f"No variant {name!r} in the table. Variants: {', '.join(map(str, summary.index))}")
+    row = summary.loc[name]
+    mean, low, high, seeds = row[f"{metric}_mean"], row[f"{metric}_min"], row[f"{metric}_max"], int(row["seeds"])
+    if 0.0 <= low and high <= 1.0:
+        fmt, unit = (lambda v: f"{100 * v:.1f}"), " %"
+    else:
+        fmt, unit = (lambda v: f"{v:.3g}"), ""
+    if seeds == 1:
+        return f"{fmt(mean)}{unit} (1 seed)"
+    return f"{fmt(mean)}{unit} ({fmt(low)}-{fmt(high)}{unit}, {seeds} seeds)"

@@ -1,5 +1,6 @@
 """The figure of a comparison of runs: one row per variant, dots per seed, the gap, clear errors."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -62,3 +63,25 @@ def test_run_results_without_test():
 def test_run_results_reject_bad_tables(table, error, match):
     with pytest.raises(error, match=match):
         plots.plot_run_results(table)
+
+
+def test_seed_comparison_from_scores():
+    fig = plots.plot_seed_comparison({"sgd": [0.95, 0.96, 0.955], "adam": [0.97]}, metric="validation accuracy")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["sgd", "adam"]
+    assert any("mean 0.955" in t.get_text() and "3 seed" in t.get_text() for t in ax.texts)
+    assert ax.get_ylabel() == "validation accuracy"
+    with pytest.raises(ValueError, match=r"scores\['adam'\] must be a non-empty list of finite numbers"):
+        plots.plot_seed_comparison({"adam": [np.nan]})
+    with pytest.raises(ValueError, match="scores is empty"):
+        plots.plot_seed_comparison({})
+
+
+def test_seed_comparison_from_a_runs_table():
+    fig = plots.plot_seed_comparison(RESULTS, metric="train_accuracy", title="Train accuracy over seeds")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["baseline", "both"]
+    assert any("mean 0.975" in t.get_text() for t in ax.texts)  # both: (0.97 + 0.98) / 2
+    assert ax.get_ylabel() == "train accuracy" and ax.get_title() == "Train accuracy over seeds"
+    with pytest.raises(ValueError, match="no column 'seconds'"):
+        plots.plot_seed_comparison(RESULTS, metric="seconds")

@@ -104,7 +104,42 @@ def test_table_and_summary():
     assert summary.loc["a", "val_accuracy_mean"] == pytest.approx(0.85)
     assert summary.loc["a", "val_accuracy_std"] == pytest.approx(0.05)
     assert summary.loc["b", "gap_std"] == 0
-    assert runs.summarize(ROWS, metrics=("val_accuracy",)).shape == (2, 3)
+    assert summary.loc["a", "val_accuracy_min"] == pytest.approx(0.8)
+    assert summary.loc["a", "val_accuracy_max"] == pytest.approx(0.9)
+    assert runs.summarize(ROWS, metrics=("val_accuracy",)).shape == (2, 5)
+
+
+def test_spread_text_reads_percentages_numbers_and_single_seeds():
+    assert runs.spread_text(ROWS, "a") == "85.0 % (80.0-90.0 %, 2 seeds)"
+    assert runs.spread_text(ROWS, "b") == "90.0 % (1 seed)"
+    rows = [{"name": "x", "seed": s, "val_accuracy": 0.5, "seconds": t} for s, t in ((1, 12.0), (2, 14.5))]
+    assert runs.spread_text(rows, "x", "seconds") == "13.2 (12-14.5, 2 seeds)"
+    with pytest.raises(ValueError, match="No variant 'c' in the table. Variants: a, b"):
+        runs.spread_text(ROWS, "c")
+
+
+def test_over_seeds_reseeds_each_call_and_labels_rows(make_run):
+    draws = {}
+
+    def experiment(seed):
+        draws[seed] = float(np.random.random())  # seeded by over_seeds
+        return {"wide": {"name": "wide", "val_accuracy": 0.9}, "narrow": make_run("narrow", 1.0, 0.8)}
+
+    out = runs.over_seeds(experiment, (3, 4))
+    assert [r["seed"] if isinstance(r, dict) else r.row["seed"] for r in out] == [3, 3, 4, 4]
+    again = {}
+    runs.over_seeds(lambda seed: again.setdefault(seed, float(np.random.random())) and [], (3, 4))
+    assert again == draws and draws[3] != draws[4]  # the same seed gives the same numbers
+    summary = runs.summarize(runs.table(out), metrics=("val_accuracy",))
+    assert list(summary["seeds"]) == [2, 2]
+
+
+@pytest.mark.parametrize(("result", "match"), [(0.9, "must return a Run, a row dict"), (["x"], "returned a str")])
+def test_over_seeds_rejects_what_it_cannot_tabulate(result, match):
+    with pytest.raises(TypeError, match=match):
+        runs.over_seeds(lambda seed: result, (1,))
+    with pytest.raises(ValueError, match="seeds must be"):
+        runs.over_seeds(lambda seed: [], ())
 
 
 def test_table_accepts_runs(tiny):

@@ -1,11 +1,15 @@
-"""The figure of a comparison of runs (:mod:`helpers.runs`), shared by 05, 07 and 08.
+"""The figures of a comparison of runs (:mod:`helpers.runs`) over seeds, shared by every notebook.
 
-One row per variant: training accuracy hollow, validation accuracy filled, one pair of dots per
-seed joined by a line whose length is that run's generalization gap, and a bar at the mean
-validation accuracy over seeds. A right-hand panel shows each variant's mean gap.
+* :func:`plot_run_results`: one row per variant, training accuracy hollow, validation accuracy
+  filled, one pair of dots per seed joined by a line whose length is that run's generalization gap,
+  a bar at the mean validation accuracy; a right-hand panel shows each variant's mean gap.
+* :func:`plot_seed_comparison`: any one score (accuracy, loss, seconds) per variant, a dot per seed,
+  a bar at the mean and a line over the range, so a difference can be read against the spread.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -13,7 +17,7 @@ import pandas as pd
 
 from helpers.plots.basics import COLORS
 
-__all__ = ["plot_run_results"]
+__all__ = ["plot_run_results", "plot_seed_comparison"]
 
 _REQUIRED = ("name", "train_accuracy", "val_accuracy")
 
@@ -96,5 +100,56 @@ def plot_run_results(
         ax_gap.set(xlabel="train - val accuracy (mean)", title=f"Gap (dotted: {names[0]})")
         ax_gap.grid(alpha=0.3, axis="x")
         fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _scores_by_name(scores, metric: str, by: str) -> dict[str, np.ndarray]:
+    if isinstance(scores, (Mapping, Sequence)) and not isinstance(scores, str) and len(scores) == 0:
+        return {}
+    if isinstance(scores, Mapping) and not any(k in scores for k in (by, "seed")):
+        scores = dict(scores)  # {name: [score per seed]}
+        if scores and all(isinstance(v, (Sequence, np.ndarray)) and not isinstance(v, str) for v in scores.values()):
+            return {str(k): np.asarray(v, dtype=np.float64) for k, v in scores.items()}
+    frame = runs_frame(scores, required=(by, metric))
+    return {str(k): frame.loc[frame[by] == k, metric].to_numpy(np.float64) for k in dict.fromkeys(frame[by])}
+
+
+def plot_seed_comparison(
+    scores, *, metric: str = "val_accuracy", by: str = "name", title: str = "Same budget, several seeds"
+):
+    """One dot per seed for each configuration, a bar at the mean and a line over the seed range.
+
+    A difference between two configurations means something only when it is larger than the spread
+    of each over seeds; this figure puts both on one axis.
+
+    Args:
+        scores: configuration name -> one score per seed (the same seeds for every configuration),
+            or a runs table (:func:`helpers.runs.table`, or the Runs and rows it takes).
+        metric: for a table, the column to draw (default ``"val_accuracy"``); the y-axis label.
+        by: for a table, the column naming the configurations (default ``"name"``).
+    """
+    values_by_name = _scores_by_name(scores, metric, by)
+    if not values_by_name:
+        raise ValueError("scores is empty; pass e.g. {'sgd': [0.95, 0.96], 'adam': [0.97, 0.97]} or a runs table.")
+    fig, ax = plt.subplots(figsize=(max(6.5, 1.6 * len(values_by_name) + 2), 3.8))
+    for i, (name, values) in enumerate(values_by_name.items()):
+        if values.ndim != 1 or len(values) == 0 or not np.all(np.isfinite(values)):
+            raise ValueError(f"scores[{name!r}] must be a non-empty list of finite numbers. Received: {values}")
+        color = COLORS[i % len(COLORS)]
+        jitter = np.linspace(-0.08, 0.08, len(values)) if len(values) > 1 else np.zeros(1)
+        ax.plot(i + jitter, values, "o", color=color, markersize=7, alpha=0.8)
+        ax.plot([i - 0.2, i + 0.2], [values.mean()] * 2, color=color, linewidth=3)
+        ax.plot([i, i], [values.min(), values.max()], color=color, linewidth=1)
+        ax.annotate(
+            f"mean {values.mean():.3f}\nrange {values.max() - values.min():.3f}\n{len(values)} seed(s)",
+            (i + 0.25, values.mean()),
+            va="center",
+            fontsize=8,
+        )
+    ax.set_xticks(range(len(values_by_name)), list(values_by_name))
+    ax.set_xlim(-0.5, len(values_by_name) - 0.1)
+    ax.set(xlabel="configuration (dots: seeds)", ylabel=metric.replace("_", " "), title=title)
+    ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     return fig
