@@ -83,3 +83,38 @@ def test_transfer_plan_rejects_bad_rates_blocks_and_dropout():
     with pytest.raises(ValueError, match="scratch_epochs must be a positive integer or None"):
         transfer.TransferPlan(scratch_epochs=0)
     assert transfer.TransferPlan(scratch_epochs=3).scratch_epochs == 3
+
+
+@pytest.mark.slow
+def test_tune_learning_rates_picks_each_strategy_on_validation(source):
+    plan = transfer.TransferPlan(steps_per_epoch=2, head_epochs=1, fine_epochs=1, batch_size=8)
+    target = transfer.reframe(data.load("digits", image_size=(16, 16), train_size=20), box=12, canvas=16)
+    rates = {"from scratch": (1e-3, 1e-2), "feature extraction": (1e-2, 3e-2), "fine-tuning": (1e-3, 5e-2)}
+    tuned, table = transfer.tune_learning_rates(source, target, plan, rates=rates, spec=SPEC)
+    assert list(table["name"]) == ["from scratch"] * 2 + ["feature extraction"] * 2 + ["fine-tuning"]  # 5e-2 > head
+    for strategy, field in (
+        ("from scratch", "scratch_lr"),
+        ("feature extraction", "head_lr"),
+        ("fine-tuning", "fine_lr"),
+    ):
+        rows = table[table["name"] == strategy]
+        assert getattr(tuned, field) == rows.loc[rows["val_accuracy"].idxmax(), "learning_rate"]
+    assert tuned.fine_lr < tuned.head_lr and tuned.steps_per_epoch == plan.steps_per_epoch
+    only, table = transfer.tune_learning_rates(source, target, plan, rates={"from scratch": (3e-3,)}, spec=SPEC)
+    assert (only.scratch_lr, only.head_lr, only.fine_lr) == (3e-3, plan.head_lr, plan.fine_lr) and len(table) == 1
+
+
+@pytest.mark.parametrize(
+    ("rates", "match"),
+    [
+        ({"scratch": (1e-3,)}, "unknown strategies"),
+        ({"from scratch": ()}, "non-empty list of positive numbers"),
+        ({"from scratch": (0,)}, "non-empty list of positive numbers"),
+        ({"feature extraction": (1e-3,), "fine-tuning": (1e-2,)}, "No fine-tuning rate is below"),
+    ],
+)
+def test_tune_learning_rates_rejects_bad_candidates(source, rates, match):
+    plan = transfer.TransferPlan(steps_per_epoch=1, head_epochs=1, fine_epochs=1, batch_size=8)
+    target = transfer.reframe(data.load("digits", image_size=(16, 16), train_size=10), box=12, canvas=16)
+    with pytest.raises(ValueError, match=match):
+        transfer.tune_learning_rates(source, target, plan, rates=rates, spec=SPEC)

@@ -3,7 +3,9 @@ extraction (a new head on the frozen source base) and fine-tuning (then the top 
 
 :func:`reframe` gives the target images the source's framing, :class:`TransferPlan` holds the
 budgets, :func:`fit_small` trains on a training set smaller than a batch, and
-:func:`label_efficiency` runs the three strategies for several numbers of labelled examples.
+:func:`tune_learning_rates` picks each strategy's learning rate on validation (a fair comparison
+tunes every contender alike), and :func:`label_efficiency` runs the three strategies for several
+numbers of labelled examples.
 """
 
 from __future__ import annotations
@@ -29,9 +31,16 @@ __all__ = [
     "train_feature_extraction",
     "train_fine_tuning",
     "train_from_scratch",
+    "tune_learning_rates",
 ]
 
 STRATEGIES = ("from scratch", "feature extraction", "fine-tuning")
+_PLAN_FIELD = {"from scratch": "scratch_lr", "feature extraction": "head_lr", "fine-tuning": "fine_lr"}
+DEFAULT_RATES = {
+    "from scratch": (1e-3, 3e-3, 1e-2),
+    "feature extraction": (3e-3, 1e-2, 3e-2),
+    "fine-tuning": (3e-4, 1e-3),
+}
 
 
 def reframe(data, *, box: int = 20, canvas: int = 28):
@@ -141,43 +150,153 @@ def fit_small(
     )
 
 
-def _compile_and_fit(model, target, plan: TransferPlan, learning_rate, epochs, *, seed: int, validate: bool):
+def _compile_and_fit(model, target, plan: TransferPlan, learning_rate, epochs, *, seed: int, validate: bool, verbose):
     """Compile ``model`` afresh (a new optimizer: needed after freezing or unfreezing) with the plan's
     schedule, and train it with :func:`fit_small`; ``(model, history)``."""
     training.compile_classifier(model, learning_rate=plan.schedule(learning_rate, epochs))
     history = fit_small(
         model, target, epochs=epochs, steps_per_epoch=plan.steps_per_epoch, batch_size=plan.batch_size,
-        validate=validate, seed=seed,
+        validate=validate, seed=seed, verbose=verbose,
     )  # fmt: skip
     return model, history
 
 
 def train_from_scratch(
-    spec: SourceSpec, target, plan: TransferPlan, *, seed: int = config.DEFAULT_SEED, validate: bool = True
+    spec: SourceSpec,
+    target,
+    plan: TransferPlan,
+    *,
+    seed: int = config.DEFAULT_SEED,
+    validate: bool = True,
+    verbose=None,
 ):
     """The source architecture, randomly initialized, trained on ``target`` alone: ``(model, history)``."""
     config.seed_everything(seed)
     model = spec.build(target.input_shape, target.num_classes)
-    return _compile_and_fit(model, target, plan, plan.scratch_lr, plan.scratch_epochs, seed=seed, validate=validate)
+    return _compile_and_fit(
+        model, target, plan, plan.scratch_lr, plan.scratch_epochs, seed=seed, validate=validate, verbose=verbose
+    )
 
 
 def train_feature_extraction(
-    source: keras.Model, target, plan: TransferPlan, *, seed: int = config.DEFAULT_SEED, validate: bool = True
+    source: keras.Model,
+    target,
+    plan: TransferPlan,
+    *,
+    seed: int = config.DEFAULT_SEED,
+    validate: bool = True,
+    verbose=None,
 ):
     """A new head on the frozen base of ``source``, trained on ``target``: ``(model, history)``."""
     config.seed_everything(seed)
     model = with_new_head(feature_extractor(source), target.num_classes, dropout=plan.head_dropout)
-    return _compile_and_fit(model, target, plan, plan.head_lr, plan.head_epochs, seed=seed, validate=validate)
+    return _compile_and_fit(
+        model, target, plan, plan.head_lr, plan.head_epochs, seed=seed, validate=validate, verbose=verbose
+    )
 
 
 def train_fine_tuning(
-    head_model: keras.Model, target, plan: TransferPlan, *, seed: int = config.DEFAULT_SEED, validate: bool = True
+    head_model: keras.Model,
+    target,
+    plan: TransferPlan,
+    *,
+    seed: int = config.DEFAULT_SEED,
+    validate: bool = True,
+    verbose=None,
 ):
     """Continue a copy of a trained feature-extraction model with the top ``plan.fine_blocks`` blocks
     unfrozen (BatchNorm stays frozen) at the low ``plan.fine_lr``: ``(model, history)``."""
     config.seed_everything(seed)
     model = unfreeze_top(copy_model(head_model), plan.fine_blocks)
-    return _compile_and_fit(model, target, plan, plan.fine_lr, plan.fine_epochs, seed=seed, validate=validate)
+    return _compile_and_fit(
+        model, target, plan, plan.fine_lr, plan.fine_epochs, seed=seed, validate=validate, verbose=verbose
+    )
+
+
+def tune_learning_rates(
+    source: keras.Model,
+    target,
+    plan: TransferPlan,
+    *,
+    rates: dict[str, Sequence[float]] | None = None,
+    spec: SourceSpec | None = None,
+    seed: int = config.DEFAULT_SEED,
+):
+    """Each strategy's peak learning rate, picked on the validation split: ``(tuned_plan, table)``.
+
+    A comparison is fair only if every contender is tuned alike: a from-scratch baseline at an
+    untuned rate loses to transfer for the wrong reason. Candidates are trained with the plan's
+    budgets and the same seed; feature extraction is tuned first, and fine-tuning continues from the
+    head trained at its picked rate, with candidates below that rate (fine-tuning takes smaller steps).
+
+    Args:
+        rates: ``{strategy: candidate rates}`` for some or all of :data:`STRATEGIES` (default
+            :data:`DEFAULT_RATES`); a strategy left out keeps the plan's rate.
+        spec: the architecture "from scratch" trains (default: :func:`source_spec`).
+
+    Returns:
+        The plan with the picked rates, and a :func:`helpers.runs.table` with one row per candidate
+        (``name`` is the strategy, ``learning_rate`` the candidate), measured on validation.
+    """
+    rates = DEFAULT_RATES if rates is None else rates
+    unknown = [k for k in rates if k not in STRATEGIES]
+    if unknown:
+        raise ValueError(f"rates has unknown strategies {unknown}; use some of {list(STRATEGIES)}.")
+    candidates = {}
+    for strategy, values in rates.items():
+        values = list(values)
+        if not values or not all(_validate.is_number(v) and v > 0 for v in values):
+            raise ValueError(f"rates[{strategy!r}] must be a non-empty list of positive numbers. Received: {values}")
+        candidates[strategy] = sorted(set(map(float, values)))
+    head_rates = candidates.get("feature extraction", [plan.head_lr])
+    if "fine-tuning" in candidates and min(candidates["fine-tuning"]) >= max(head_rates):
+        raise ValueError(
+            f"No fine-tuning rate is below the head's rate {max(head_rates):g}; fine-tuning takes smaller steps. "
+            f"Received: rates['fine-tuning']={candidates['fine-tuning']}"
+        )
+    spec = spec or source_spec()
+    rows, best = [], {}
+
+    def record(strategy, rate, train, *args):
+        start = time.perf_counter()
+        model, history = train(*args, seed=seed, validate=False, verbose=0)
+        row = runs.measure(strategy, model, target, history=history, seed=seed, seconds=time.perf_counter() - start).row
+        rows.append({**row, "learning_rate": rate})
+        if strategy not in best or row["val_accuracy"] > best[strategy][0]:  # ties keep the lower rate
+            best[strategy] = (row["val_accuracy"], rate)
+        return model
+
+    for rate in candidates.get("from scratch", ()):
+        record("from scratch", rate, train_from_scratch, spec, target, _with_rate(plan, scratch_lr=rate))
+    heads = {}
+    for rate in candidates.get("feature extraction", ()):
+        heads[rate] = record(
+            "feature extraction", rate, train_feature_extraction, source, target, _with_rate(plan, head_lr=rate)
+        )
+    head_lr = best.get("feature extraction", (None, plan.head_lr))[1]
+    fine_rates = [r for r in candidates.get("fine-tuning", ()) if r < head_lr]
+    if "fine-tuning" in candidates and not fine_rates:
+        raise ValueError(
+            f"No fine-tuning rate is below the head's rate {head_lr:g}; fine-tuning takes smaller steps. "
+            f"Received: rates['fine-tuning']={candidates['fine-tuning']}"
+        )
+    if fine_rates:
+        head = heads.get(head_lr)
+        if head is None:
+            head, _ = train_feature_extraction(source, target, plan, seed=seed, validate=False, verbose=0)
+        for rate in fine_rates:
+            record(
+                "fine-tuning", rate, train_fine_tuning, head, target, _with_rate(plan, head_lr=head_lr, fine_lr=rate)
+            )
+    tuned = _with_rate(plan, **{_PLAN_FIELD[k]: rate for k, (_, rate) in best.items()})
+    return tuned, runs.table(rows)
+
+
+def _with_rate(plan: TransferPlan, **rates) -> TransferPlan:
+    """``plan`` with new learning rates; the fine-tuning rate is lowered if the head's drops below it."""
+    head_lr = rates.get("head_lr", plan.head_lr)
+    rates.setdefault("fine_lr", plan.fine_lr if plan.fine_lr < head_lr else head_lr / 2)
+    return dataclasses.replace(plan, **rates)
 
 
 def label_efficiency(
@@ -213,9 +332,9 @@ def label_efficiency(
             continue
         target = load_target(n)
         start = time.perf_counter()
-        scratch, h_scratch = train_from_scratch(spec, target, plan, seed=seed, validate=False)
-        head, h_head = train_feature_extraction(source, target, plan, seed=seed, validate=False)
-        fine, h_fine = train_fine_tuning(head, target, plan, seed=seed, validate=False)
+        scratch, h_scratch = train_from_scratch(spec, target, plan, seed=seed, validate=False, verbose=0)
+        head, h_head = train_feature_extraction(source, target, plan, seed=seed, validate=False, verbose=0)
+        fine, h_fine = train_fine_tuning(head, target, plan, seed=seed, validate=False, verbose=0)
         seconds = time.perf_counter() - start
         for strategy, model, history in zip(STRATEGIES, (scratch, head, fine), (h_scratch, h_head, h_fine)):
             rows.append(runs.measure(strategy, model, target, history=history, seed=seed, seconds=seconds / 3).row)
