@@ -63,23 +63,34 @@ def test_adam_check_fails_with_a_hint(answer, hint):
     assert not result and hint in result.message
 
 
-def test_linear_scaling_check():
-    assert checks.linear_scaling_rule(lambda lr, b0, b: lr * b / b0)
+def scaled_lr(lr, b0, b, optimizer):
+    k = b / b0
+    return lr * k if optimizer in ("sgd", "momentum") else lr * np.sqrt(k)
+
+
+def test_batch_scaling_check_passes_on_linear_for_sgd_and_square_root_for_adam():
+    assert checks.batch_scaling_rule(scaled_lr)
+    assert checks.batch_scaling_rule(lambda lr, b0, b, opt: lr * (b / b0) ** (0.5 if opt in ("adam", "rmsprop") else 1))
 
 
 @pytest.mark.parametrize(
     ("answer", "hint"),
     [
         (stub, "Not started yet"),
-        (lambda lr, b0, b: None, "forget `return`"),
-        (lambda lr, b0, b: lr * b0 / b, "Inverted"),
-        (lambda lr, b0, b: lr * np.sqrt(b / b0), "square-root rule"),
-        (lambda lr, b0, b: lr + b - b0, "Multiply base_lr by k"),
-        (lambda lr, b0, b: "fast", "Return a number"),
+        (lambda lr, b0, b, opt: None, "forget `return`"),
+        (lambda lr, b0, b, opt: lr * b0 / b, "inverted"),
+        (lambda lr, b0, b, opt: lr * np.sqrt(b0 / b), "inverted"),
+        (lambda lr, b0, b, opt: lr * b / b0, "the linear rule, an SGD result"),  # linear for every optimizer
+        (lambda lr, b0, b, opt: lr * np.sqrt(b / b0), "the square-root rule, derived for Adam"),  # sqrt for all
+        (lambda lr, b0, b, opt: scaled_lr(lr, b0, b, "adam" if opt == "momentum" else "sgd"), "square-root rule"),
+        (lambda lr, b0, b, opt: scaled_lr(lr, b0, b, opt if opt != "rmsprop" else "sgd"), "linear rule"),
+        (lambda lr, b0, b, opt: lr + b - b0, "expected"),
+        (lambda lr, b0, b, opt: "fast", "Return a number"),
+        (lambda lr, b0, b: lr * b / b0, "TypeError"),  # the old three-argument form
     ],
 )
-def test_linear_scaling_check_fails_with_a_hint(answer, hint):
-    result = checks.linear_scaling_rule(answer)
+def test_batch_scaling_check_fails_with_a_hint(answer, hint):
+    result = checks.batch_scaling_rule(answer)
     assert not result and hint in result.message
 
 

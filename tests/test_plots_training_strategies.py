@@ -77,12 +77,3 @@ def test_plot_schedules():
     assert ax.get_lines()[0].get_ydata().tolist() == [0.1] * total
     with pytest.raises(ValueError, match="steps_per_epoch must be a positive integer"):
         plots.plot_schedules(lr_schedules, total, steps_per_epoch=0)
-
-
-def test_plot_seed_comparison():
-    fig = plots.plot_seed_comparison({"sgd": [0.95, 0.96, 0.955], "adam": [0.97]})
-    ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["sgd", "adam"]
-    assert any("mean 0.955" in t.get_text() for t in ax.texts)
-    with pytest.raises(ValueError, match=r"scores\['adam'\] must be a non-empty list of finite numbers"):
-        plots.plot_seed_comparison({"adam": [np.nan]})

@@ -1,5 +1,6 @@
-"""Checks for ``04_training_strategies``: Adam by hand, the linear scaling rule, the range-test rule
-for picking a learning rate, and step decay."""
+"""Checks for ``04_training_strategies``: Adam by hand, how the learning rate scales with the batch
+size (linear for SGD, square root for Adam), the range-test rule for picking a learning rate, and
+step decay."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 
 from helpers.checks._core import Hint, exercise, require, require_array, require_callable, require_number
 
-__all__ = ["adam_update_step", "linear_scaling_rule", "lr_range_rule", "step_decay_rule"]
+__all__ = ["adam_update_step", "batch_scaling_rule", "lr_range_rule", "step_decay_rule"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -122,34 +123,61 @@ def adam_update_step(fn) -> str:
 
 
 # ----------------------------------------------------------------------------------------------
-# Exercise: the linear scaling rule.
+# Exercise: how the learning rate follows the batch size, per optimizer.
+
+LINEAR_RULE_OPTIMIZERS = ("sgd", "momentum")
+SQRT_RULE_OPTIMIZERS = ("adam", "rmsprop")
 
 
-@exercise("Exercise: the linear scaling rule")
-def linear_scaling_rule(fn) -> str:
-    """``fn(base_lr, base_batch_size, batch_size)`` must scale the learning rate with the batch size."""
+def _scaled_lr(base_lr: float, base_bs: int, bs: int, optimizer: str) -> float:
+    """The reference answer: linear for SGD (Goyal et al., 2017), square root for Adam/RMSprop
+    (Malladi et al., 2022)."""
+    k = bs / base_bs
+    return base_lr * (k if optimizer in LINEAR_RULE_OPTIMIZERS else np.sqrt(k))
+
+
+@exercise("Exercise: scale the learning rate with the batch size")
+def batch_scaling_rule(fn) -> str:
+    """``fn(base_lr, base_batch_size, batch_size, optimizer)`` must scale the learning rate with the
+    batch size: by ``k`` (linear rule) for ``"sgd"``/``"momentum"``, by ``sqrt(k)`` (square-root
+    rule) for ``"adam"``/``"rmsprop"``, where ``k = batch_size / base_batch_size``."""
     require_callable(fn, "scaled_learning_rate")
-    for base_lr, base_bs, bs in ((0.01, 32, 128), (0.1, 256, 64), (0.04, 64, 64), (3e-4, 32, 96)):
-        expected = base_lr * bs / base_bs
-        got = fn(base_lr, base_bs, bs)
-        got = require_number(got)
-        if np.isclose(got, expected, rtol=1e-9):
-            continue
-        if np.isclose(got, base_lr * base_bs / bs):
+    cases = ((0.01, 32, 128), (0.1, 256, 64), (0.04, 64, 64), (3e-4, 32, 96))
+    for optimizer in ("momentum", "adam", "sgd", "rmsprop"):
+        linear = optimizer in LINEAR_RULE_OPTIMIZERS
+        for base_lr, base_bs, bs in cases:
+            expected = _scaled_lr(base_lr, base_bs, bs, optimizer)
+            got = require_number(fn(base_lr, base_bs, bs, optimizer))
+            if np.isclose(got, expected, rtol=1e-9):
+                continue
+            k = bs / base_bs
+            call = f"scaled_learning_rate({base_lr}, {base_bs}, {bs}, {optimizer!r}) returned {got:g}"
+            if np.isclose(got, base_lr / k) or np.isclose(got, base_lr / np.sqrt(k)):
+                raise Hint(
+                    f"{call}: inverted. A batch k times larger averages k times more examples, so its "
+                    "gradient is less noisy and it can take a *larger* step: multiply, do not divide."
+                )
+            if linear and np.isclose(got, base_lr * np.sqrt(k)):
+                raise Hint(
+                    f"{call}: that is the square-root rule, derived for Adam and RMSprop. For SGD (with "
+                    "or without momentum) the step is lr * gradient, and k small steps add up to one "
+                    "step of k * lr: multiply by k = batch_size / base_batch_size itself."
+                )
+            if not linear and np.isclose(got, base_lr * k):
+                raise Hint(
+                    f"{call}: that is the linear rule, an SGD result. Adam divides the gradient by its "
+                    "running RMS, so its step is about lr whatever the gradient's size: the larger "
+                    "batch only makes it less noisy, and the rule derived for Adam and RMSprop "
+                    "(Malladi et al., 2022) multiplies lr by sqrt(k)."
+                )
             raise Hint(
-                "Inverted: a batch k times larger averages k times more examples, so its gradient "
-                "is less noisy and it can take a k times *larger* step."
+                f"{call}; expected {expected:g}. With k = batch_size / base_batch_size, multiply base_lr "
+                f"by {'k' if linear else 'sqrt(k)'} for {optimizer!r}."
             )
-        if np.isclose(got, base_lr * np.sqrt(bs / base_bs)):
-            raise Hint(
-                "That is the square-root rule (sometimes used for Adam). The linear rule multiplies "
-                "the learning rate by k = batch_size / base_batch_size itself."
-            )
-        raise Hint(
-            f"scaled_learning_rate({base_lr}, {base_bs}, {bs}) returned {got:g}; expected {expected:g}. "
-            "Multiply base_lr by k = batch_size / base_batch_size."
-        )
-    return "Right: batch x k, learning rate x k. Now see how far the measurements agree."
+    return (
+        "Right: batch x k means lr x k for SGD, lr x sqrt(k) for Adam. The grid below uses SGD with "
+        "momentum: see how far the measurements agree with the linear rule."
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -206,7 +234,7 @@ def lr_range_rule(fn) -> str:
             raise Hint("You returned the index of the minimum. Use it to look up learning_rates[index].")
         raise Hint(f"Returned {got:.3g}; the lowest loss is at lr={lrs[best]:.3g}, so the rule gives {expected:.3g}.")
     return (
-        "Your rule agrees with helpers.training.suggest_learning_rate on three curves, including one "
+        "Your rule agrees with helpers.schedules.suggest_learning_rate on three curves, including one "
         "that diverged into NaN."
     )
 
@@ -248,4 +276,4 @@ def step_decay_rule(fn) -> str:
                 f"step_decay_lr({step}, {initial_lr}, {drop_every}, {factor}) returned {got:.4g}; "
                 f"expected {expected:.4g} = initial_lr * factor ** (step // drop_every)."
             )
-    return "Your schedule matches helpers.training.step_decay (Keras's ExponentialDecay with staircase=True)."
+    return "Your schedule matches helpers.schedules.step_decay (Keras's ExponentialDecay with staircase=True)."

@@ -11,7 +11,7 @@ import numpy as np
 
 from helpers.plots.basics import COLORS
 
-__all__ = ["plot_optimizer_paths", "plot_batch_lr_grid", "plot_lr_range_test", "plot_schedules", "plot_seed_comparison"]
+__all__ = ["plot_optimizer_paths", "plot_batch_lr_grid", "plot_lr_range_test", "plot_schedules"]
 
 
 def plot_optimizer_paths(surface, trajectories: Mapping[str, object], *, levels: int = 30, title: str | None = None):
@@ -207,46 +207,5 @@ def plot_schedules(
     ax.set(xlabel="epoch" if steps_per_epoch else "optimizer step", ylabel="learning rate", title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
-def plot_seed_comparison(
-    scores: Mapping[str, Sequence[float]],
-    *,
-    metric: str = "validation accuracy",
-    title: str = "Same budget, several seeds",
-):
-    """One dot per seed for each configuration, a bar at the mean and a line over the seed range.
-
-    A difference between two configurations means something only when it is larger than the spread
-    of each over seeds; this figure puts both on one axis.
-
-    Args:
-        scores: configuration name -> one score per seed (the same seeds for every configuration).
-        metric: the y-axis label (default ``"validation accuracy"``).
-    """
-    if not scores:
-        raise ValueError("scores is empty; pass e.g. {'sgd': [0.95, 0.96], 'adam': [0.97, 0.97]}.")
-    fig, ax = plt.subplots(figsize=(6.5, 3.8))
-    for i, (name, values) in enumerate(scores.items()):
-        values = np.asarray(values, dtype=np.float64)
-        if values.ndim != 1 or len(values) == 0 or not np.all(np.isfinite(values)):
-            raise ValueError(f"scores[{name!r}] must be a non-empty list of finite numbers. Received: {values}")
-        color = COLORS[i % len(COLORS)]
-        jitter = np.linspace(-0.08, 0.08, len(values)) if len(values) > 1 else np.zeros(1)
-        ax.plot(i + jitter, values, "o", color=color, markersize=7, alpha=0.8)
-        ax.plot([i - 0.2, i + 0.2], [values.mean()] * 2, color=color, linewidth=3)
-        ax.plot([i, i], [values.min(), values.max()], color=color, linewidth=1)
-        ax.annotate(
-            f"mean {values.mean():.3f}\nrange {values.max() - values.min():.3f}",
-            (i + 0.25, values.mean()),
-            va="center",
-            fontsize=8,
-        )
-    ax.set_xticks(range(len(scores)), list(scores))
-    ax.set_xlim(-0.5, len(scores) - 0.1)
-    ax.set(xlabel="configuration (dots: seeds)", ylabel=metric, title=title)
-    ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     return fig
