@@ -37,6 +37,7 @@ def get_callbacks(
     histogram_freq: int = 0,
     csv: bool = True,
     checkpoint: bool = False,
+    gradient_sample=None,
     log_dir=None,
     checkpoint_dir=None,
     overwrite: bool = True,
@@ -49,7 +50,9 @@ def get_callbacks(
       has not improved for ``patience`` epochs, and end with the weights of the best epoch;
     * ``TensorBoard`` writing to ``log_dir/name`` (one folder per run, so TensorBoard overlays runs);
     * ``CSVLogger`` writing ``log_dir/name/history.csv`` (one row per epoch, readable with pandas);
-    * ``ModelCheckpoint`` saving the best model so far to ``checkpoint_dir/name.keras``.
+    * ``ModelCheckpoint`` saving the best model so far to ``checkpoint_dir/name.keras``;
+    * :class:`GradientHistograms` writing gradient histograms to ``log_dir/name/gradients`` (only
+      when ``gradient_sample`` is given and ``histogram_freq > 0``).
 
     Args:
         name: the run name; letters, digits, ``_``, ``-``, ``.`` (it becomes a folder name).
@@ -62,8 +65,13 @@ def get_callbacks(
         tensorboard: add the TensorBoard callback (default True).
         histogram_freq: write a histogram of every weight to TensorBoard every this many epochs
             (default 0: none; 1 shows how each layer's weights move, at a small cost per epoch).
+            Keras's ``TensorBoard`` writes weights only, never gradients: pass ``gradient_sample``
+            for those.
         csv: add the CSVLogger (default True).
         checkpoint: add a ModelCheckpoint of the best model (default False).
+        gradient_sample: ``(x, y)``, a fixed batch of training images and labels on which
+            :class:`GradientHistograms` computes the gradients every ``histogram_freq`` epochs
+            (default None: no gradient histograms).
         log_dir: the parent folder of the run folders (default ``helpers.config.LOG_DIR``,
             ``build/logs``, ignored by git).
         checkpoint_dir: where ``name.keras`` goes (default ``build/checkpoints``).
@@ -107,6 +115,9 @@ def get_callbacks(
                 str(folder / f"{name}.keras"), monitor=monitor, mode=mode, save_best_only=True
             )
         )
+    if gradient_sample is not None and tensorboard and histogram_freq:
+        x, y = gradient_sample
+        out.append(GradientHistograms(run_dir / "gradients", x, y, freq=histogram_freq))
     return out
 
 
@@ -367,3 +378,89 @@ class EpochTimer(ConfigRoundTrip, keras.callbacks.Callback):
 
     def get_config(self) -> dict:
         return {}
+
+
+class GradientHistograms(keras.callbacks.Callback):
+    """Write a TensorBoard histogram of every trainable variable's gradient every ``freq`` epochs.
+
+    Keras's ``TensorBoard(histogram_freq=...)`` logs the weights only. Gradients tell a different
+    story: a layer whose gradients shrink towards 0 has stopped learning (vanishing gradients, dead
+    ReLUs), one whose gradients explode makes training unstable. The gradients are those of the
+    training loss (regularization included) on one fixed batch, so epochs stay comparable; they
+    cost one forward and backward pass of that batch per logged epoch. Not serializable (it holds
+    data); TensorFlow backend only.
+
+    Args:
+        log_dir: the folder of the event files, e.g. ``build/logs/<run>/gradients`` (TensorBoard
+            shows it as a run next to ``train`` and ``validation``).
+        x, y: the fixed batch: images and integer labels (a few hundred images are plenty).
+        freq: log every this many epochs (default 1), counted from epoch 0 like Keras's callback.
+
+    Attributes:
+        logged_epochs: the 0-based epochs logged so far (reset in ``on_train_begin``).
+    """
+
+    def __init__(self, log_dir, x, y, *, freq: int = 1):
+        super().__init__()
+        import numpy as np
+
+        self.log_dir = Path(log_dir)
+        self.x = np.asarray(x, dtype=np.float32)
+        self.y = np.asarray(y)
+        if self.x.ndim < 2 or len(self.x) == 0 or len(self.x) != len(self.y):
+            raise ValueError(
+                "x and y must be a non-empty batch of images and their labels, of the same length. "
+                f"Received shapes x={self.x.shape}, y={self.y.shape}"
+            )
+        self.freq = _validate.positive_int(freq, "freq")
+        self.logged_epochs: list[int] = []
+        self._writer = None
+
+    def on_train_begin(self, logs=None):
+        import tensorflow as tf
+
+        self.logged_epochs = []
+        self._writer = tf.summary.create_file_writer(str(self.log_dir))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch % self.freq:
+            return
+        import tensorflow as tf
+
+        variables = self.model.trainable_variables
+        with tf.GradientTape() as tape:
+            y_pred = self.model(self.x, training=True)
+            loss = self.model.compute_loss(x=self.x, y=self.y, y_pred=y_pred, training=True)
+        gradients = tape.gradient(loss, variables)
+        with self._writer.as_default():
+            for variable, gradient in zip(variables, gradients):
+                if gradient is not None:
+                    tf.summary.histogram(f"{variable.path}/gradient", gradient, step=epoch)
+        self._writer.flush()
+        self.logged_epochs.append(epoch)
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+def logged_histograms(run_dir) -> dict[str, list[str]]:
+    """The histogram tags TensorBoard will show for a run, per sub-folder (``train``, ``gradients``).
+
+    Reads the event files under ``run_dir`` (e.g. ``build/logs/baseline``), so a notebook can check
+    that ``histogram_freq`` really wrote weight histograms before sending you to TensorBoard.
+    Returns ``{sub-folder: sorted tags}`` for the sub-folders that hold at least one histogram.
+    """
+    import tensorflow as tf
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"No run folder {run_dir}: train with callbacks.get_callbacks(name) first.")
+    found: dict[str, set[str]] = {}
+    for path in sorted(run_dir.rglob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                if value.metadata.plugin_data.plugin_name == "histograms" or value.HasField("histo"):
+                    found.setdefault(path.parent.relative_to(run_dir).as_posix(), set()).add(value.tag)
+    return {folder: sorted(tags) for folder, tags in sorted(found.items())}

@@ -1,4 +1,5 @@
-"""Measuring a trained model: accuracy on a split, predictions, and (in 06) richer reports.
+"""Measuring a trained model: accuracy on a split, predictions, and (in 06) richer reports and
+temperature scaling.
 
 The test split is for the end of a notebook: tune on validation, report test once.
 """
@@ -302,3 +303,106 @@ def cross_entropy(model, x, y, *, batch_size: int = 256) -> float:
             f"The model outputs shape {probs.shape}; expected one probability per class (labels go up to {y.max()})."
         )
     return float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), y], 1e-7, 1.0))))
+
+
+# ----------------------------------------------------------------------------------------------
+# Temperature scaling (Guo et al., 2017, "On Calibration of Modern Neural Networks"), shown in 06:
+# one scalar T > 0 divides the logits, fitted on validation by minimizing the negative log-likelihood.
+# Dividing every logit of an image by the same T > 0 keeps their order, so the predicted class (and
+# the accuracy) cannot change: only the confidence does. T > 1 softens overconfident predictions.
+
+TEMPERATURE_BOUNDS = (0.05, 20.0)
+
+
+def _as_logits(scores, kind: str) -> np.ndarray:
+    """``scores`` as a float64 ``(N, num_classes)`` array of logits.
+
+    Probabilities become their logarithms: ``softmax(log p / T)`` is exactly temperature scaling of
+    the logits the probabilities came from, because a softmax forgets a shift shared by a row.
+    """
+    _validate.one_of(kind, "kind", ("auto", "probs", "logits"))
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim != 2 or scores.shape[1] < 2 or len(scores) == 0:
+        raise ValueError(f"scores must have shape (N, num_classes) with N >= 1. Received shape={scores.shape}")
+    if not np.all(np.isfinite(scores)):
+        raise ValueError("scores must be finite: found NaN or infinity.")
+    looks_like_probs = scores.min() >= 0 and scores.max() <= 1 + 1e-6 and np.allclose(scores.sum(axis=1), 1, atol=1e-3)
+    if kind == "probs" and not looks_like_probs:
+        raise ValueError("kind='probs' but the rows are not probabilities (in [0, 1], summing to 1).")
+    if kind == "probs" or (kind == "auto" and looks_like_probs):
+        return np.log(np.clip(scores, 1e-12, 1.0))
+    return scores
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _nll(logits: np.ndarray, y: np.ndarray, temperature: float) -> float:
+    """Mean negative log-likelihood of the labels under ``softmax(logits / temperature)``."""
+    z = logits / temperature
+    top = z.max(axis=1)
+    log_norm = top + np.log(np.exp(z - top[:, None]).sum(axis=1))
+    return float(np.mean(log_norm - z[np.arange(len(y)), y]))
+
+
+def fit_temperature(scores, y_true, *, kind: str = "auto", bounds: tuple[float, float] = TEMPERATURE_BOUNDS) -> float:
+    """The temperature ``T`` that minimizes the validation NLL of ``softmax(logits / T)``.
+
+    Fit it on the **validation** split (never on the test split you report), then apply it with
+    :func:`apply_temperature` to any later predictions. The NLL is convex in ``1 / T``, so it has one
+    minimum, found by a golden-section search on ``log T`` within ``bounds`` (NumPy only).
+
+    Args:
+        scores: the model's logits or softmax probabilities, shape ``(N, num_classes)``.
+        y_true: the integer labels of the same images.
+        kind: ``"logits"``, ``"probs"`` or ``"auto"`` (default: probabilities when every row lies in
+            [0, 1] and sums to 1).
+        bounds: the search interval for ``T`` (default 0.05 to 20). A result on a bound means the
+            interval was too narrow (or the scores are degenerate, e.g. every prediction right).
+
+    Returns:
+        ``T`` as a float: above 1 when the model was overconfident, below 1 when underconfident.
+    """
+    logits = _as_logits(scores, kind)
+    y = validate_labels(y_true, num_classes=logits.shape[1], n=len(logits), name="y_true")
+    if not (isinstance(bounds, tuple | list) and len(bounds) == 2):
+        raise ValueError(f"bounds must be a pair (low, high). Received: bounds={bounds!r}")
+    low, high = (_validate.positive_number(b, "bounds") for b in bounds)
+    if not low < high:
+        raise ValueError(f"bounds must satisfy 0 < low < high. Received: bounds={bounds!r}")
+    a, b = np.log(low), np.log(high)
+    ratio = (np.sqrt(5.0) - 1.0) / 2.0
+    c, d = b - ratio * (b - a), a + ratio * (b - a)
+    fc, fd = _nll(logits, y, np.exp(c)), _nll(logits, y, np.exp(d))
+    while b - a > 1e-6:
+        if fc <= fd:
+            b, d, fd = d, c, fc
+            c = b - ratio * (b - a)
+            fc = _nll(logits, y, np.exp(c))
+        else:
+            a, c, fc = c, d, fd
+            d = a + ratio * (b - a)
+            fd = _nll(logits, y, np.exp(d))
+    return float(np.exp((a + b) / 2.0))
+
+
+def apply_temperature(scores, temperature: float, *, kind: str = "auto") -> np.ndarray:
+    """Calibrated probabilities ``softmax(logits / temperature)``, shape ``(N, num_classes)``.
+
+    ``temperature=1`` returns the model's own probabilities; the argmax (the predicted class) is the
+    same for every ``temperature > 0``. ``scores`` and ``kind`` are as in :func:`fit_temperature`.
+    """
+    temperature = _validate.positive_number(temperature, "temperature")
+    return _softmax(_as_logits(scores, kind) / temperature)
+
+
+def negative_log_likelihood(probs, y_true) -> float:
+    """Mean negative log-likelihood (cross-entropy) of the labels under ``probs``, ``(N, classes)``."""
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim != 2 or len(probs) == 0:
+        raise ValueError(f"probs must have shape (N, num_classes). Received shape={probs.shape}")
+    y = validate_labels(y_true, num_classes=probs.shape[1], n=len(probs), name="y_true")
+    return float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, 1.0))))

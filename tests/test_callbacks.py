@@ -96,6 +96,34 @@ def test_the_bundle_writes_tensorboard_events_csv_and_best_checkpoint(small, tmp
     assert (tmp_path / "tiny.keras").is_file()
 
 
+def test_histograms_of_weights_and_gradients_reach_the_event_files(small, tmp_path):
+    model = _model(small)
+    sample = (small.x_train[:32], small.y_train[:32])
+    bundle = callbacks.get_callbacks("hist", patience=None, histogram_freq=1, gradient_sample=sample, log_dir=tmp_path)
+    assert [type(cb) for cb in bundle][-1] is callbacks.GradientHistograms
+    training.fit(model, small, epochs=2, batch_size=50, callbacks=bundle)
+    assert bundle[-1].logged_epochs == [0, 1]
+    tags = callbacks.logged_histograms(tmp_path / "hist")
+    assert set(tags) == {"train", "gradients"}
+    n_vars = len(model.trainable_variables)
+    assert len(tags["train"]) == n_vars and all(t.endswith("/histogram") for t in tags["train"])
+    assert len(tags["gradients"]) == n_vars and all(t.endswith("/gradient") for t in tags["gradients"])
+    # Without histogram_freq there are neither weight nor gradient histograms.
+    plain = callbacks.get_callbacks("plain", patience=None, gradient_sample=sample, log_dir=tmp_path)
+    assert not any(isinstance(cb, callbacks.GradientHistograms) for cb in plain)
+    training.fit(_model(small), small, epochs=1, batch_size=50, callbacks=plain)
+    assert callbacks.logged_histograms(tmp_path / "plain") == {}
+
+
+def test_gradient_histograms_errors(tmp_path):
+    with pytest.raises(ValueError, match="x and y must be a non-empty batch"):
+        callbacks.GradientHistograms(tmp_path, np.zeros((3, 8, 8, 1)), np.zeros(2))
+    with pytest.raises(ValueError, match="freq must be"):
+        callbacks.GradientHistograms(tmp_path, np.zeros((3, 8, 8, 1)), np.zeros(3), freq=0)
+    with pytest.raises(FileNotFoundError, match="No run folder"):
+        callbacks.logged_histograms(tmp_path / "missing")
+
+
 def test_tensorboard_command():
     assert callbacks.tensorboard_command() == "tensorboard --logdir build/logs"
     assert callbacks.tensorboard_command("/tmp/elsewhere") == "tensorboard --logdir /tmp/elsewhere"

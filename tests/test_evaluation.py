@@ -200,3 +200,78 @@ def test_cross_entropy_is_the_data_term_without_the_penalty(tiny):
 
 
 # -- dropout at training and inference time -------------------------------------------------------
+
+
+# ----------------------------------------------------------------------------------------------
+# Temperature scaling (06_monitoring_evaluation).
+
+
+def _synthetic_logits(n=20_000, k=10, seed=1):
+    """Logits whose softmax is the true label distribution: labels drawn from it are calibrated."""
+    gen = np.random.default_rng(seed)
+    logits = gen.normal(0.0, 2.5, size=(n, k))
+    probs = evaluation.apply_temperature(logits, 1.0, kind="logits")
+    y = (probs.cumsum(axis=1) > gen.uniform(size=(n, 1))).argmax(axis=1)
+    return logits, y
+
+
+@pytest.mark.parametrize("true_t", [0.5, 1.0, 2.0, 3.0])
+def test_fit_temperature_recovers_a_known_temperature(true_t):
+    logits, y = _synthetic_logits()
+    # The model's logits are the calibrated ones times true_t: dividing by true_t calibrates them.
+    fitted = evaluation.fit_temperature(logits * true_t, y, kind="logits")
+    assert fitted == pytest.approx(true_t, rel=0.05)
+
+
+def test_fit_temperature_on_probabilities_equals_the_fit_on_their_logits():
+    logits, y = _synthetic_logits(n=5_000)
+    probs = evaluation.apply_temperature(logits * 2.0, 1.0, kind="logits")
+    from_probs = evaluation.fit_temperature(probs, y)  # auto: rows are probabilities
+    assert from_probs == pytest.approx(evaluation.fit_temperature(logits * 2.0, y, kind="logits"), rel=1e-3)
+
+
+def test_fitted_temperature_lowers_the_nll_and_the_ece_of_an_overconfident_model():
+    logits, y = _synthetic_logits()
+    before = evaluation.apply_temperature(logits * 3.0, 1.0, kind="logits")
+    t = evaluation.fit_temperature(before, y)
+    after = evaluation.apply_temperature(before, t)
+    assert evaluation.negative_log_likelihood(after, y) < evaluation.negative_log_likelihood(before, y)
+    assert evaluation.expected_calibration_error(after, y) < evaluation.expected_calibration_error(before, y) / 3
+
+
+def test_temperature_one_is_the_identity_and_no_temperature_changes_the_argmax():
+    logits, _ = _synthetic_logits(n=500)
+    probs = evaluation.apply_temperature(logits, 1.0, kind="logits")
+    np.testing.assert_allclose(evaluation.apply_temperature(probs, 1.0), probs, atol=1e-12)
+    for t in (0.1, 0.7, 4.0, 19.0):
+        scaled = evaluation.apply_temperature(probs, t)
+        np.testing.assert_allclose(scaled.sum(axis=1), 1.0)
+        np.testing.assert_array_equal(scaled.argmax(axis=1), probs.argmax(axis=1))
+    assert evaluation.apply_temperature(probs, 4.0).max(axis=1).mean() < probs.max(axis=1).mean()
+
+
+def test_negative_log_likelihood():
+    probs = np.array([[0.5, 0.5], [0.9, 0.1]])
+    assert evaluation.negative_log_likelihood(probs, [0, 0]) == pytest.approx(-(np.log(0.5) + np.log(0.9)) / 2)
+
+
+def test_temperature_errors():
+    logits, y = _synthetic_logits(n=50)
+    with pytest.raises(ValueError, match="temperature must be a positive number"):
+        evaluation.apply_temperature(logits, 0.0, kind="logits")
+    with pytest.raises(ValueError, match="temperature must be a positive number"):
+        evaluation.apply_temperature(logits, float("nan"), kind="logits")
+    with pytest.raises(ValueError, match=r"shape \(N, num_classes\)"):
+        evaluation.fit_temperature(logits[:, 0], y)
+    with pytest.raises(ValueError, match="must be finite"):
+        evaluation.fit_temperature(np.full((3, 2), np.nan), [0, 1, 0])
+    with pytest.raises(ValueError, match="y_true has 49 labels but there are 50 images"):
+        evaluation.fit_temperature(logits, y[:-1], kind="logits")
+    with pytest.raises(ValueError, match="y_true must be class ids"):
+        evaluation.fit_temperature(logits, np.full(50, 10), kind="logits")
+    with pytest.raises(ValueError, match="kind='probs' but the rows are not probabilities"):
+        evaluation.fit_temperature(logits, y, kind="probs")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        evaluation.fit_temperature(logits, y, kind="softmax")
+    with pytest.raises(ValueError, match="0 < low < high"):
+        evaluation.fit_temperature(logits, y, kind="logits", bounds=(2.0, 1.0))
