@@ -5,6 +5,12 @@
   on; :data:`OVERFITTING_CNN` is the same network as a model spec for :func:`helpers.runs.train`.
 * :func:`kernel_weights`, :func:`kernel_norms`, :func:`near_zero_fraction`, :func:`l1_l2_penalty`
   and :func:`prune_small_weights` look at what a penalty did to the weights.
+* :func:`penalized_variables` and :func:`decayed_variables` list what an L2 penalty and an optimizer's
+  weight decay act on: a comparison of the two must cover the same variables.
+* :func:`decay_shrink` is the factor decoupled weight decay leaves on an unused weight after a run.
+* :func:`val_loss_trend` reads from each history where the validation loss was lowest and where it ended.
+* :func:`compare_with_baseline` puts each variant beside the baseline with its uncertainty and a
+  paired test.
 * :func:`forward_passes` shows dropout's randomness in training mode and its absence at inference.
 
 Training and comparing the variants is :mod:`helpers.runs`' job.
@@ -16,9 +22,11 @@ from collections.abc import Mapping
 
 import keras
 import numpy as np
+import pandas as pd
 
-from helpers import _validate, models
-from helpers.data import validate_images
+from helpers import _validate, evaluation, models, schedules, significance
+from helpers.data import Dataset, validate_images
+from helpers.runs import Run
 
 # |w| below this counts as "zero". With Adam at learning rate 1e-3, an L1 penalty cannot park a
 # weight at exactly 0.0: each step moves it by about the learning rate, so it jitters within about
@@ -150,6 +158,178 @@ def prune_small_weights(model, threshold: float = DEFAULT_ZERO_THRESHOLD):
             k = np.asarray(layer.kernel)
             layer.kernel.assign(np.where(np.abs(k) < threshold, 0.0, k).astype(k.dtype))
     return pruned
+
+
+# ----------------------------------------------------------------------------------------------
+# What a penalty and a weight decay act on.
+
+
+def penalized_variables(model) -> list[str]:
+    """Paths (``"layer/variable"``) of the trainable variables a layer regularizer penalizes.
+
+    ``kernel_regularizer=`` (what ``models.simple_cnn(l2=...)`` sets) attaches the penalty to the
+    kernel only; biases and BatchNorm's scales and offsets are penalized only if their own
+    ``bias_regularizer`` / ``gamma_regularizer`` / ``beta_regularizer`` is set. Compare with
+    :func:`decayed_variables`: an AdamW run that should differ from an L2 run only in decoupling
+    must decay exactly these.
+    """
+    if not hasattr(model, "trainable_variables"):
+        raise TypeError(f"Expected a Keras model. Received: {type(model).__name__}")
+    return [v.path for v in model.trainable_variables if getattr(v, "regularizer", None) is not None]
+
+
+def decayed_variables(optimizer, model, *, max_steps: int = 100) -> list[str]:
+    """Paths of ``model``'s trainable variables that ``optimizer``'s weight decay shrinks.
+
+    Found by trying rather than by reading the optimizer's private state: on a copy of ``model``
+    with every trainable variable set to 1, the optimizer takes steps with all-zero gradients.
+    Adam, SGD and their kin then move nothing, so the variables that change are exactly those the
+    decay touches (Keras decays every trainable variable unless ``exclude_from_weight_decay``
+    names it). Steps repeat, up to ``max_steps``, while a warmup holds the learning rate at 0.
+
+    Args:
+        optimizer: a fresh, unbuilt optimizer; it is built on the copy and used up.
+        model: a built Keras model; it is left unchanged.
+        max_steps: the most zero-gradient steps to take (default 100).
+
+    Raises:
+        ValueError: when the optimizer is already built, or when it has a weight decay but no
+            variable moved in ``max_steps`` steps (a decay too small to show in float32, or every
+            variable excluded: list them with ``exclude_from_weight_decay`` to be sure).
+    """
+    if not isinstance(optimizer, keras.optimizers.Optimizer):
+        raise TypeError(f"Expected a Keras optimizer. Received: {type(optimizer).__name__}")
+    if not hasattr(model, "trainable_variables"):
+        raise TypeError(f"Expected a Keras model. Received: {type(model).__name__}")
+    max_steps = _validate.positive_int(max_steps, "max_steps")
+    if optimizer.built:
+        raise ValueError("Pass a fresh optimizer (not yet used for training): it is built on a copy of the model.")
+    if not optimizer.weight_decay:
+        return []
+    copy = keras.models.clone_model(model)
+    variables = copy.trainable_variables
+    for v in variables:
+        v.assign(np.ones(v.shape, dtype=v.dtype))
+    zeros = [np.zeros(v.shape, dtype=v.dtype) for v in variables]
+    for _ in range(int(max_steps)):
+        optimizer.apply_gradients(zip(zeros, variables))
+        moved = [v.path for v in variables if not np.all(np.asarray(v) == 1)]
+        if moved:
+            return moved
+    raise ValueError(
+        f"No variable moved in {max_steps} steps although weight_decay={optimizer.weight_decay}: the decay is too "
+        "small to show in float32, or every variable is excluded from it."
+    )
+
+
+def decay_shrink(weight_decay: float, learning_rate, steps: int) -> float:
+    """The factor decoupled weight decay leaves on a weight the data never moves, after ``steps`` steps.
+
+    Keras's decay multiplies a variable by ``1 - lr_t * weight_decay`` at every step ``t``
+    (before the optimizer's own step), so after a run an unused weight keeps
+    ``prod_t (1 - lr_t * weight_decay)``, about ``exp(-weight_decay * sum_t lr_t)``: a weight-decay
+    value only means something together with the learning rates and the number of steps.
+
+    Args:
+        weight_decay: the optimizer's ``weight_decay``.
+        learning_rate: a float or a ``LearningRateSchedule`` (evaluated at steps ``0 .. steps - 1``).
+        steps: optimizer steps in the run.
+    """
+    weight_decay = _validate.non_negative_number(weight_decay, "weight_decay")
+    rates = schedules.learning_rate_values(learning_rate, steps)
+    return float(np.prod(1.0 - rates * weight_decay))
+
+
+# ----------------------------------------------------------------------------------------------
+# Reading a comparison of variants.
+
+
+def _runs_list(runs_by_name) -> list:
+    items = list(runs_by_name.values()) if isinstance(runs_by_name, Mapping) else list(runs_by_name)
+    bad = sorted({type(r).__name__ for r in items if not isinstance(r, Run)})
+    if not items or bad:
+        raise TypeError(
+            "Expected a non-empty list or {name: run} dict of Runs from runs.train. "
+            f"Received: {', '.join(bad) or 'nothing'}"
+        )
+    return items
+
+
+def val_loss_trend(runs_by_name) -> pd.DataFrame:
+    """Per run, the epoch of its lowest validation loss and how far its last epoch ended above it.
+
+    Read from each run's history, one row per run: ``best_epoch`` (1-based), ``lowest_val_loss``,
+    ``final_val_loss`` and ``rise`` (final minus lowest; 0 when the last epoch was the lowest).
+    Whether the loss "creeps back up" depends on the schedule and the number of epochs, so this
+    states what these runs did, not a rule. ``penalty_in_loss`` flags the runs whose history
+    ``val_loss`` includes a weight penalty (Keras adds it), which makes their values larger but
+    still shows their trend.
+    """
+    rows = []
+    for run in _runs_list(runs_by_name):
+        losses = np.asarray(run.history.get("val_loss", []), dtype=np.float64)
+        if losses.size == 0:
+            raise ValueError(f"Run {run.name!r} has no val_loss in its history: train it with validation data.")
+        best = int(np.argmin(losses))
+        rows.append(
+            {
+                "name": run.name,
+                "best_epoch": best + 1,
+                "epochs": int(losses.size),
+                "lowest_val_loss": float(losses[best]),
+                "final_val_loss": float(losses[-1]),
+                "rise": float(losses[-1] - losses[best]),
+                "penalty_in_loss": bool(run.model.losses),
+            }
+        )
+    return pd.DataFrame(rows).set_index("name")
+
+
+def compare_with_baseline(runs_by_name, baseline, data: Dataset, *, split: str = "val") -> pd.DataFrame:
+    """Each run beside ``baseline`` on one split: accuracy with its standard error, gap, loss, McNemar.
+
+    One row per run (the baseline itself included, as the reference): ``accuracy`` and ``se`` (one
+    binomial standard error, :func:`helpers.significance.binomial_se`), ``difference`` (accuracy
+    minus the baseline's), ``gap`` and ``gap_change`` (train minus validation accuracy, and its
+    change from the baseline's; negative = smaller gap), ``val_loss_ratio`` (validation
+    cross-entropy over the baseline's), and the paired McNemar test against the baseline on the
+    same images: ``only_run`` / ``only_baseline`` (images only one of them gets right),
+    ``p_value`` and ``clear`` (p < 0.05).
+
+    ``gap`` and ``val_loss_ratio`` always come from the runs' rows (training and validation
+    splits); ``split`` chooses where accuracy and the test are measured. Use the validation split
+    while choosing, and ``"test"`` only once, at the end.
+    """
+    if not isinstance(baseline, Run):
+        raise TypeError(f"baseline must be a Run from runs.train. Received: {type(baseline).__name__}")
+    if not isinstance(data, Dataset):
+        raise TypeError(f"data must be a helpers.data.Dataset. Received: {type(data).__name__}")
+    splits = data.splits()
+    if split not in splits:
+        raise ValueError(f"split must be one of {', '.join(splits)}. Received: split={split!r}")
+    x, y = splits[split]
+    reference = evaluation.predict_classes(baseline.model, x)
+    rows = []
+    for run in [baseline, *(r for r in _runs_list(runs_by_name) if r is not baseline)]:
+        pred = reference if run is baseline else evaluation.predict_classes(run.model, x)
+        test = significance.mcnemar(y, pred, reference, names=(run.name, baseline.name))
+        acc = float(np.mean(pred == y))
+        rows.append(
+            {
+                "name": run.name,
+                "accuracy": acc,
+                "se": significance.binomial_se(acc, len(y)),
+                "difference": test.accuracy_difference,
+                "gap": run.gap,
+                "gap_change": run.gap - baseline.gap,
+                "val_loss_ratio": run.val_loss / baseline.val_loss,
+                "only_run": test.a_only,
+                "only_baseline": test.b_only,
+                "p_value": test.p_value,
+                "clear": significance.difference_is_clear(test),
+            }
+        )
+    return pd.DataFrame(rows).set_index("name")
 
 
 # ----------------------------------------------------------------------------------------------

@@ -355,19 +355,24 @@ def summarize(
     return out
 
 
-def spread_text(runs, name: str, metric: str = "val_accuracy", *, by: str = "name") -> str:
+def spread_text(runs, name: str, metric: str = "val_accuracy", *, by: str = "name", percent: bool | None = None) -> str:
     """One variant's ``metric`` over seeds in words: mean, range and number of seeds.
 
-    Fractions (every value in [0, 1]) read as percentages, e.g. ``"97.2 % (96.9-97.5 %, 3 seeds)"``;
-    anything else as numbers, e.g. ``"0.084 (0.071-0.102, 3 seeds)"``. With one seed the text says so
-    instead of showing a range: ``"97.2 % (1 seed)"``.
+    Accuracies and gaps read as percentages, e.g. ``"97.2 % (96.9-97.5 %, 3 seeds)"``; anything else
+    (a loss, seconds) as numbers, e.g. ``"0.084 (0.071-0.102, 3 seeds)"``. With one seed the text says
+    so instead of showing a range: ``"97.2 % (1 seed)"``.
+
+    Args:
+        percent: show percentages; default: when ``metric`` ends in ``accuracy`` or is ``gap``.
     """
     summary = summarize(runs, by=by, metrics=(metric,))
     if name not in summary.index:
         raise ValueError(f"No variant {name!r} in the table. Variants: {', '.join(map(str, summary.index))}")
     row = summary.loc[name]
     mean, low, high, seeds = row[f"{metric}_mean"], row[f"{metric}_min"], row[f"{metric}_max"], int(row["seeds"])
-    if 0.0 <= low and high <= 1.0:
+    if percent is None:
+        percent = metric.endswith("accuracy") or metric == "gap"
+    if percent:
         fmt, unit = (lambda v: f"{100 * v:.1f}"), " %"
     else:
         fmt, unit = (lambda v: f"{v:.3g}"), ""

@@ -175,3 +175,146 @@ def test_real_mnist_shapes_fit_the_overfitting_cnn():
     ds = data.load("mnist5k", train_size=100)
     model = regularization.overfitting_cnn(ds.input_shape, ds.num_classes)
     assert model.output_shape == (None, 10)
+
+
+# -- what a penalty and a weight decay act on -------------------------------------------------------
+
+
+def _adamw(weight_decay, exclude=("bias",), learning_rate=1e-3):
+    optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay)
+    if exclude:
+        optimizer.exclude_from_weight_decay(var_names=list(exclude))
+    return optimizer
+
+
+def _bn_cnn(**overrides):
+    return models.simple_cnn((8, 8, 1), 3, filters=(4,), convs_per_block=1, dense_units=5, batch_norm=True, **overrides)
+
+
+def test_penalized_variables_are_the_regularized_kernels():
+    assert regularization.penalized_variables(small_cnn(l2=1e-3)) == [
+        "block1_conv1/kernel", "head_dense/kernel", "predictions/kernel",
+    ]  # fmt: skip
+    assert regularization.penalized_variables(_bn_cnn(l1=1e-4)) == [
+        "block1_conv1/kernel", "head_dense/kernel", "predictions/kernel",
+    ]  # fmt: skip  # BatchNorm's gamma and beta are not penalized
+    assert regularization.penalized_variables(small_cnn()) == []
+    with pytest.raises(TypeError, match="Keras model"):
+        regularization.penalized_variables(np.ones(3))
+
+
+def test_decayed_variables_follow_keras_exclusions():
+    model = small_cnn()
+    everything = [v.path for v in model.trainable_variables]
+    # Keras decays every trainable variable, biases included, unless told otherwise.
+    assert regularization.decayed_variables(keras.optimizers.AdamW(1e-3, weight_decay=1.0), model) == everything
+    kernels = [p for p in everything if p.endswith("kernel")]
+    assert regularization.decayed_variables(_adamw(1.0), model) == kernels
+    # With BatchNorm, excluding "bias" is not enough: gamma and beta are still decayed.
+    bn = _bn_cnn(l2=1e-3)
+    assert "block1_bn1/gamma" in regularization.decayed_variables(_adamw(1.0), bn)
+    assert regularization.decayed_variables(_adamw(1.0, ("bias", "gamma", "beta")), bn) == (
+        regularization.penalized_variables(bn)
+    )
+    assert regularization.decayed_variables(keras.optimizers.Adam(1e-3), model) == []  # no decay at all
+
+
+def test_decayed_variables_leave_the_model_alone_and_wait_out_a_warmup():
+    model = small_cnn()
+    before = [np.asarray(v).copy() for v in model.trainable_variables]
+    warmup = keras.optimizers.schedules.CosineDecay(0.0, 100, warmup_target=1e-3, warmup_steps=10)
+    assert regularization.decayed_variables(_adamw(1.0, learning_rate=warmup), model)  # lr is 0 at step 0
+    for b, v in zip(before, model.trainable_variables):
+        np.testing.assert_array_equal(np.asarray(v), b)
+
+
+def test_decayed_variables_explain_bad_input():
+    model = small_cnn()
+    used = _adamw(1.0)
+    regularization.decayed_variables(used, model)
+    with pytest.raises(ValueError, match="fresh optimizer"):
+        regularization.decayed_variables(used, model)
+    with pytest.raises(ValueError, match="No variable moved in 3 steps"):
+        regularization.decayed_variables(_adamw(1.0, ("kernel", "bias")), model, max_steps=3)
+    with pytest.raises(TypeError, match="Keras optimizer"):
+        regularization.decayed_variables("adamw", model)
+    with pytest.raises(TypeError, match="Keras model"):
+        regularization.decayed_variables(_adamw(1.0), "model")
+
+
+def test_decay_shrink_is_the_product_of_the_per_step_factors():
+    assert regularization.decay_shrink(3.0, 1e-3, 100) == pytest.approx((1 - 3e-3) ** 100)
+    assert regularization.decay_shrink(0.0, 1e-3, 100) == 1.0
+    schedule = keras.optimizers.schedules.CosineDecay(1e-3, 400, alpha=0.01)
+    rates = np.array([float(schedule(s)) for s in range(400)])
+    assert regularization.decay_shrink(1.0, schedule, 400) == pytest.approx(np.prod(1 - rates))
+    assert regularization.decay_shrink(1.0, schedule, 400) == pytest.approx(np.exp(-rates.sum()), rel=1e-3)
+    with pytest.raises(ValueError, match="weight_decay must be a finite number >= 0"):
+        regularization.decay_shrink(-1, 1e-3, 10)
+
+
+def test_decay_shrink_matches_a_keras_adamw_run_on_an_unused_weight():
+    variable = keras.Variable(np.ones(3, dtype="float32"))
+    optimizer = keras.optimizers.AdamW(1e-2, weight_decay=2.0)
+    for _ in range(20):
+        optimizer.apply_gradients([(np.zeros(3, dtype="float32"), variable)])
+    np.testing.assert_allclose(np.asarray(variable), regularization.decay_shrink(2.0, 1e-2, 20), rtol=1e-5)
+
+
+# -- reading a comparison ---------------------------------------------------------------------------
+
+
+def _with_history(run, val_losses):
+    from helpers import runs
+
+    history = {"loss": [0.1] * len(val_losses), "val_loss": list(val_losses)}
+    return runs.Run(name=run.name, row=run.row, history=history, model=run.model)
+
+
+def test_val_loss_trend_reads_the_lowest_and_last_epoch(make_run):
+    rising = _with_history(make_run("rising", 1.0, 0.9), [1.0, 0.5, 0.4, 0.6, 0.7])
+    falling = _with_history(make_run("falling", 1.0, 0.9), [1.0, 0.5, 0.4])
+    trend = regularization.val_loss_trend({"rising": rising, "falling": falling})
+    assert list(trend.index) == ["rising", "falling"]
+    assert trend.loc["rising", "best_epoch"] == 3 and trend.loc["rising", "epochs"] == 5
+    assert trend.loc["rising", "rise"] == pytest.approx(0.3)
+    assert trend.loc["falling", "best_epoch"] == 3 and trend.loc["falling", "rise"] == 0.0
+    assert not trend["penalty_in_loss"].any()
+    with pytest.raises(ValueError, match="no val_loss"):
+        regularization.val_loss_trend([make_run("empty", 1.0, 0.9)])
+    with pytest.raises(TypeError, match="Runs from runs.train"):
+        regularization.val_loss_trend([{"name": "row"}])
+
+
+def test_val_loss_trend_flags_penalized_models(make_run):
+    from helpers import runs
+
+    run = make_run("plain", 1.0, 0.9)
+    penalized = runs.Run(name="L2", row=run.row, history={"val_loss": [0.5]}, model=small_cnn(l2=1e-3))
+    assert regularization.val_loss_trend([penalized]).loc["L2", "penalty_in_loss"]
+
+
+def test_compare_with_baseline_pairs_each_run_with_the_baseline(tiny):
+    from helpers import evaluation, runs
+
+    spec = {"filters": (4,), "dense_units": 8, "batch_norm": False}
+    base = runs.train("base", tiny, spec, epochs=1, batch_size=16, verbose=0)
+    other = runs.train("other", tiny, spec, epochs=3, batch_size=16, seed=7, verbose=0)
+    frame = regularization.compare_with_baseline({"base": base, "other": other}, base, tiny)
+    assert list(frame.index) == ["base", "other"]
+    assert frame.loc["base", "difference"] == 0 and frame.loc["base", "p_value"] == 1.0
+    assert frame.loc["other", "accuracy"] == pytest.approx(other.val_accuracy)
+    assert frame.loc["other", "difference"] == pytest.approx(other.val_accuracy - base.val_accuracy)
+    n = len(tiny.y_val)
+    assert frame.loc["other", "se"] == pytest.approx(np.sqrt(other.val_accuracy * (1 - other.val_accuracy) / n))
+    assert frame.loc["other", "only_run"] - frame.loc["other", "only_baseline"] == round(
+        frame.loc["other", "difference"] * n
+    )
+    assert frame.loc["other", "gap_change"] == pytest.approx(other.gap - base.gap)
+    assert frame.loc["other", "val_loss_ratio"] == pytest.approx(other.val_loss / base.val_loss)
+    on_test = regularization.compare_with_baseline([other], base, tiny, split="test")
+    assert on_test.loc["other", "accuracy"] == pytest.approx(evaluation.evaluate(other.model, tiny, "test"))
+    with pytest.raises(ValueError, match="split must be one of"):
+        regularization.compare_with_baseline([other], base, tiny, split="holdout")
+    with pytest.raises(TypeError, match="baseline must be a Run"):
+        regularization.compare_with_baseline([other], base.model, tiny)

@@ -114,6 +114,9 @@ def test_spread_text_reads_percentages_numbers_and_single_seeds():
     assert runs.spread_text(ROWS, "b") == "90.0 % (1 seed)"
     rows = [{"name": "x", "seed": s, "val_accuracy": 0.5, "seconds": t} for s, t in ((1, 12.0), (2, 14.5))]
     assert runs.spread_text(rows, "x", "seconds") == "13.2 (12-14.5, 2 seeds)"
+    losses = [{"name": "x", "seed": s, "val_accuracy": 0.5, "val_loss": v} for s, v in ((1, 0.25), (2, 0.3))]
+    assert runs.spread_text(losses, "x", "val_loss") == "0.275 (0.25-0.3, 2 seeds)"  # a loss is not a percentage
+    assert runs.spread_text(losses, "x", "val_loss", percent=True) == "27.5 % (25.0-30.0 %, 2 seeds)"
     with pytest.raises(ValueError, match="No variant 'c' in the table. Variants: a, b"):
         runs.spread_text(ROWS, "c")
 
