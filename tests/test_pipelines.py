@@ -99,6 +99,7 @@ def test_throughput_dataclass():
     t = pipelines.Throughput(images_per_second=1234.4, rates=(1000.0, 1234.4, 2000.0), images=512)
     assert float(t) == 1234.4
     assert str(t) == "1,234 images/s (median of 3 passes over 512 images)"
+    assert t.best == 2000.0, "best is the fastest pass: the one least slowed by other work"
 
 
 def test_pipeline_throughput_of_tf_data(small):
