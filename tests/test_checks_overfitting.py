@@ -179,10 +179,13 @@ def test_capstone_accuracy_explains_a_missed_target(easy):
     assert "augment.preset" in result.message
 
 
-def test_capstone_accuracy_default_target_is_the_stated_one():
+def test_capstone_accuracy_default_target_is_the_validation_target():
     import inspect
 
-    assert inspect.signature(checks.capstone_accuracy).parameters["target"].default == 0.985
+    from helpers.checks import overfitting
+
+    assert inspect.signature(checks.capstone_accuracy).parameters["target"].default == 0.98
+    assert overfitting.CAPSTONE_VAL_TARGET == 0.98
 
 
 @pytest.mark.parametrize(

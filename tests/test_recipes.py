@@ -1,6 +1,7 @@
 """helpers.recipes: the course's recipes, their fields, the early stopping they bring, and training."""
 
 import dataclasses
+import statistics
 
 import keras
 import numpy as np
@@ -99,3 +100,35 @@ def test_train_trains_a_model(tiny):
     model, history = recipe.train(digits_like, verbose=0)
     assert isinstance(model, keras.Model) and 1 <= len(history.history["loss"]) <= 2
     assert model.name == "course_recipe"
+
+
+def _record(recipe, **changes):
+    return {
+        "recipe": {**dataclasses.asdict(recipe), **changes},
+        "seeds": [42, 43, 44],
+        "runs": [{"seed": s, "val_accuracy": 0.98, "test_accuracy": 0.985} for s in (42, 43, 44)],
+        "median_val_accuracy": 0.98,
+        "median_test_accuracy": 0.985,
+    }
+
+
+def test_seed_measurement_reads_the_bench_record_of_this_recipe(tmp_path):
+    import json
+
+    path = tmp_path / "capstone_seeds.json"
+    record = _record(recipes.ACCURATE)
+    path.write_text(json.dumps(record))  # JSON turns the filters tuple into a list
+    assert recipes.seed_measurement(recipes.ACCURATE, path)["median_test_accuracy"] == 0.985
+    path.write_text(json.dumps(_record(recipes.ACCURATE, epochs=30)))
+    with pytest.raises(ValueError, match="stale. Rerun: python -m bench.capstone_seeds"):
+        recipes.seed_measurement(recipes.ACCURATE, path)
+    with pytest.raises(FileNotFoundError, match="python -m bench.capstone_seeds"):
+        recipes.seed_measurement(recipes.ACCURATE, tmp_path / "missing.json")
+
+
+def test_the_committed_seed_measurement_is_of_the_accurate_recipe():
+    """bench/results/capstone_seeds.json matches recipes.ACCURATE (else 08's targets rest on a stale run)."""
+    record = recipes.seed_measurement()
+    assert len(record["seeds"]) >= 3 and len(record["runs"]) == len(record["seeds"])
+    assert record["median_val_accuracy"] == statistics.median(r["val_accuracy"] for r in record["runs"])
+    assert record["median_test_accuracy"] == statistics.median(r["test_accuracy"] for r in record["runs"])
