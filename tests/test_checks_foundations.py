@@ -80,3 +80,12 @@ def test_lenet5_parameters_check_matches_keras():
 
     model = models.lenet5()
     assert checks.lenet5_parameters({k: model.get_layer(k).count_params() for k in CORRECT})
+
+
+def test_lenet5_parameters_message_states_computed_shares():
+    from helpers import models
+
+    model = models.lenet5()
+    message = checks.lenet5_parameters(CORRECT).message
+    assert f"{model.count_params():,}" in message
+    assert f"C5 ({model.get_layer('C5').count_params() / model.count_params():.0%})" in message

@@ -93,6 +93,7 @@ LENET5_EXPECTED = {
     "C5": 120 * (5 * 5 * 16 + 1),
     "F6": 84 * (120 + 1),
 }
+LENET5_OUTPUT = 10 * (84 + 1)  # the 10-class output layer over F6's 84 units
 
 
 @exercise("Exercise: count LeNet-5's parameters")
@@ -111,4 +112,8 @@ def lenet5_parameters(answers: dict) -> str:
             "A conv layer has filters x (kernel_h x kernel_w x input_channels + 1) parameters; "
             "a dense layer has units x (inputs + 1).",
         )
-    return "All four counts are right, biases included. C5 and F6 hold 94% of the weights."
+    total = sum(LENET5_EXPECTED.values()) + LENET5_OUTPUT
+    return (
+        f"All four counts are right, biases included. With the output layer's {LENET5_OUTPUT} that makes "
+        f"{total:,}; the largest layer is C5 ({LENET5_EXPECTED['C5'] / total:.0%}), the extractor's last convolution."
+    )
