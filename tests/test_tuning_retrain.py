@@ -2,9 +2,10 @@
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 
-from helpers import runs, tuning
+from helpers import evaluation, runs, tuning
 
 
 def test_rerun_with_seeds_and_fit_train_val(ds, hm):
@@ -31,3 +32,40 @@ def test_rerun_with_seeds_repeats_a_seed_exactly(ds, hm):
     assert list(first.columns) == [*runs.ROW_COLUMNS, "score"] and (first["name"] == "rerun").all()
     assert (first["val_accuracy"] <= first["score"] + 1e-9).all()  # final weights vs the best epoch's score
     assert first["score"].tolist() == pytest.approx(again["score"].tolist())
+
+
+def test_fit_final_evaluate_finals_and_paired_tests(ds, hm):
+    """One final model per seed on train + validation, tested once, compared pairwise per seed."""
+    a = {**hm.fixed, "filters": 4, "learning_rate": 5e-3}
+    b = {**hm.fixed, "filters": 8, "learning_rate": 2e-3}
+    finals = {"a": tuning.fit_final(a, ds, seeds=(1, 2), epochs=1, verbose=0)}
+    finals["b"] = tuning.fit_final(b, ds, seeds=(2,), epochs=1, verbose=0)
+    assert list(finals["a"]) == [1, 2] and all(m.optimizer is not None for m in finals["a"].values())
+    test = tuning.evaluate_finals(finals, ds)
+    assert list(test.columns) == ["name", "seed", "test_accuracy", "test_se", "params"]
+    assert test[["name", "seed"]].values.tolist() == [["a", 1], ["a", 2], ["b", 2]]
+    expected = evaluation.evaluate(finals["b"][2], ds, "test")
+    assert test.loc[2, "test_accuracy"] == pytest.approx(expected)
+    assert test.loc[2, "test_se"] == pytest.approx(np.sqrt(expected * (1 - expected) / len(ds.y_test)))
+    assert "1 seed" in runs.spread_text(test, "b", "test_accuracy")
+    paired = tuning.paired_tests(test, ds, "a", "b")
+    assert list(paired) == [2]  # only seed 2 was trained for both
+    result = paired[2]
+    assert result.names == ("a", "b") and result.n == len(ds.y_test)
+    assert result.accuracy_difference == pytest.approx(test.loc[1, "test_accuracy"] - test.loc[2, "test_accuracy"])
+    with pytest.raises(ValueError, match="No seed was trained for both 'a' and 'c'"):
+        tuning.paired_tests(test, ds, "a", "c")
+    with pytest.raises(ValueError, match="no predictions"):
+        tuning.paired_tests(pd.DataFrame(test.to_dict("list")), ds, "a", "b")
+    with pytest.raises(ValueError, match="non-empty"):
+        tuning.evaluate_finals({}, ds)
+    with pytest.raises(ValueError, match=r"finals\['a'\] must be a non-empty"):
+        tuning.evaluate_finals({"a": {}}, ds)
+
+
+def test_rerun_with_seeds_names_its_rows(ds, hm):
+    values = {**hm.fixed, "filters": 4, "learning_rate": 5e-3}
+    reruns = tuning.rerun_with_seeds(hm, values, ds, seeds=(1,), epochs=1, name="baseline")
+    assert reruns["name"].tolist() == ["baseline"]
+    with pytest.raises(ValueError, match="name must be a non-empty string"):
+        tuning.rerun_with_seeds(hm, values, ds, seeds=(1,), epochs=1, name="")

@@ -134,3 +134,25 @@ def test_space_to_json_records_ranges():
     recorded = space.space_to_json({"learning_rate": Range(1e-4, 1e-2, log=True), "filters": [8, 16], "head": "gap"})
     assert recorded["learning_rate"] == {"low": 1e-4, "high": 1e-2, "step": None, "log": True, "type": "Range"}
     assert recorded["filters"] == [8, 16] and recorded["head"] == "gap"
+
+
+def test_outside_space_lists_what_the_space_cannot_produce():
+    """A baseline for a search must be a point of the searched space (like with like)."""
+    grid = {
+        "learning_rate": Range(1e-4, 3e-2, log=True),
+        "filters": [8, 16, 32],
+        "batch_norm": [True, False],
+        "dropout": Range(0.0, 0.5, step=0.1),
+        "convs_per_block": 1,
+        "batch_size": 32,
+    }
+    inside = {"learning_rate": 1e-3, "filters": 16, "batch_norm": True, "dropout": 0.3, "convs_per_block": 1}
+    assert tuning.outside_space({**inside, "batch_size": 32}, grid) == []
+    # the batch size defaults to 64, which the space fixes at 32; kernel_size is left at its default
+    assert tuning.outside_space(inside, grid) == ["batch_size"]
+    wrong = {**inside, "batch_size": 32, "learning_rate": 0.1, "filters": 64, "dropout": 0.25, "convs_per_block": 2}
+    assert tuning.outside_space(wrong, grid) == ["filters", "convs_per_block", "dropout", "learning_rate"]
+    assert tuning.outside_space({**inside, "batch_size": 32, "batch_norm": 1}, grid) == ["batch_norm"]
+    assert tuning.outside_space({**inside, "batch_size": 32, "kernel_size": 5}, grid) == ["kernel_size"]
+    with pytest.raises(ValueError, match=r"Unknown hyperparameter\(s\) \['width'\]"):
+        tuning.outside_space({"width": 3}, grid)

@@ -16,8 +16,10 @@ One module per concern; every public name is re-exported here, so a notebook wri
   fit, validation to score; the test split is never touched); it fails loudly, with the trial's
   error, if a trial failed.
 * :mod:`~helpers.tuning.results` — :func:`results_table`, :func:`best_values`,
-  :func:`compare_searches`, :func:`hyperparameter_importance`.
-* :mod:`~helpers.tuning.retrain` — :func:`fit_train_val` and :func:`rerun_with_seeds`: retrain the winner.
+  :func:`compare_searches`, :func:`hyperparameter_importance`, :func:`by_value` (draws and best score
+  per value) and :func:`edge_of_space` (is the best value at the edge of its range?).
+* :mod:`~helpers.tuning.retrain` — :func:`fit_train_val`, :func:`rerun_with_seeds`, :func:`fit_final`,
+  :func:`evaluate_finals` and :func:`paired_tests`: retrain the winner over seeds, test once, compare.
 * :mod:`~helpers.tuning.roles` and :mod:`~helpers.tuning.distributed` — KerasTuner's chief/worker
   mode: ``python -m helpers.tuning.distributed`` (``make tune-distributed``) runs a chief and N
   workers on 127.0.0.1; its docstring says how to run them across machines. (It is not imported
@@ -26,9 +28,12 @@ One module per concern; every public name is re-exported here, so a notebook wri
 Each worker can itself use several GPUs for one trial: pass
 ``distribution_strategy=tf.distribute.MirroredStrategy()`` to :func:`make_tuner`. KerasTuner builds
 and trains every model of that worker inside the strategy's scope, so one trial is data-parallel
-over the worker's GPUs (the batch size is the *global* batch, split across them; scale the batch
-and learning rate together). Workers x GPUs-per-worker then multiply: e.g. 4 machines with 2 GPUs
-each run 4 trials at a time, each on 2 GPUs.
+over the worker's GPUs (the batch size is the *global* batch, split across them). A batch k times
+larger moves the best learning rate: the linear scaling rule (rate x k, with warmup; Goyal et al.,
+2017) is an SGD result; for Adam and RMSprop the usual heuristic is square-root scaling (rate x
+sqrt(k); Malladi et al., 2022). Either is a starting point for re-tuning the rate, not a substitute.
+Workers x GPUs-per-worker then multiply: e.g. 4 machines with 2 GPUs each run 4 trials at a time,
+each on 2 GPUs.
 """
 
 from helpers._reexport import reexport, submodules

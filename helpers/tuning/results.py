@@ -18,10 +18,10 @@ import pandas as pd
 from helpers import _validate
 from helpers.tuning import project
 from helpers.tuning.hypermodel import objective_direction
-from helpers.tuning.space import DEFAULTS, DIMENSION_BY_NAME, DIMENSIONS
+from helpers.tuning.space import DEFAULTS, DIMENSION_BY_NAME, DIMENSIONS, Range, validate_space
 from helpers.tuning.tuners import CourseTuner, TuningError
 
-__all__ = ["results_table", "best_values", "compare_searches", "hyperparameter_importance"]
+__all__ = ["results_table", "best_values", "compare_searches", "hyperparameter_importance", "by_value", "edge_of_space"]
 
 
 def best_row(results: pd.DataFrame) -> pd.Series | None:
@@ -181,3 +181,137 @@ def hyperparameter_importance(results: pd.DataFrame, *, bins: int = 3) -> pd.Dat
             {"hyperparameter": name, "spread": float(means.max() - means.min()), "best": best_desc, "trials": len(done)}
         )
     return pd.DataFrame(rows).sort_values("spread", ascending=False).set_index("hyperparameter")
+
+
+def _table(source) -> pd.DataFrame:
+    return source if isinstance(source, pd.DataFrame) else results_table(source)
+
+
+def by_value(source, space: Mapping[str, Any]) -> pd.DataFrame:
+    """For every searched *choice* (a list in ``space``), how many trials drew each value and the
+    best and mean score among them: one row per (``hyperparameter``, ``value``) with ``trials``,
+    ``best`` and ``mean``; a value no trial drew has 0 trials and NaN scores.
+
+    The best score per value is the playbook's fair comparison of a scientific hyperparameter: the
+    other (nuisance) hyperparameters are optimized away, as far as the trials sampled them. The
+    counts show what the search did not test: a value drawn once or never says nothing.
+    ``source``: a tuner, a project folder or a :func:`results_table`.
+    """
+    results = _table(source)
+    space = validate_space(space)
+    done = results.dropna(subset=["score"])
+    maximize = results.attrs.get("direction", "max") == "max"
+    rows = []
+    for name, spec in space.items():
+        if not isinstance(spec, list) or name not in results.columns:
+            continue
+        for value in spec:
+            scores = done.loc[done[name] == value, "score"]
+            drawn = int((results[name] == value).sum())
+            best = (scores.max() if maximize else scores.min()) if len(scores) else float("nan")
+            rows.append(
+                {"hyperparameter": name, "value": value, "trials": drawn, "best": float(best), "mean": scores.mean()}
+            )
+    if not rows:
+        raise ValueError("space has no searched choice (a list of values) that the results table holds.")
+    return pd.DataFrame(rows)  # not indexed by value: an index would merge True with 1
+
+
+def _position(value: float, low: float, high: float, log: bool) -> float:
+    if log:
+        value, low, high = np.log(value), np.log(low), np.log(high)
+    return float((value - low) / (high - low))
+
+
+def _widened(name: str, spec, edge: str):
+    """``spec`` extended past ``edge`` ("low" or "high"), or None when the dimension allows no more."""
+    dim = DIMENSION_BY_NAME[name]
+    if isinstance(spec, Range):
+        low, high = spec.low, spec.high
+        if spec.log:
+            factor = (high / low) ** 0.5
+            low, high = (low / factor, high) if edge == "low" else (low, high * factor)
+        else:
+            width = (high - low) / 2
+            if spec.step is not None:
+                width = max(spec.step, round(width / spec.step) * spec.step)
+            low, high = (low - width, high) if edge == "low" else (low, high + width)
+        if spec.is_int:
+            low, high = int(round(low)), int(round(high))
+        bound = low if edge == "low" else high
+        if not (_validate.is_number(bound) and dim.valid(bound)):
+            return None
+        return Range(low, high, step=spec.step, log=spec.log)
+    values = sorted(spec)
+    if len(values) >= 3 and all(v > 0 for v in values) and len({b / a for a, b in zip(values, values[1:])}) == 1:
+        ratio = values[1] / values[0]  # geometric, e.g. 8, 16, 32: continue the doubling (two values: a step)
+        new = values[0] / ratio if edge == "low" else values[-1] * ratio
+    else:
+        step = values[1] - values[0] if len(values) >= 2 else 1
+        new = values[0] - step if edge == "low" else values[-1] + step
+    new = dim.kind(new) if dim.kind is int and float(new).is_integer() else new
+    if dim.kind is int and not _validate.is_int(new):
+        return None
+    if not dim.valid(new):
+        return None
+    return [new, *values] if edge == "low" else [*values, new]
+
+
+def edge_of_space(source, space: Mapping[str, Any], *, margin: float = 0.1) -> pd.DataFrame:
+    """Where the best trial's value of each *numeric* searched hyperparameter lies in its range, and
+    whether it sits at an edge (then the next study should widen the space that way).
+
+    The tuning playbook (Godbole et al., 2023) calls a search space suspicious when its best point
+    is close to the boundary: a better point may lie just outside. For a range, ``position`` runs
+    from 0 (the low end) to 1 (the high end), on a log scale for ``log=True``; the value is at the
+    edge within ``margin`` of an end (default 0.1). For a list of numbers the edge is its smallest
+    or largest value. Booleans and strings have no edge and are skipped.
+
+    Returns one row per numeric dimension: ``best``, ``low``, ``high``, ``position``, ``edge``
+    (``"low"``, ``"high"`` or ``""``) and ``widen`` (the spec to try next, ``"at its limit"``
+    when the dimension allows nothing beyond, ``""`` when not at an edge). ``attrs["at_edge"]``
+    lists the names at an edge. ``source``: a tuner, a project folder or a :func:`results_table`.
+    """
+    margin = _validate.number_above(margin, "margin", 0.0)
+    if margin >= 0.5:
+        raise ValueError(f"margin must be below 0.5 (half the range). Received: margin={margin!r}")
+    results = _table(source)
+    space = validate_space(space)
+    best = best_row(results)
+    if best is None:
+        raise TuningError("No trial completed, so there is no best value to place. Run search() first.")
+    rows = []
+    for name, spec in space.items():
+        if isinstance(spec, list) and not all(_validate.is_number(v) for v in spec):
+            continue
+        if not isinstance(spec, (list, Range)):
+            continue
+        if name not in results.columns:
+            raise ValueError(f"The results table has no column {name!r}: was it searched with this space?")
+        value = best[name]
+        value = value.item() if isinstance(value, np.generic) else value
+        if isinstance(spec, Range):
+            low, high = spec.low, spec.high
+            position = _position(value, low, high, spec.log)
+            edge = "low" if position <= margin else "high" if position >= 1 - margin else ""
+        else:
+            low, high = min(spec), max(spec)
+            position = sorted(spec).index(value) / (len(spec) - 1)
+            edge = "low" if value == low else "high" if value == high else ""
+        widened = _widened(name, spec, edge) if edge else ""
+        rows.append(
+            {
+                "hyperparameter": name,
+                "best": value,
+                "low": low,
+                "high": high,
+                "position": round(position, 3),
+                "edge": edge,
+                "widen": "at its limit" if widened is None else repr(widened) if widened else "",
+            }
+        )
+    if not rows:
+        raise ValueError("space searches no numeric hyperparameter (a Range or a list of numbers).")
+    table = pd.DataFrame(rows).set_index("hyperparameter")
+    table.attrs["at_edge"] = [name for name in table.index if table.loc[name, "edge"]]
+    return table

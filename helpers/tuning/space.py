@@ -38,6 +38,7 @@ __all__ = [
     "validate_space",
     "grid_size",
     "model_arguments",
+    "outside_space",
 ]
 
 
@@ -304,3 +305,39 @@ def model_arguments(values: Mapping[str, Any]) -> tuple[dict, dict, int]:
     cnn = {k: (val.item() if isinstance(val, np.generic) else val) for k, val in cnn.items()}
     compile_kwargs = {"optimizer": str(v["optimizer"]), "learning_rate": float(v["learning_rate"])}
     return models.check_simple_cnn_options(cnn), compile_kwargs, int(v["batch_size"])
+
+
+def outside_space(values: Mapping[str, Any], space: Mapping[str, Any]) -> list[str]:
+    """The names whose value in ``values`` the search ``space`` cannot produce (empty: it can).
+
+    A comparison with a search is like with like only when the other configuration is a point of
+    the same space: same fixed values, searched values inside their lists or ranges. Dimensions
+    that ``space`` leaves out are fixed at their default. Unknown names are an error.
+    """
+    unknown = [k for k in values if k not in DIMENSION_BY_NAME and not str(k).startswith("tuner/")]
+    if unknown:
+        raise ValueError(f"Unknown hyperparameter(s) {unknown}. Known: {', '.join(DIMENSION_BY_NAME)}.")
+    normalized = {name: _check_spec(name, spec) for name, spec in space.items()}
+    outside = []
+    for d in DIMENSIONS:
+        spec = normalized.get(d.name, d.default)
+        value = values.get(d.name, d.default)
+        if isinstance(spec, Range):
+            inside = _validate.is_number(value) and spec.low - 1e-12 <= value <= spec.high * (1 + 1e-9)
+            if inside and spec.grid_values() is not None and spec.step is not None:
+                inside = any(math.isclose(value, v, rel_tol=1e-9, abs_tol=1e-12) for v in spec.grid_values())
+        elif isinstance(spec, list):
+            inside = any(_same(value, v) for v in spec)
+        else:
+            inside = _same(value, spec)
+        if not inside:
+            outside.append(d.name)
+    return outside
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, (bool, np.bool_)) or isinstance(b, (bool, np.bool_)):
+        return isinstance(a, (bool, np.bool_)) and isinstance(b, (bool, np.bool_)) and bool(a) == bool(b)
+    if _validate.is_number(a) and _validate.is_number(b):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+    return a == b
