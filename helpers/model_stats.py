@@ -32,7 +32,15 @@ import pandas as pd
 
 from helpers.models import walk_layers
 
-__all__ = ["layer_flops", "count_flops", "layer_table", "receptive_fields", "compare_models", "gradient_norms"]
+__all__ = [
+    "layer_flops",
+    "count_flops",
+    "layer_table",
+    "receptive_fields",
+    "compare_models",
+    "gradient_norms",
+    "activation_scales",
+]
 
 _VECTORIZING = (keras.layers.Flatten, keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D)
 _MERGES_PAIRWISE = (
@@ -320,4 +328,48 @@ def gradient_norms(model: keras.Model, x: np.ndarray, y: np.ndarray) -> pd.Serie
     return pd.Series(
         {name: float(tf.norm(g)) if g is not None else 0.0 for (name, _), g in zip(kernels, grads)},
         name="gradient_norm",
+    )
+
+
+def _is_relu(layer) -> bool:
+    if isinstance(layer, keras.layers.ReLU):
+        return True
+    activation = getattr(layer, "activation", None)
+    return isinstance(layer, keras.layers.Activation) and getattr(activation, "__name__", "") == "relu"
+
+
+def activation_scales(model: keras.Model, x: np.ndarray) -> pd.Series:
+    """The root mean square of every ReLU layer's output on the batch ``x``, from input to output.
+
+    The companion of :func:`gradient_norms` for the forward pass: at initialization it shows whether
+    the signal keeps its scale through depth. With Glorot's initialization (Keras's default) each
+    ReLU layer of equal width halves the mean square, so the RMS falls by about ``1/sqrt(2)`` per
+    layer; He initialization (variance ``2 / fan_in``) keeps it roughly constant; a shortcut adds
+    the block's input back. Runs with ``training=True`` (BatchNorm normalizes with the batch's
+    statistics, as in :func:`gradient_norms`; dropout, if any, is active).
+
+    Only the model's own layers are measured (not those inside a nested model), and the model must
+    be functional (built from ``keras.Input``), so that each layer's output can be tapped.
+    """
+    _check_model(model)
+    relus = [layer for layer in model.layers if _is_relu(layer)]
+    if not relus:
+        raise ValueError(
+            f"Model {model.name!r} has no ReLU layers of its own (Activation('relu') or ReLU) to measure. "
+            "Activations fused into a Conv2D (activation='relu') cannot be tapped: use a separate Activation layer."
+        )
+    x = np.asarray(x, dtype=np.float32)
+    if len(x) == 0:
+        raise ValueError("x must hold at least one example.")
+    try:
+        probe = keras.Model(model.input, [layer.output for layer in relus])
+    except (AttributeError, ValueError) as exc:
+        raise ValueError(
+            f"Model {model.name!r} is not a functional model; build it from keras.Input to measure its activations."
+        ) from exc
+    outputs = probe(x, training=True)
+    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    return pd.Series(
+        {layer.name: float(np.sqrt(np.mean(np.square(np.asarray(out))))) for layer, out in zip(relus, outputs)},
+        name="activation_rms",
     )

@@ -218,6 +218,24 @@ def _classify(inputs, features, num_classes: int, *, dropout: float, regularizer
     return keras.Model(inputs, outputs, name=name)
 
 
+def _check_initializer(kernel_initializer):
+    """``kernel_initializer`` unchanged if Keras can use it (a name such as ``"he_normal"``, a config
+    dict or an ``Initializer``), else a ``ValueError`` that names the argument (Keras's own message
+    does not say which argument was wrong). A name is best: every layer then builds its own
+    initializer, whereas one *seeded* instance would give layers of the same shape the same weights."""
+    message = (
+        "kernel_initializer must be a Keras initializer or its name, e.g. 'he_normal' or 'glorot_uniform'. "
+        f"Received: kernel_initializer={kernel_initializer!r}"
+    )
+    if not isinstance(kernel_initializer, (str, dict, keras.initializers.Initializer)):
+        raise ValueError(message)
+    try:
+        keras.initializers.get(kernel_initializer)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(message) from exc
+    return kernel_initializer
+
+
 def conv_layer_names(model: keras.Model) -> list[str]:
     """Names of the model's Conv2D layers, in order (for feature-map and filter plots)."""
     return [layer.name for layer in model.layers if isinstance(layer, layers.Conv2D)]
@@ -236,6 +254,7 @@ def residual_block(
     batch_norm: bool = True,
     skip: bool = True,
     l2: float = 0.0,
+    kernel_initializer="glorot_uniform",
     name: str = "res",
 ):
     """One basic residual block (He et al., 2016): ``relu(F(x) + shortcut(x))``.
@@ -256,6 +275,11 @@ def residual_block(
         batch_norm: BatchNormalization after each convolution (default True).
         skip: add the shortcut (default True); False builds the plain twin.
         l2: L2 weight penalty on the conv kernels (default 0).
+        kernel_initializer: initializer of every conv kernel (default ``"glorot_uniform"``, Keras's
+            default). ``"he_normal"`` (He et al., 2015: variance ``2 / fan_in``) keeps the scale of
+            ReLU activations from layer to layer; Glorot's ``2 / (fan_in + fan_out)`` halves the
+            second moment at every ReLU layer of equal width, which a deep stack without
+            BatchNorm or shortcuts cannot afford.
         name: prefix of every layer name (default ``"res"``).
     """
     if len(getattr(x, "shape", ())) != 4:
@@ -267,6 +291,7 @@ def residual_block(
         raise ValueError(f"stride must be 1 or 2. Received: stride={stride!r}")
     kernel_size = _check_kernel_size(kernel_size)
     l2 = _validate.non_negative_number(l2, "l2")
+    kernel_initializer = _check_initializer(kernel_initializer)
     reg = keras.regularizers.L2(l2) if l2 > 0 else None
 
     def conv(t, k, s, suffix):
@@ -277,6 +302,7 @@ def residual_block(
             padding="same",
             use_bias=not batch_norm,
             kernel_regularizer=reg,
+            kernel_initializer=kernel_initializer,
             name=f"{name}_{suffix}",
         )(t)
 
@@ -300,7 +326,7 @@ def residual_block(
 def small_resnet(
     input_shape: tuple[int, int, int] = (28, 28, 1), num_classes: int = 10, *, filters: Sequence[int] = (16, 32),
     blocks_per_stage: int = 1, kernel_size: int = 3, batch_norm: bool = True, skip: bool = True,
-    dropout: float = 0.0, l2: float = 0.0, name: str = "small_resnet",
+    dropout: float = 0.0, l2: float = 0.0, kernel_initializer="glorot_uniform", name: str = "small_resnet",
 ) -> keras.Model:  # fmt: skip
     """A small ResNet: a conv stem, stages of :func:`residual_block`, and a GAP -> softmax head.
 
@@ -320,9 +346,13 @@ def small_resnet(
         skip: use shortcuts (default True); False gives the plain twin.
         dropout: dropout before the output layer, 0 to disable (default 0).
         l2: L2 weight penalty on conv and dense kernels (default 0).
+        kernel_initializer: initializer of the stem's and the blocks' conv kernels (default
+            ``"glorot_uniform"``, Keras's default; ``"he_normal"`` suits ReLU, see
+            :func:`residual_block`). The output layer keeps Glorot: a softmax follows it, not a ReLU.
     """
     input_shape = _check_shape_and_classes(input_shape, num_classes)
     filters = _validate.int_sequence(filters, "filters")
+    kernel_initializer = _check_initializer(kernel_initializer)
     blocks_per_stage = _validate.int_at_least(blocks_per_stage, "blocks_per_stage", 1)
     dropout = _validate.fraction(dropout, "dropout")
     l2 = _validate.non_negative_number(l2, "l2")
@@ -333,9 +363,15 @@ def small_resnet(
         )
     reg = keras.regularizers.L2(l2) if l2 > 0 else None
     inputs = keras.Input(shape=input_shape, name="image")
-    x = layers.Conv2D(filters[0], 3, padding="same", use_bias=not batch_norm, kernel_regularizer=reg, name="stem_conv")(
-        inputs
-    )
+    x = layers.Conv2D(
+        filters[0],
+        3,
+        padding="same",
+        use_bias=not batch_norm,
+        kernel_regularizer=reg,
+        kernel_initializer=kernel_initializer,
+        name="stem_conv",
+    )(inputs)
     if batch_norm:
         x = layers.BatchNormalization(name="stem_bn")(x)
     x = layers.Activation("relu", name="stem_relu")(x)
@@ -350,6 +386,7 @@ def small_resnet(
                 batch_norm=batch_norm,
                 skip=skip,
                 l2=l2,
+                kernel_initializer=kernel_initializer,
                 name=f"stage{s}_block{b}",
             )
     x = layers.GlobalAveragePooling2D(name="head_gap")(x)

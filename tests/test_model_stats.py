@@ -186,6 +186,50 @@ def test_gradient_norms_per_kernel(seeded):
         model_stats.gradient_norms(model, x, np.zeros(3))
 
 
+def test_activation_scales_is_the_rms_of_every_relu_output():
+    inputs = keras.Input((4, 4, 1))
+    x = layers.Conv2D(2, 1, kernel_initializer="ones", bias_initializer="zeros", name="conv")(inputs)
+    x = layers.Activation("relu", name="relu_a")(x)
+    x = layers.Activation("tanh", name="not_relu")(x)
+    x = layers.ReLU(name="relu_b")(layers.Flatten()(x))
+    model = keras.Model(inputs, x)
+    image = np.full((1, 4, 4, 1), 2.0, np.float32)
+    scales = model_stats.activation_scales(model, np.concatenate([image, -image]))
+    assert list(scales.index) == ["relu_a", "relu_b"] and scales.name == "activation_rms"
+    # half the batch is 2 (kept), half -2 (zeroed): RMS = sqrt(4 / 2); then tanh(2) survives the second ReLU
+    np.testing.assert_allclose(scales["relu_a"], np.sqrt(2.0), rtol=1e-6)
+    np.testing.assert_allclose(scales["relu_b"], np.tanh(2.0) / np.sqrt(2.0), rtol=1e-6)
+
+
+def test_activation_scales_shows_glorot_fading_and_he_keeping_the_scale(seeded):
+    x = np.random.default_rng(0).random((16, 28, 28, 1), dtype=np.float32)
+
+    def fade(init, skip=False):
+        from helpers import config
+
+        config.seed_everything(0)
+        net = models.small_resnet(
+            filters=(8,), blocks_per_stage=3, batch_norm=False, skip=skip, kernel_initializer=init
+        )
+        scales = model_stats.activation_scales(net, x)
+        assert len(scales) == 1 + 2 * 3  # the stem's ReLU and two per block
+        return scales.iloc[-1] / scales.iloc[0]
+
+    # Glorot halves the mean square per equal-width ReLU layer: about (1/sqrt(2))^6 = 0.125 over six layers
+    assert fade("glorot_uniform") < 0.3 < fade("he_normal")
+    assert fade("glorot_uniform", skip=True) > 3 * fade("glorot_uniform")  # the shortcut carries the input on
+
+
+def test_activation_scales_refuses_what_it_cannot_measure():
+    fused = _model(layers.Conv2D(2, 3, activation="relu"), layers.Flatten(), layers.Dense(2), shape=(5, 5, 1))
+    with pytest.raises(ValueError, match="has no ReLU layers of its own"):
+        model_stats.activation_scales(fused, np.zeros((2, 5, 5, 1)))
+    with pytest.raises(ValueError, match="at least one example"):
+        model_stats.activation_scales(_model(layers.ReLU(), shape=(3,)), np.zeros((0, 3)))
+    with pytest.raises(TypeError, match="Expected a Keras model"):
+        model_stats.activation_scales(layers.ReLU(), np.zeros((1, 3)))
+
+
 def test_count_flops_matches_the_course_recipe_used_by_bench():
     model = models.simple_cnn(filters=(32, 64), convs_per_block=2, head="flatten")
     flops = model_stats.count_flops(model)

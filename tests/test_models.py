@@ -192,6 +192,37 @@ def test_plain_twin_has_the_same_convolutions_and_no_shortcut():
     )
 
 
+def test_kernel_initializer_reaches_every_conv_of_a_block_and_a_resnet():
+    block = _block_model((8, 8, 4), 6, stride=2, kernel_initializer="he_normal", name="b")
+    for name in ("b_conv1", "b_conv2", "b_proj"):
+        assert isinstance(block.get_layer(name).kernel_initializer, keras.initializers.HeNormal)
+    net = models.small_resnet(filters=(8, 16), kernel_initializer="he_uniform")
+    convs = [layer for layer in net.layers if isinstance(layer, layers.Conv2D)]
+    assert convs[0].name == "stem_conv" and len(convs) == 6  # the stem, 2 + 2 block convs and the projection
+    assert all(isinstance(conv.kernel_initializer, keras.initializers.HeUniform) for conv in convs)
+    assert isinstance(net.get_layer("predictions").kernel_initializer, keras.initializers.GlorotUniform)
+    default = models.small_resnet(filters=(8,))
+    assert isinstance(default.get_layer("stem_conv").kernel_initializer, keras.initializers.GlorotUniform)
+
+
+def test_he_initialization_has_variance_two_over_fan_in(seeded):
+    net = models.small_resnet(filters=(64,), kernel_initializer="he_normal", batch_norm=False)
+    kernel = np.asarray(net.get_layer("stage1_block1_conv2").kernel)  # 3x3x64 -> 64
+    np.testing.assert_allclose(kernel.var(), 2 / (3 * 3 * 64), rtol=0.05)
+    glorot = models.small_resnet(filters=(64,), batch_norm=False)
+    kernel = np.asarray(glorot.get_layer("stage1_block1_conv2").kernel)
+    np.testing.assert_allclose(kernel.var(), 2 / (3 * 3 * 64 + 3 * 3 * 64), rtol=0.05)  # half of He's
+
+
+@pytest.mark.parametrize("bad", ["he_nromal", 3, None, 0.5])
+def test_kernel_initializer_is_validated(bad):
+    with pytest.raises(ValueError, match=r"kernel_initializer must be a Keras initializer or its name.*Received"):
+        models.small_resnet(kernel_initializer=bad)
+    with pytest.raises(ValueError, match="kernel_initializer must be"):
+        models.residual_block(keras.Input(shape=(8, 8, 4)), 4, kernel_initializer=bad)
+    assert models.small_resnet(filters=(4,), kernel_initializer=keras.initializers.HeNormal()).count_params() > 0
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [

@@ -89,3 +89,19 @@ def test_plot_gradients_by_depth_and_sensitivity():
     assert labels == ["depth", "head", "width"]
     with pytest.raises(ValueError, match="effects is empty"):
         plots.plot_sensitivity({})
+
+
+def test_plot_signal_by_depth_draws_forward_and_backward_panels():
+    acts = {"plain": pd.Series({"relu1": 1.0, "relu2": 0.1}), "residual": pd.Series({"relu1": 1.0, "relu2": 0.9})}
+    grads = {"plain": pd.Series({"conv1": 1e-5, "out": 0.1}), "residual": pd.Series({"conv1": 0.1, "out": 0.2})}
+    fig = _titled(plots.plot_signal_by_depth(acts, grads, title="signal"))
+    assert fig._suptitle.get_text() == "signal"
+    left, right = fig.axes
+    assert left.get_yscale() == right.get_yscale() == "log"
+    assert len(left.lines) == len(right.lines) == 2
+    assert "activation" in left.get_ylabel() and "gradient" in right.get_ylabel()
+    assert [t.get_text() for t in left.get_xticklabels()] == ["relu1", "relu2"]
+    with pytest.raises(ValueError, match="same models in the same order"):
+        plots.plot_signal_by_depth(acts, {"plain": grads["plain"]})
+    with pytest.raises(ValueError, match="activations is empty"):
+        plots.plot_signal_by_depth({}, grads)

@@ -1,5 +1,6 @@
 """Figures for ``03_architecture``: the model drawn as feature extractor + head, receptive fields,
-cost/accuracy trade-offs, gradient flow with depth, and which choices mattered most."""
+cost/accuracy trade-offs, the signal through depth (activations and gradients, e.g. Glorot vs He
+initialization), and which choices mattered most."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ __all__ = [
     "plot_tradeoff",
     "plot_parameter_split",
     "plot_gradients_by_depth",
+    "plot_signal_by_depth",
     "plot_sensitivity",
 ]
 
@@ -229,15 +231,14 @@ def plot_parameter_split(table: pd.DataFrame, *, title: str = "Where the paramet
     return fig
 
 
-def plot_gradients_by_depth(norms: Mapping[str, pd.Series], *, title: str = "Gradient reaching each layer"):
-    """The gradient norm of every kernel, input to output (log scale), one line per model
-    (values from ``model_stats.gradient_norms``)."""
-    if not norms:
-        raise ValueError("norms is empty; pass e.g. {'plain': series_a, 'residual': series_b}.")
-    order: list[str] = []  # layer names of all series, in network order (extra layers slot in place)
-    for name, series in norms.items():
+def _layer_order(series_by_name: Mapping[str, pd.Series], what: str) -> list[str]:
+    """Layer names of all series, in network order (a layer only some series have slots in place)."""
+    if not series_by_name:
+        raise ValueError(f"{what} is empty; pass e.g. {{'plain': series_a, 'residual': series_b}}.")
+    order: list[str] = []
+    for name, series in series_by_name.items():
         if len(series) == 0:
-            raise ValueError(f"norms[{name!r}] is empty.")
+            raise ValueError(f"{what}[{name!r}] is empty.")
         at = 0
         for layer in map(str, series.index):
             if layer in order:
@@ -245,8 +246,11 @@ def plot_gradients_by_depth(norms: Mapping[str, pd.Series], *, title: str = "Gra
             else:
                 order.insert(at, layer)
                 at += 1
-    fig, ax = plt.subplots(figsize=(max(8.0, 0.45 * len(order)), 4.4))
-    for i, (name, series) in enumerate(norms.items()):
+    return order
+
+
+def _plot_by_depth(ax, series_by_name: Mapping[str, pd.Series], order: list[str], ylabel: str, xlabel: str) -> None:
+    for i, (name, series) in enumerate(series_by_name.items()):
         pos = [order.index(str(layer)) for layer in series.index]
         ax.plot(
             pos,
@@ -257,9 +261,46 @@ def plot_gradients_by_depth(norms: Mapping[str, pd.Series], *, title: str = "Gra
         )
     ax.set_yscale("log")
     ax.set_xticks(range(len(order)), order, rotation=60, ha="right", fontsize=7)
-    ax.set(xlabel="layer with weights, input to output", ylabel="gradient norm (log scale)", title=title)
+    ax.set(xlabel=xlabel, ylabel=ylabel)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+
+
+def plot_gradients_by_depth(norms: Mapping[str, pd.Series], *, title: str = "Gradient reaching each layer"):
+    """The gradient norm of every kernel, input to output (log scale), one line per model
+    (values from ``model_stats.gradient_norms``)."""
+    order = _layer_order(norms, "norms")
+    fig, ax = plt.subplots(figsize=(max(8.0, 0.45 * len(order)), 4.4))
+    _plot_by_depth(ax, norms, order, "gradient norm (log scale)", "layer with weights, input to output")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_signal_by_depth(
+    activations: Mapping[str, pd.Series],
+    gradients: Mapping[str, pd.Series],
+    *,
+    title: str = "Signal through depth at initialization",
+):
+    """Two panels, one line per model, log scale: the RMS of each ReLU layer's output (left, from
+    ``model_stats.activation_scales``: the forward signal) and the gradient norm of each kernel
+    (right, from ``model_stats.gradient_norms``: the backward signal). Same model names, same
+    colours, so an initialization or a shortcut can be read in both directions at once."""
+    act_order = _layer_order(activations, "activations")
+    grad_order = _layer_order(gradients, "gradients")
+    if list(activations) != list(gradients):
+        raise ValueError(
+            "activations and gradients must name the same models in the same order. "
+            f"Received: {list(activations)} and {list(gradients)}"
+        )
+    width = max(11.0, 0.3 * (len(act_order) + len(grad_order)))
+    fig, axes = plt.subplots(1, 2, figsize=(width, 4.6))
+    _plot_by_depth(axes[0], activations, act_order, "activation RMS (log scale)", "ReLU layer, input to output")
+    axes[0].set_title("Forward: scale of each layer's output")
+    _plot_by_depth(axes[1], gradients, grad_order, "gradient norm (log scale)", "layer with weights, input to output")
+    axes[1].set_title("Backward: gradient reaching each layer")
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
 
