@@ -4,7 +4,7 @@ rate grid, the learning-rate range test, schedules, and a seeded comparison of o
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
