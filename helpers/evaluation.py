@@ -302,7 +302,7 @@ def cross_entropy(model, x, y, *, batch_size: int = 256) -> float:
         raise ValueError(
             f"The model outputs shape {probs.shape}; expected one probability per class (labels go up to {y.max()})."
         )
-    return float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), y], 1e-7, 1.0))))
+    return negative_log_likelihood(probs, y, floor=1e-7)  # Keras's epsilon, like the loss it reports
 
 
 # ----------------------------------------------------------------------------------------------
@@ -399,10 +399,14 @@ def apply_temperature(scores, temperature: float, *, kind: str = "auto") -> np.n
     return _softmax(_as_logits(scores, kind) / temperature)
 
 
-def negative_log_likelihood(probs, y_true) -> float:
-    """Mean negative log-likelihood (cross-entropy) of the labels under ``probs``, ``(N, classes)``."""
+def negative_log_likelihood(probs, y_true, *, floor: float = 1e-12) -> float:
+    """Mean negative log-likelihood (cross-entropy) of the labels under ``probs``, ``(N, classes)``.
+
+    A probability below ``floor`` counts as ``floor``, so one confident mistake costs at most
+    ``-log(floor)`` instead of infinity.
+    """
     probs = np.asarray(probs, dtype=np.float64)
     if probs.ndim != 2 or len(probs) == 0:
         raise ValueError(f"probs must have shape (N, num_classes). Received shape={probs.shape}")
     y = validate_labels(y_true, num_classes=probs.shape[1], n=len(probs), name="y_true")
-    return float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, 1.0))))
+    return float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), y], floor, 1.0))))
