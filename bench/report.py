@@ -20,6 +20,36 @@ def _fmt_time(t):
 QUICK_NOTE = " — QUICK RUN (tiny budgets, numbers meaningless)"
 
 
+PROFILE_COLUMNS = ("kernel_start", "imports", "tracing", "training", "evaluation", "plotting", "other")
+
+
+def _profile_table(course_runtime: dict) -> list[str]:
+    """Seconds per phase per notebook (``helpers.profiling``): the next speed-up aims at the biggest cell."""
+    out = [
+        "## Where the time goes",
+        "",
+        "Seconds per phase in each notebook's kernel (`helpers.profiling`): tracing is the first batches' "
+        "excess over the median batch of each `fit` / `evaluate` / `predict`; validation inside `fit` counts "
+        "as training; `other` is what no timed call covers (`model(x)`, gradient tapes, scikit-learn, NumPy).",
+        "",
+        "| profile | notebook | " + " | ".join(PROFILE_COLUMNS) + " | total |",
+        "|---|---|" + "---|" * (len(PROFILE_COLUMNS) + 1),
+    ]
+    for profile, r in course_runtime.items():
+        sums = dict.fromkeys(PROFILE_COLUMNS, 0.0)
+        for n in r["notebooks"]:
+            phases = n.get("phases")
+            if not phases:
+                continue
+            for c in PROFILE_COLUMNS:
+                sums[c] += phases.get(c, 0.0)
+            cells = " | ".join(f"{phases.get(c, 0.0):.0f}" for c in PROFILE_COLUMNS)
+            out.append(f"| {profile} | {n['notebook']} | {cells} | {n['seconds']:.0f} |")
+        cells = " | ".join(f"**{sums[c]:.0f}**" for c in PROFILE_COLUMNS)
+        out.append(f"| {profile} | **total** | {cells} | **{r['total_s']:.0f}** |")
+    return [*out, ""]
+
+
 def markdown(results: dict) -> str:
     env = results["environment"]
     out = [
@@ -134,6 +164,7 @@ def markdown(results: dict) -> str:
             ),
             "",
         ]
+        out += _profile_table(b["course_runtime"])
     out += [
         "## How to read this",
         "",

@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from helpers import _io, config
+from helpers import _io, config, profiling
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -54,6 +54,21 @@ class _PeakRSS:
         self._thread.join()
 
 
+def _run_hidden(client, source: str) -> str:
+    """Run ``source`` in the notebook's kernel without adding a cell to it; return its stdout."""
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell(source)
+    client.nb.cells.append(cell)  # nbclient stores the executed cell back at its index
+    try:
+        client.execute_cell(cell, len(client.nb.cells) - 1, store_history=False)
+    except Exception:  # noqa: BLE001 - the profile is optional; the notebook's own cells decide ok/FAILED
+        return ""
+    finally:
+        client.nb.cells.pop()
+    return "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+
+
 def run_notebook(path: Path, out_dir: Path, *, timeout: int = 1800) -> dict:
     """Execute one notebook in a fresh kernel; write the executed copy and HTML; return its record."""
     import nbformat
@@ -67,17 +82,35 @@ def run_notebook(path: Path, out_dir: Path, *, timeout: int = 1800) -> dict:
     )
     record = {"notebook": path.name, "profile": config.profile().name, "ok": False}
     start = time.perf_counter()
+    cell_seconds = []
+    phases = None
     with client.setup_kernel():
+        kernel_start = time.perf_counter() - start
         pid = client.km.provisioner.process.pid if client.km.provisioner else client.km.kernel.pid
         with _PeakRSS(pid) as mem:
             try:
+                _run_hidden(client, profiling.INSTALL_SNIPPET)
                 for index, cell in enumerate(nb.cells):
+                    cell_start = time.perf_counter()
                     client.execute_cell(cell, index)
+                    if cell.cell_type == "code":
+                        cell_seconds.append((index, time.perf_counter() - cell_start))
                 record["ok"] = True
             except CellExecutionError as exc:
                 text = _ANSI.sub("", str(exc))  # the kernel colours its tracebacks
                 record["error"] = text.splitlines()[-1][:500] if text else repr(exc)
+            phases = profiling.parse_report(_run_hidden(client, profiling.REPORT_SNIPPET))
     record["seconds"] = round(time.perf_counter() - start, 1)
+    if phases is not None:
+        calls = phases.pop("calls", {})
+        measured = sum(phases.values())
+        phases = {"kernel_start": round(kernel_start, 2), **phases}
+        phases["other"] = round(max(0.0, record["seconds"] - kernel_start - measured), 2)
+        record["phases"] = phases
+        record["calls"] = calls
+    record["slowest_cells"] = [
+        {"cell": i, "seconds": round(s, 1)} for i, s in sorted(cell_seconds, key=lambda t: -t[1])[:3]
+    ]
     record["peak_rss_mib"] = round(mem.peak / 2**20, 1)
     nb_dir = config.ensure_dir(out_dir / "notebooks")
     html_dir = config.ensure_dir(out_dir / "html")

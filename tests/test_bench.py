@@ -43,8 +43,10 @@ def test_quick_bench_writes_every_field(tmp_path):
     assert hw["forward_mflops_per_image"] > 0 and 0 < hw["fraction_of_matmul"] < 1.5
     course = b["course_runtime"]["smoke"]
     assert course["notebooks"][0]["ok"] and course["peak_rss_mib"] > 0
+    assert course["notebooks"][0]["phases"]["imports"] > 0  # the profile of where the time goes
     md = (tmp_path / "quick.md").read_text()
-    for heading in ("Time to", "Input pipeline throughput", "Fraction of the hardware limit", "Course runtime"):
+    headings = ("Time to", "Input pipeline throughput", "Fraction of the hardware limit", "Course runtime")
+    for heading in (*headings, "Where the time goes"):
         assert heading in md
 
 

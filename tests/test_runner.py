@@ -26,6 +26,10 @@ def test_main_runs_each_notebook_and_writes_the_report(tmp_path, capsys):
     assert report["profile"] == "smoke" and [r["notebook"] for r in report["notebooks"]] == [good.name, bad.name]
     first, second = report["notebooks"]
     assert first["ok"] is True and first["seconds"] > 0 and first["peak_rss_mib"] > 0
+    phases = first["phases"]  # helpers.profiling ran in the kernel, around the notebook's cells
+    assert set(phases) == {"kernel_start", "imports", "tracing", "training", "evaluation", "plotting", "other"}
+    assert phases["imports"] > 0 and sum(phases.values()) == pytest.approx(first["seconds"], abs=0.5)
+    assert [c["cell"] for c in first["slowest_cells"]] and first["calls"]["fit"] == 0
     assert second["ok"] is False and "the lesson failed" in second["error"]
     assert (out / "notebooks" / good.name).is_file() and (out / "html" / "01_good.html").is_file()
     printed = capsys.readouterr().out
