@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-BENCHES = ("time_to_accuracy", "throughput", "hardware", "course_runtime")
+BENCHES = ("time_to_accuracy", "throughput", "hardware", "levers", "course_runtime")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -116,6 +116,13 @@ def main(argv=None) -> int:
 
         print("  fraction of the hardware limit:")
         results["benchmarks"]["hardware"] = hardware.run(ds, n_images=256 if quick else 2048, repeats=1 if quick else 3)
+    if "levers" in args.only:
+        from bench import levers
+
+        print("  speed levers, each against today's setting (the profile below says where time goes):")
+        results["benchmarks"]["levers"] = levers.run(
+            ds, n_images=256 if quick else 2048, repeats=1 if quick else 3, quick=quick
+        )
     if "course_runtime" in args.only:
         from bench import course_runtime
 

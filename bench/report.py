@@ -50,6 +50,28 @@ def _profile_table(course_runtime: dict) -> list[str]:
     return [*out, ""]
 
 
+def _levers_table(levers: dict) -> list[str]:
+    """The speed levers side by side (``bench/levers.py``): each against today's setting, in one run."""
+    out = [
+        "## Speed levers",
+        "",
+        f"Training and prediction throughput of the course CNN (batch {levers['batch_size']} for training), "
+        "contenders interleaved in one process; threads each in a fresh process; seeds: one three-seed "
+        "experiment run serially vs in two one-thread worker processes (`runs.over_seeds(..., workers=2)`).",
+        "",
+        "| lever | setting | result |",
+        "|---|---|---|",
+    ]
+    for group, label in (
+        ("training_images_per_second", "training feed"),
+        ("prediction_images_per_second", "prediction batch"),
+        ("threads_images_per_second", "threads"),
+    ):
+        out += [f"| {label} | {name} | {rate:.0f} images/s |" for name, rate in levers[group].items()]
+    out += [f"| seeds in parallel | {name} | {r['seconds']:.1f} s |" for name, r in levers["seeds_in_parallel"].items()]
+    return [*out, ""]
+
+
 def markdown(results: dict) -> str:
     env = results["environment"]
     out = [
@@ -133,6 +155,8 @@ def markdown(results: dict) -> str:
             f"{h['matmul_gflops']} | **{h['fraction_of_matmul']:.1%}** |",
             "",
         ]
+    if "levers" in b:
+        out += _levers_table(b["levers"])
     if "course_runtime" in b:
         out += [
             "## Course runtime and memory",

@@ -296,20 +296,21 @@ def table(
     return pd.DataFrame(rows, columns=[c for c in ROW_COLUMNS if c in keys] + [c for c in keys if c not in ROW_COLUMNS])
 
 
-def over_seeds(experiment: Callable[[int], Any], seeds: Iterable[int]) -> list:
-    """Run ``experiment(seed)`` for every seed and collect what it returns, flat.
+def over_seeds(experiment: Callable[[int], Any], seeds: Iterable[int], *, workers: int = 1) -> list:
+    """Run ``experiment(seed)`` for every seed and collect what it returns, flat, in seed order.
 
     Each call starts from :func:`helpers.config.seed_everything` with its seed, so a comparison over
     seeds is as reproducible as one run. ``experiment`` returns a :class:`Run`, a row dict, or a list
     or ``{name: ...}`` dict of them (several variants trained with that seed); every row's ``seed``
     is set to the seed it ran with. The list is what :func:`table`, :func:`summarize` and
-    ``plots.plot_run_results`` take.
+    ``plots.plot_run_results`` take. ``workers=2`` trains two seeds at once in worker processes
+    (:func:`helpers.parallel.map_seeds`): faster on 2 cores where ``make bench`` measured it so.
     """
+    from helpers import parallel
+
     seeds = _validate.seeds(seeds, "seeds")
     collected = []
-    for seed in seeds:
-        config.seed_everything(seed)
-        result = experiment(seed)
+    for seed, result in zip(seeds, parallel.map_seeds(experiment, seeds, workers=workers)):
         if isinstance(result, Run) or (isinstance(result, Mapping) and "name" in result):
             result = [result]
         elif isinstance(result, Mapping):
