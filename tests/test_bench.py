@@ -82,6 +82,7 @@ def test_course_runtime_checks_each_notebook_against_its_budget():
     assert course_runtime.notebook_budget("full", "07_transfer_learning.ipynb") == 300
     assert course_runtime.notebook_budget("full", "09_hyperparameter_search.ipynb") == 600
     assert course_runtime.notebook_budget("smoke", "09_hyperparameter_search.ipynb") == 90
+    assert course_runtime.notebook_budget("smoke", "10_debugging_training.ipynb") == 60
     assert course_runtime.notebook_budget("smoke", "03_architecture.ipynb") is None
     runner_report = {
         "total_seconds": 700.0,
