@@ -10,7 +10,9 @@ Workers are joblib's ``loky`` processes: they start fresh (no TensorFlow state i
 experiment with ``cloudpickle`` (so a function defined in a notebook cell works) and stay alive
 between calls, so the import of TensorFlow is paid once per notebook, not per call. Each call is
 seeded with :func:`helpers.config.seed_everything`, exactly as a serial run is, so a seed gives the
-same numbers whichever worker runs it. Keras models in the results travel as ``.keras`` archives.
+same numbers whichever worker runs it, on every run. They can differ in the last digits from a serial
+run in a two-thread process: how TensorFlow splits a reduction depends on its thread count. Keras
+models in the results travel as ``.keras`` archives.
 """
 
 from __future__ import annotations
