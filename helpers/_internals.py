@@ -1,6 +1,6 @@
 """The one place where the course reaches into Keras' or KerasTuner's private state.
 
-Public APIs do not cover two things the course needs, so the helpers below touch private
+Public APIs do not cover three things the course needs, so the helpers below touch private
 attributes. Each says why. :data:`PRIVATE_API` lists every private name the course relies on,
 here and in :class:`helpers.resume.SafeBackupAndRestore` (which overrides
 ``keras.callbacks.BackupAndRestore``'s private save and load hooks to make backups atomic);
@@ -14,8 +14,9 @@ import os
 from pathlib import Path
 
 PRIVATE_API: dict[str, tuple[str, ...]] = {
-    # keras.Model.fit reads _initial_epoch, which BackupAndRestore sets when it restores a backup.
-    "keras.Model": ("_initial_epoch",),
+    # keras.Model.fit reads _initial_epoch, which BackupAndRestore sets when it restores a backup;
+    # _symbolic_build creates the training state before the first trace (build_training_state).
+    "keras.Model": ("_initial_epoch", "_symbolic_build"),
     # SafeBackupAndRestore replaces the two hooks and reads the state they use.
     "keras.callbacks.BackupAndRestore": (
         "_save_model",
@@ -71,3 +72,26 @@ def drop_stale_retries(oracle) -> None:
 
     done = kt.engine.trial.TrialStatus.COMPLETED
     oracle._retry_queue = [t for t in oracle._retry_queue if t not in oracle.trials or oracle.trials[t].status != done]
+
+
+def build_training_state(model) -> bool:
+    """Create ``model``'s optimizer, loss and metric variables now, eagerly; True if it could.
+
+    Keras 3 on TensorFlow (without a distribution strategy) creates them inside the first trace of
+    the train function. A ``tf.function`` that creates variables is traced twice, so every new
+    model paid for two traces of its training step: on 2 CPU cores about 2 s per model, which in
+    the smoke profile was the largest single cost of the course (``make bench``'s profile).
+    ``Model._symbolic_build`` (what Keras itself calls under a distribution strategy) builds that
+    state from symbolic shapes, so the step is traced once; the numbers trained are the same.
+    A model without a known input shape (a ``Sequential`` not yet called) is left to build lazily.
+    """
+    import numpy as np
+
+    if not getattr(model, "built", False) or not getattr(model, "inputs", None) or len(model.inputs) != 1:
+        return False
+    shape = tuple(model.inputs[0].shape[1:])
+    if any(d is None for d in shape):
+        return False
+    batch = (np.zeros((1, *shape), "float32"), np.zeros((1,), "int32"))
+    model._symbolic_build(data_batch=batch)
+    return True

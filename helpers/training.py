@@ -38,6 +38,7 @@ def compile_classifier(
             raise ValueError(f"Unknown optimizer {optimizer!r}. Choose one of {', '.join(OPTIMIZERS)}.")
         optimizer = OPTIMIZERS[optimizer](learning_rate)
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=list(metrics))
+    _internals.build_training_state(model)  # one trace of the training step instead of two
     return model
 
 

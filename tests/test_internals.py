@@ -61,3 +61,42 @@ def test_keras_download_dir_follows_keras_home(monkeypatch, tmp_path):
     monkeypatch.delattr(keras_config, "keras_home")
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "home"))
     assert _internals.keras_download_dir() == tmp_path / "home" / "models"
+
+
+def _count_train_traces(model, x, y):
+    """Fit two epochs and count how often Keras traced the training step (a Python call per trace)."""
+    traces = []
+    step = model.train_step
+    model.train_step = lambda data: traces.append(1) or step(data)
+    history = model.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    return len(traces), history.history["loss"]
+
+
+def test_compile_classifier_builds_the_training_state_so_the_step_is_traced_once():
+    import keras
+    import numpy as np
+
+    from helpers import config, models, training
+
+    x = np.random.default_rng(0).random((64, 8, 8, 1), dtype=np.float32)
+    y = np.arange(64) % 3
+    config.seed_everything(3)
+    lazy = models.simple_cnn((8, 8, 1), 3, filters=(4,))
+    lazy.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    lazy_traces, lazy_loss = _count_train_traces(lazy, x, y)
+    config.seed_everything(3)
+    built = training.compile_classifier(models.simple_cnn((8, 8, 1), 3, filters=(4,)))
+    assert built.optimizer.built  # before any fit
+    built_traces, built_loss = _count_train_traces(built, x, y)
+    assert lazy_traces == 2 and built_traces == 1  # variables created in a trace make TensorFlow trace twice
+    assert built_loss == lazy_loss  # the same numbers
+
+
+def test_build_training_state_leaves_a_model_without_input_shape_alone():
+    import keras
+
+    from helpers import _internals
+
+    model = keras.Sequential([keras.layers.Dense(2)])
+    model.compile("adam", "mse")
+    assert _internals.build_training_state(model) is False and not model.optimizer.built

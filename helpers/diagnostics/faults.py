@@ -72,7 +72,7 @@ import numpy as np
 import pandas as pd
 from keras import layers
 
-from helpers import _validate, config, evaluation
+from helpers import _internals, _validate, config, evaluation
 from helpers.data import Dataset
 
 __all__ = [
@@ -506,6 +506,7 @@ def _compile(model: keras.Model, setup: TrainingSetup) -> None:
     optimizer = keras.optimizers.Adam(setup.learning_rate, clipnorm=setup.clipnorm)
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=setup.from_logits)
     model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+    _internals.build_training_state(model)  # one trace of the training step instead of two
 
 
 def _base_layers(model: keras.Model) -> list:
