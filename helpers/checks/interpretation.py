@@ -282,7 +282,7 @@ def _parse_prediction(prediction):
     raise Hint(f"Predict 'similar', 'different', or a range (low, high) of rank correlations. Received {prediction!r}.")
 
 
-@exercise("Predict, then run: the saliency of a randomized model")
+@exercise("Predict, then run: an attribution map of a randomized model")
 def randomized_saliency_prediction(prediction, measured, *, method: str = "saliency") -> str:
     """Compare the learner's prediction (``"similar"``/``"different"`` or a range ``(low, high)``)
     with the measured rank correlation between the trained and the randomized model's maps.
