@@ -279,13 +279,10 @@ def test_a_mystery_case_hides_its_fault(base):
     assert len({case.reveal() for case in cases}) == 3
     for case in cases:
         assert case.setup.differences(faults.make(case.reveal(), base)) == {}
-        text = repr(case)
-        head, setup_text = text.split("case.setup = ")
-        assert head.replace(f"seed {case.seed}", "") == repr(cases[0]).split("case.setup = ")[0].replace(
-            f"seed {cases[0].seed}", ""
-        )
-        assert not any(name in setup_text for name in faults.FAULTS)
-        assert case.target == faults.DEFAULT_TARGET and "80%" in head
+        text = repr(case)  # what a notebook cell shows: the same for every draw, the seed aside
+        assert text.replace(f"seed {case.seed}", "") == repr(cases[0]).replace(f"seed {cases[0].seed}", "")
+        assert repr(case.setup) not in text  # its fields would give some faults away (learning_rate=...)
+        assert case.target == faults.DEFAULT_TARGET and "80%" in text
 
 
 def test_mystery_explains_bad_input(base):

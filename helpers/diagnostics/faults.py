@@ -1371,7 +1371,7 @@ class MysteryCase:
             f"Mystery {self.number} (seed {self.seed}): {spec.title}. {spec.story}\n"
             f"  It is one of: {', '.join(self.pool)}.\n"
             f"  Fix it so that the run reaches {self.target:.0%} validation accuracy.\n"
-            f"  case.setup = {self.setup!r}"
+            "  case.setup is the run: diagnose it with the tools before you read its fields."
         )
 
 
