@@ -22,21 +22,15 @@ import subprocess
 import sys
 import time
 
-from helpers import config, data, models, pipelines, recipes, runs, training
+from bench import throughput
+from helpers import config, data, pipelines, recipes, runs
 
 BATCH = 64
 
 
 def _model(ds, **compile_kwargs):
-    config.seed_everything()
-    model = models.simple_cnn(
-        ds.input_shape,
-        ds.num_classes,
-        filters=recipes.FAST.filters,
-        convs_per_block=recipes.FAST.convs_per_block,
-        head=recipes.FAST.head,
-    )
-    training.compile_classifier(model, learning_rate=1e-3)
+    """The throughput benchmark's model (no augmentation), recompiled with ``compile_kwargs`` if given."""
+    model = throughput._model(ds, with_augmentation=False)
     if compile_kwargs:
         model.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"], **compile_kwargs)
     return model

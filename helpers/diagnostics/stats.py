@@ -28,7 +28,7 @@ import pandas as pd
 
 from helpers import _validate
 from helpers.diagnostics.sanity import preserved_state
-from helpers.model_stats import _is_relu
+from helpers.model_stats import _check_model, _is_relu
 
 __all__ = ["TrainingStats", "dead_units", "STATISTICS", "HEALTHY_UPDATE_RATIO"]
 
@@ -52,21 +52,6 @@ def _outputs_relu(layer) -> bool:
 
 def _has_kernel(layer) -> bool:
     return getattr(layer, "kernel", None) is not None and not isinstance(layer, keras.Model)
-
-
-def _check_graph_model(model) -> keras.Model:
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"Expected a Keras model. Received: {type(model).__name__}")
-    try:
-        inputs = model.inputs
-    except (AttributeError, ValueError):
-        inputs = None
-    if not inputs:
-        raise ValueError(
-            f"Model {model.name!r} has no defined inputs. Build it from keras.Input(shape=...) (functional or "
-            "Sequential) so its layers' outputs can be tapped."
-        )
-    return model
 
 
 def _model_input(model):
@@ -164,7 +149,7 @@ class TrainingStats(keras.callbacks.Callback):
     # -- the Keras callback interface ------------------------------------------------------------
 
     def on_train_begin(self, logs=None):
-        model = _check_graph_model(self.model)
+        model = _check_model(self.model)
         self.steps, self._rows, self._step, self._before = [], [], 0, None
         self._layers = [layer for layer in model.layers if _has_kernel(layer)]
         if not self._layers:
@@ -309,7 +294,7 @@ def dead_units(model, x, *, training: bool = False, batch_size: int = 256) -> pd
             restored either way).
         batch_size: images per forward pass (default 256).
     """
-    _check_graph_model(model)
+    _check_model(model)
     training = _validate.boolean(training, "training")
     batch_size = _validate.positive_int(batch_size, "batch_size")
     x = np.asarray(x, dtype=np.float32)
