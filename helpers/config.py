@@ -30,6 +30,11 @@ DEFAULT_DATASET = "mnist5k"
 
 T = TypeVar("T")
 
+# The datasets on which the notebooks' outcome thresholds (accuracies, gains) were measured. On any
+# other dataset a notebook still runs every cell and asserts what holds for any data (it learns, it
+# beats chance); the thresholds measured on these it prints as "not checked on <name>".
+CALIBRATED_DATASETS = ("mnist5k",)
+
 # TensorFlow reads this once, when it is first imported; notebooks import helpers.config first, so
 # setting it here keeps TF's C++ log lines out of every notebook (a user's own value wins; set
 # TF_CPP_MIN_LOG_LEVEL=0 to see them all). "3" hides C++ ERROR lines too, because TF 2.21 prints two
@@ -39,8 +44,13 @@ T = TypeVar("T")
 # Processes the course starts (notebook kernels, tuner workers) inherit it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-# Paths. ROOT is the repository (the folder holding helpers/); COURSE_DATA_DIR moves the data.
-ROOT = Path(__file__).resolve().parent.parent
+# Paths. ROOT is the repository (the folder holding helpers/ and pyproject.toml) in a checkout
+# (`make setup`, `pip install -e .`). Installed from the repository instead (Colab's install cell),
+# helpers/ lives in site-packages, so the course keeps its data and outputs in ./cnn-course under the
+# working folder. COURSE_DATA_DIR moves the data.
+_PACKAGE_PARENT = Path(__file__).resolve().parent.parent
+IN_CHECKOUT = (_PACKAGE_PARENT / "pyproject.toml").is_file()
+ROOT = _PACKAGE_PARENT if IN_CHECKOUT else Path.cwd() / "cnn-course"
 DATA_DIR = Path(os.environ.get("COURSE_DATA_DIR", ROOT / "data")).resolve()
 CACHE_DIR = DATA_DIR / "cache"  # downloaded datasets (ignored by git)
 PRETRAINED_DIR = DATA_DIR / "pretrained"  # source models the course trains itself (ignored)
@@ -158,6 +168,11 @@ def setup(seed: int = DEFAULT_SEED, dataset: str = DEFAULT_DATASET, *, show: boo
     if show:
         print(info)
     return info
+
+
+def calibrated(dataset: str) -> bool:
+    """Whether the notebooks' measured outcome thresholds apply to ``dataset`` (see CALIBRATED_DATASETS)."""
+    return dataset in CALIBRATED_DATASETS
 
 
 def ensure_dir(path: Path) -> Path:

@@ -7,8 +7,29 @@ import importlib.metadata as md
 
 from packaging.requirements import Requirement
 
+from helpers import config
+
 DISTRIBUTION = "cnn-course"
 FIX = "Run `make setup` (or `pip install -e '.[test]'`) in the course folder, then restart the kernel."
+INSTALL_TAG = "install"  # the tag of each notebook's first code cell, the one install_cell() writes
+
+
+def install_cell(repository: str) -> str:
+    """The source of every notebook's first code cell: install the course where it is missing.
+
+    On Colab (or any Python without the course) ``helpers`` is not importable, so the cell installs the
+    package from ``repository`` with ``%pip``. Wherever the course is installed (``make setup``,
+    ``make lab``, ``make course``, the tests) it does nothing. It cannot import ``helpers`` itself, so
+    it lives here as text and ``tests/test_colab.py`` checks that every notebook holds exactly this.
+    """
+    return (
+        "# On Colab, or wherever the course is not installed, install it from its repository first\n"
+        "# (a no-op after `make setup`). If Colab then asks to restart the session, do so and run on.\n"
+        "import importlib.util\n"
+        "\n"
+        'if importlib.util.find_spec("helpers") is None:\n'
+        f'    %pip install --quiet "{DISTRIBUTION} @ git+{repository}"'
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,8 +65,15 @@ def requirements(extras: tuple[str, ...] = ("test",)) -> list[Requirement]:
     return out
 
 
-def check(extras: tuple[str, ...] = ("test",)) -> list[PackageStatus]:
-    """One :class:`PackageStatus` per requirement, with the installed version (None if missing)."""
+def check(extras: tuple[str, ...] | None = None) -> list[PackageStatus]:
+    """One :class:`PackageStatus` per requirement, with the installed version (None if missing).
+
+    Args:
+        extras: optional dependency groups to check too. Default: ``("test",)`` in a checkout, where
+            ``make setup`` installs them, and none where the course was installed without them (Colab).
+    """
+    if extras is None:
+        extras = ("test",) if config.IN_CHECKOUT else ()
     statuses = []
     for req in requirements(extras):
         try:

@@ -130,3 +130,8 @@ def test_display_path_is_relative_inside_the_repository_and_absolute_outside(tmp
     assert config.display_path(config.ROOT / "build" / "logs" / "run") == "build/logs/run"
     assert config.display_path(tmp_path / "logs") == (tmp_path / "logs").resolve().as_posix()
     assert config.display_path(config.ROOT) == "."
+
+
+def test_outcome_thresholds_are_calibrated_on_the_default_dataset_only():
+    assert config.calibrated(config.DEFAULT_DATASET)
+    assert not config.calibrated("folder:/some/photos") and not config.calibrated("cifar10")

@@ -33,7 +33,9 @@ def test_structure(path):
     cells = _cells(path)
     code = [c for c in cells if c["cell_type"] == "code"]
     markdown = " ".join(_src(c) for c in cells if c["cell_type"] == "markdown").lower()
-    assert "parameters" in code[0]["metadata"].get("tags", []), "the first code cell is the parameters cell"
+    assert "install" in code[0]["metadata"].get("tags", []), "the first code cell installs the course on Colab"
+    code = code[1:]  # tests/test_colab.py checks that cell
+    assert "parameters" in code[0]["metadata"].get("tags", []), "the parameters cell comes next"
     assert "config.profile()" in _src(code[0]), "parameters derive from the profile"
     assert "learning goals" in markdown and "why this matters" in markdown
     assert "takeaway" in markdown and "where to go next" in markdown
