@@ -170,6 +170,19 @@ def setup(seed: int = DEFAULT_SEED, dataset: str = DEFAULT_DATASET, *, show: boo
     return info
 
 
+def solutions_build() -> bool:
+    """Whether this is the solutions build (``COURSE_SOLUTIONS=1``, set by the tests and ``make course``).
+
+    There every exercise's solution cell runs, so the notebooks reach their outcome asserts on the
+    course's answers. Everywhere else a solution runs only when the learner asks for it
+    (``checks.use_solution``), so running a whole notebook never replaces the learner's work.
+    """
+    raw = os.environ.get("COURSE_SOLUTIONS", "").strip().lower()
+    if raw not in {"", "0", "1", "false", "true", "no", "yes"}:
+        raise ValueError(f"COURSE_SOLUTIONS must be 1 or 0. Received: COURSE_SOLUTIONS={raw!r}")
+    return raw in {"1", "true", "yes"}
+
+
 def calibrated(dataset: str) -> bool:
     """Whether the notebooks' measured outcome thresholds apply to ``dataset`` (see CALIBRATED_DATASETS)."""
     return dataset in CALIBRATED_DATASETS

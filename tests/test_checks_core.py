@@ -1,5 +1,9 @@
 """The self-check mechanism: pass and fail reports, learner errors, every exported check is an exercise."""
 
+import json
+
+import pytest
+
 from helpers import checks
 from helpers.checks import _core
 
@@ -33,5 +37,94 @@ def test_mechanism_reports_learner_exceptions():
 def test_every_exported_check_is_an_exercise():
     for name in checks.__all__:
         obj = getattr(checks, name)
-        if name not in {"CheckResult", "Hint", "exercise"}:
+        if name not in checks.MECHANISM:
             assert getattr(obj, "is_exercise_check", False), name
+
+
+# Statuses, the kernel's record of results, the grade file, solutions that keep the learner's work.
+
+
+@pytest.fixture
+def toy():
+    _core.reset()
+
+    @checks.exercise("Toy", reference=lambda factor=2: lambda x: factor * x)
+    def toy_exercise(fn):
+        _core.require(fn(2) == 4, "double it")
+
+    yield toy_exercise
+    _core.reset()
+
+
+def _body_is_ellipsis(x): ...
+
+
+def _body_is_pass(x):
+    """A docstring does not make it started."""
+    pass
+
+
+def test_statuses_tell_not_started_from_wrong_and_from_errors(toy):
+    assert toy(lambda x: 2 * x).status == "passed"
+    assert toy(lambda x: x).status == "not yet"
+    assert toy(stub).status == "not started"
+    assert toy(_body_is_ellipsis).status == "not started" and toy(_body_is_pass).status == "not started"
+    assert toy(lambda x: 1 / 0).status == "error"
+    assert toy(...).status == "not started"
+    with pytest.raises(ValueError, match="status must be one of"):
+        _core.CheckResult("t", True, "m", "not yet")
+
+
+def test_results_keep_the_latest_answer_per_exercise(toy):
+    toy(stub)
+    assert _core.results()["toy_exercise"].status == "not started"
+    toy(lambda x: 2 * x)
+    assert _core.results()["toy_exercise"].passed
+
+
+def test_every_check_is_appended_to_the_grade_file(toy, tmp_path, monkeypatch):
+    grades = tmp_path / "grades.jsonl"
+    monkeypatch.setenv(_core.GRADE_FILE_ENV, str(grades))
+    toy(stub)
+    toy(lambda x: 2 * x)
+    lines = [json.loads(line) for line in grades.read_text().splitlines()]
+    assert [(g["exercise"], g["status"]) for g in lines] == [
+        ("toy_exercise", "not started"),
+        ("toy_exercise", "passed"),
+    ]
+
+
+def test_a_solution_runs_only_in_the_solutions_build_or_when_asked(toy, monkeypatch, capsys):
+    monkeypatch.delenv("COURSE_SOLUTIONS", raising=False)
+    assert not _core.run_solution("toy_exercise") and "is kept" in capsys.readouterr().out
+    monkeypatch.setenv("COURSE_SOLUTIONS", "1")
+    assert _core.run_solution("toy_exercise")
+    monkeypatch.setenv("COURSE_SOLUTIONS", "0")
+    _core.use_solution("toy_exercise")
+    assert _core.run_solution("toy_exercise") and "replaces your answer" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="No exercise named 'nope'"):
+        _core.run_solution("nope")
+    monkeypatch.setenv("COURSE_SOLUTIONS", "maybe")
+    with pytest.raises(ValueError, match="COURSE_SOLUTIONS must be 1 or 0"):
+        _core.run_solution("toy_exercise")
+
+
+def test_answer_uses_the_reference_until_the_learner_passes(toy, capsys):
+    def mine(x):
+        return 2 * x
+
+    assert _core.answer("toy_exercise", mine)(5) == 10 and _core.answer("toy_exercise", mine) is not mine
+    assert "not checked yet: the cells below use the course's reference" in capsys.readouterr().out
+    toy(stub)
+    assert _core.answer("toy_exercise", stub, 3)(5) == 15 and "not started" in capsys.readouterr().out
+    toy(mine)
+    assert _core.answer("toy_exercise", mine) is mine
+    with pytest.raises(ValueError, match="has no reference answer"):
+        _core.answer("conv2d_nope", mine)
+
+
+def test_progress_lists_each_exercise_with_its_status(toy, capsys):
+    toy(lambda x: 2 * x)
+    rows = _core.progress(["toy_exercise", "conv2d"])
+    assert rows == [("toy_exercise", "passed"), ("conv2d", "not run yet")]
+    assert "1 of 2 exercises pass." in capsys.readouterr().out

@@ -6,7 +6,10 @@ defined. The mechanism itself is in :mod:`helpers.checks._core`.
 """
 
 from helpers._reexport import reexport, submodules
-from helpers.checks._core import CheckResult, Hint, exercise
+from helpers.checks._core import CheckResult, Hint, answer, exercise, progress, results, run_solution, use_solution
 
+# The mechanism (see _core): a check's result, hints, and the calls a notebook makes around its exercises.
+__all__ = ["CheckResult", "Hint", "answer", "exercise", "progress", "results", "run_solution", "use_solution"]
+MECHANISM = tuple(__all__)
 _MODULES = submodules(__name__, __path__)
-__all__ = ["CheckResult", "Hint", "exercise", *reexport(globals(), _MODULES, "check")]
+__all__ += reexport(globals(), _MODULES, "check")

@@ -4,41 +4,68 @@ A check is a function decorated with :func:`exercise`. Inside it, :class:`Hint` 
 any other error raised by the learner's code is reported too, never swallowed silently. The check
 prints one line (a pass message, or what is wrong and how to fix it) and returns a
 :class:`CheckResult` that is truthy only on success, so a solution cell can ``assert`` it.
+
+Every result is also remembered for this kernel (:func:`results`, shown by :func:`progress`) and,
+when ``make grade`` runs a submission, appended to the file named by ``COURSE_GRADE_FILE``.
+A solution cell runs only in the solutions build or when the learner asks (:func:`run_solution`,
+:func:`use_solution`), so running a whole notebook never replaces the learner's answer.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import functools
+import inspect
+import json
+import os
+import textwrap
 import traceback
 from collections.abc import Callable
 
 import numpy as np
 
-from helpers import _validate
+from helpers import _validate, config
 
 PASS = "\u2705"
 FAIL = "\u274c"
+STATUSES = ("passed", "not yet", "not started", "error")
+GRADE_FILE_ENV = "COURSE_GRADE_FILE"
 
 
 class Hint(Exception):
     """Raised inside a check with a message that tells the learner what to change."""
 
 
+class NotStarted(Hint):
+    """Raised inside a check when the answer is still the stub (``...``)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class CheckResult:
-    """The outcome of one self-check: truthy when it passed, with the message shown."""
+    """The outcome of one self-check: truthy when it passed, with the message shown.
+
+    ``status`` is one of :data:`STATUSES`: ``not started`` (the stub is untouched), ``not yet`` (a
+    wrong answer, with a hint) or ``error`` (the learner's code raised).
+    """
 
     title: str
     passed: bool
     message: str
+    status: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.status:
+            object.__setattr__(self, "status", "passed" if self.passed else "not yet")
+        if self.status not in STATUSES or (self.status == "passed") != self.passed:
+            raise ValueError(f"status must be one of {STATUSES} and agree with passed. Received: {self.status!r}")
 
     def __bool__(self) -> bool:
         return self.passed
 
     def __str__(self) -> str:
-        mark, verdict = (PASS, "passed") if self.passed else (FAIL, "not yet")
-        return f"{mark} {self.title}: {verdict}. {self.message}"
+        mark = PASS if self.passed else FAIL
+        return f"{mark} {self.title}: {self.status}. {self.message}"
 
     def _ipython_display_(self) -> None:
         """Already printed when the check ran; show nothing twice in a notebook."""
@@ -47,35 +74,173 @@ class CheckResult:
 NOT_STARTED = "Not started yet: replace the `...` / `raise NotImplementedError` in the exercise cell with your code."
 
 
-def exercise(title: str) -> Callable:
-    """Turn ``fn`` (which raises :class:`Hint` on a wrong answer) into a printing self-check."""
+# What the checks of this kernel answered, by exercise name (the check's name), and which solutions
+# the learner asked to run.
+_RESULTS: dict[str, CheckResult] = {}
+_TITLES: dict[str, str] = {}
+_REFERENCES: dict[str, Callable] = {}
+_SOLUTIONS_WANTED: set[str] = set()
+
+
+def exercise(title: str, reference: Callable | None = None) -> Callable:
+    """Turn ``fn`` (which raises :class:`Hint` on a wrong answer) into a printing self-check.
+
+    Args:
+        title: what the learner sees in each result line.
+        reference: builds the course's own answer (from the same context the notebook passes to
+            :func:`answer`), for the cells after the exercise while the learner's answer does not pass.
+    """
 
     def decorate(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def check(*args, **kwargs) -> CheckResult:
+            untouched = any(_untouched(a) for a in (*args, *kwargs.values()))
             try:
                 praise = fn(*args, **kwargs)
-            except Hint as hint:
-                result = CheckResult(title, False, str(hint))
+            except Hint as hint:  # a stub gets the check's own hint, reported as not started
+                started = not (untouched or isinstance(hint, NotStarted))
+                result = CheckResult(title, False, str(hint), "not yet" if started else "not started")
             except NotImplementedError:
-                result = CheckResult(title, False, NOT_STARTED)
+                result = CheckResult(title, False, NOT_STARTED, "not started")
             except Exception as exc:  # noqa: BLE001 - the learner's code may raise anything
                 where = traceback.extract_tb(exc.__traceback__)[-1]
-                result = CheckResult(
-                    title,
-                    False,
+                message = (
                     f"Your code raised {type(exc).__name__}: {exc} (line {where.lineno} of {where.name}). "
-                    "Fix that error first.",
+                    "Fix that error first."
+                )
+                result = CheckResult(
+                    title, False, NOT_STARTED if untouched else message, "not started" if untouched else "error"
                 )
             else:
                 result = CheckResult(title, True, praise or "Well done.")
             print(result)
+            _record(fn.__name__, result)
             return result
 
         check.is_exercise_check = True
+        _TITLES[fn.__name__] = title
+        if reference is not None:
+            _REFERENCES[fn.__name__] = reference
         return check
 
     return decorate
+
+
+def _untouched(answer) -> bool:
+    """Whether ``answer`` is still an exercise stub: ``...``, a dict of ``...``, or a function whose
+    body is only ``...`` / ``pass`` (a docstring and comments allowed)."""
+    if answer is Ellipsis:
+        return True
+    if isinstance(answer, dict):
+        return bool(answer) and all(v is Ellipsis for v in answer.values())
+    if inspect.isfunction(answer):
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(answer)))
+        except (OSError, TypeError, SyntaxError):
+            return False
+        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.FunctionDef) else None
+        if not body:
+            return False
+        if isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and len(body) > 1:
+            body = body[1:]  # a docstring
+        return all(
+            isinstance(stmt, ast.Pass)
+            or (isinstance(stmt, ast.Expr) and getattr(stmt.value, "value", None) is Ellipsis)
+            for stmt in body
+        )
+    return False
+
+
+def _record(name: str, result: CheckResult) -> None:
+    _RESULTS[name] = result
+    path = os.environ.get(GRADE_FILE_ENV)
+    if path:  # make grade: one JSON line per check, read back after the notebook ran
+        line = {"exercise": name, "title": result.title, "status": result.status, "message": result.message}
+        line["with_solution"] = name in _SOLUTIONS_WANTED
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(line) + "\n")
+
+
+def results() -> dict[str, CheckResult]:
+    """The latest result of every exercise checked in this kernel, by exercise name."""
+    return dict(_RESULTS)
+
+
+def reset() -> None:
+    """Forget every result and solution request of this kernel (tests; a fresh start)."""
+    _RESULTS.clear()
+    _SOLUTIONS_WANTED.clear()
+
+
+def use_solution(name: str) -> None:
+    """Ask for the course's solution of exercise ``name``: its solution cell runs the next time you run it.
+
+    Your exercise cell stays as you wrote it; run it again to get your own answer back.
+    """
+    if name not in _TITLES:
+        raise ValueError(f"No exercise named {name!r}. Known: {', '.join(sorted(_TITLES))}")
+    _SOLUTIONS_WANTED.add(name)
+
+
+def run_solution(name: str) -> bool:
+    """Whether the solution cell of exercise ``name`` should run; says what it does either way.
+
+    True in the solutions build (``COURSE_SOLUTIONS=1``) and after :func:`use_solution`; otherwise
+    the learner's answer is kept and the course's one is only shown (expand the collapsed cell).
+    """
+    if name not in _TITLES:
+        raise ValueError(f"No exercise named {name!r}. Known: {', '.join(sorted(_TITLES))}")
+    if config.solutions_build():
+        return True
+    if name in _SOLUTIONS_WANTED:
+        print(f"Running the course's solution of {name!r}: it replaces your answer in this kernel.")
+        return True
+    print(
+        f"Your answer to {name!r} is kept: this solution did not run. Expand the cell to read it, or run "
+        f'checks.use_solution("{name}") and then this cell to use it.'
+    )
+    return False
+
+
+def answer(name: str, value, *context):
+    """The learner's ``value`` for exercise ``name`` if its check passed, else the course's reference.
+
+    Cells after an exercise that need its answer call this, so a notebook runs to the end (and
+    teaches its lesson) whether or not the exercise is done, and never on a wrong answer; it says
+    which answer the cells below use. ``context`` is what the reference is built from (e.g. the dataset).
+    """
+    if name not in _REFERENCES:
+        raise ValueError(
+            f"Exercise {name!r} has no reference answer. Exercises with one: {', '.join(sorted(_REFERENCES))}"
+        )
+    result = _RESULTS.get(name)
+    if result is not None and result.passed:
+        return value
+    state = "not checked yet" if result is None else result.status
+    print(f"Your answer to {name!r} is {state}: the cells below use the course's reference answer.")
+    return _REFERENCES[name](*context)
+
+
+def progress(names: list[str] | None = None) -> list[tuple[str, str]]:
+    """Show which exercises pass in this kernel: one line each, in notebook order if ``names`` is given.
+
+    Args:
+        names: the exercises to list (default: every exercise checked so far). ``coursework.exercises``
+            lists a notebook's own.
+    """
+    names = list(names) if names is not None else list(_RESULTS)
+    rows = []
+    for name in names:
+        result = _RESULTS.get(name)
+        status = "not run yet" if result is None else result.status
+        if result is not None and result.passed and name in _SOLUTIONS_WANTED:
+            status = "passed (with the course's solution)"
+        rows.append((name, status))
+    done = sum(1 for _, s in rows if s == "passed")
+    for name, status in rows:
+        print(f"{PASS if status == 'passed' else '  '} {_TITLES.get(name, name)} ({name}): {status}")
+    print(f"{done} of {len(rows)} exercises pass.")
+    return rows
 
 
 # Small assertions that produce learner-friendly hints.
@@ -93,8 +258,10 @@ def require_callable(fn, name: str) -> None:
 
 def require_array(value, shape: tuple | None = None, what: str = "Your result") -> np.ndarray:
     """Convert ``value`` to an array, with hints for ``None`` (a missing ``return``) and bad shapes."""
-    if value is None or value is Ellipsis:
-        raise Hint(f"{what} is {value!r}. Did you forget to `return` it, or leave the `...` in place?")
+    if value is Ellipsis:
+        raise NotStarted(f"{what} is still `...`: replace it with your code.")
+    if value is None:
+        raise Hint(f"{what} is None. Did you forget to `return` it, or leave the `...` in place?")
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -120,7 +287,9 @@ def require_answers(answers, keys) -> dict:
 
 def require_int(value, expected: int, what: str, hint: str = "") -> None:
     """Compare a whole number, with the difference and a hint when it is off."""
-    if value is None or value is Ellipsis:
+    if value is Ellipsis:
+        raise NotStarted(f"{what}: replace the `...` with a number.")
+    if value is None:
         raise Hint(f"{what}: replace the `...` with a number.")
     if not _validate.is_int(value):
         raise Hint(f"{what} must be a whole number. Received {value!r}.")
