@@ -36,16 +36,23 @@ KINDS = ("compute", "predict", "find-the-bug", "design")  # tag a kind as "kind:
 GRADE_STATUSES = ("passed", "not yet", "error")
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUDENT_STUB = 'print("This version of the course has no solutions: your teacher has them.")'
-_CHECK_CALL = re.compile(r"^\s*checks\.(\w+)\(", re.M)
+_CHECK_CALL = re.compile(r"\s*checks\.(\w+)\(")
 
 
 @dataclasses.dataclass(frozen=True)
 class Exercise:
-    """One exercise of a notebook: its check's name (the exercise's id), kind and cell index."""
+    """One exercise of a notebook: its check's name (the exercise's id), kind, and its cells' indices.
+
+    ``cell`` is the learner's cell, ``check`` the cell calling ``checks.<name>(...)`` and ``solution``
+    the collapsed solution right after it. The check follows the learner's cell at once, except in a
+    *predict, then run* exercise, where the cells that run the experiment come in between.
+    """
 
     name: str
     kind: str
     cell: int
+    check: int
+    solution: int
 
 
 def _read(path: Path):
@@ -59,21 +66,29 @@ def _tags(cell) -> list[str]:
 
 
 def exercises(notebook) -> list[Exercise]:
-    """The exercises of ``notebook`` (a path or a NotebookNode), in order."""
+    """The exercises of ``notebook`` (a path or a NotebookNode), in order; a malformed one is an error."""
     nb = _read(Path(notebook)) if isinstance(notebook, (str, Path)) else notebook
     out = []
     for i, cell in enumerate(nb.cells):
         if EXERCISE_TAG not in _tags(cell):
             continue
-        following = "".join(nb.cells[i + 1].source) if i + 1 < len(nb.cells) else ""
-        match = _CHECK_CALL.search(following)
-        if match is None:
-            raise ValueError(f"cell {i} is tagged {EXERCISE_TAG!r} but the next cell calls no checks.<name>(...)")
         kinds = [t.split(":", 1)[1] for t in _tags(cell) if t.startswith("kind:")]
         kind = kinds[0] if kinds else "compute"
         if kind not in KINDS:
             raise ValueError(f"cell {i} has kind {kind!r}; known kinds: {', '.join(KINDS)}")
-        out.append(Exercise(match.group(1), kind, i))
+        later = range(i + 1, len(nb.cells)) if kind == "predict" else range(i + 1, min(i + 2, len(nb.cells)))
+        check = next(
+            (j for j in later if nb.cells[j].cell_type == "code" and _CHECK_CALL.match(nb.cells[j].source)), None
+        )
+        if check is None:
+            where = "a later cell" if kind == "predict" else "the next cell"
+            raise ValueError(f"cell {i} is tagged {EXERCISE_TAG!r} but {where} calls no checks.<name>(...)")
+        solution = check + 1
+        if solution >= len(nb.cells) or SOLUTION_TAG not in _tags(nb.cells[solution]):
+            raise ValueError(
+                f"cell {solution} should be the solution (tagged {SOLUTION_TAG!r}) of the exercise in cell {i}"
+            )
+        out.append(Exercise(_CHECK_CALL.match(nb.cells[check].source).group(1), kind, i, check, solution))
     return out
 
 
@@ -123,10 +138,7 @@ def complete_submission(nb):
 
     nb = copy.deepcopy(nb)
     for ex in exercises(nb):
-        solution = nb.cells[ex.cell + 2]
-        if SOLUTION_TAG not in _tags(solution):
-            raise ValueError(f"cell {ex.cell + 2} should be the solution of {ex.name!r}")
-        body = solution_body(solution)
+        body = solution_body(nb.cells[ex.solution])
         body = "\n".join(line for line in body.split("\n") if not re.match(rf"\s*assert checks\.{ex.name}\(", line))
         nb.cells[ex.cell].source = body.strip("\n")
     return nb

@@ -51,7 +51,7 @@ def _course_notebook(path, stub=STUB, solution=SOLUTION, solution_metadata=True,
 
 def test_exercises_lists_each_exercise_with_its_kind(tmp_path):
     path = _course_notebook(tmp_path / "01_toy.ipynb", kind="predict")
-    assert coursework.exercises(path) == [coursework.Exercise("double", "predict", 2)]
+    assert coursework.exercises(path) == [coursework.Exercise("double", "predict", 2, 3, 4)]
     with pytest.raises(ValueError, match="known kinds"):
         coursework.exercises(_course_notebook(tmp_path / "02_toy.ipynb", kind="guess"))
 
