@@ -8,7 +8,8 @@ Every dataset comes back as the same :class:`Dataset`: float32 images shaped ``(
 * ``digits`` (offline): scikit-learn's 1,797 8x8 handwritten digits (another collection).
 * ``mnist``, ``fashion_mnist``, ``cifar10`` (online): downloaded once into ``data/cache`` and
   checksummed (see :mod:`helpers.downloads`).
-* ``folder:PATH``: your own images, one sub-folder per class.
+* ``folder:PATH``: your own images, one sub-folder per class, at their own size when they all
+  share one (else decoded at 64x64).
 
 tf.data pipelines over a dataset's arrays are in :mod:`helpers.pipelines`.
 """
@@ -302,7 +303,30 @@ def _load_cifar10(cache_dir):
     return (*out, CIFAR10_NAMES, "CIFAR-10: 60,000 32x32 colour photos, 10 classes (downloaded)", 255.0)
 
 
-def _load_folder(path_str: str, image_size=(64, 64), color_mode: str = "rgb"):
+FOLDER_IMAGE_SIZE = (64, 64)  # the decode size of a folder whose images differ in size
+
+
+def _common_image_size(files: list[Path]) -> tuple[int, int] | None:
+    """``(height, width)`` shared by every image in ``files``, or None if they differ (or one is unreadable).
+
+    Reads only each file's header (Pillow, which matplotlib already requires), so it is cheap even
+    for large photos; an unreadable file is left for the decoder to report.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    sizes = set()
+    for f in files:
+        try:
+            with Image.open(f) as img:
+                sizes.add((img.height, img.width))
+        except (OSError, UnidentifiedImageError):
+            return None
+        if len(sizes) > 1:
+            return None
+    return sizes.pop() if sizes else None
+
+
+def _load_folder(path_str: str, image_size=None, color_mode: str = "rgb"):
     import keras
     import tensorflow as tf
 
@@ -316,6 +340,8 @@ def _load_folder(path_str: str, image_size=(64, 64), color_mode: str = "rgb"):
             f"folder:{path_str} needs at least two class sub-folders with images "
             f"({', '.join(IMAGE_EXTENSIONS)}); found {len(classes)} sub-folders and {len(files)} images."
         )
+    if image_size is None:
+        image_size = _common_image_size(files) or FOLDER_IMAGE_SIZE
     try:
         ds = keras.utils.image_dataset_from_directory(
             path,
@@ -367,6 +393,67 @@ def available() -> dict[str, str]:
     return out
 
 
+def _read_source(name, image_size, cache_dir):
+    """The source's raw arrays: ``(x, y, x_test or None, y_test or None, names, description, max_value)``."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a dataset name string. Known: {', '.join(available())}")
+    if name.startswith("folder:"):
+        return _load_folder(name[len("folder:") :], tuple(image_size) if image_size else None)
+    if name in _SOURCES:
+        return _SOURCES[name](cache_dir)
+    raise ValueError(
+        f"Unknown dataset {name!r}. Known datasets: {', '.join(available())}. Offline you can use {', '.join(OFFLINE)}."
+    )
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class RawImages:
+    """Every image of a dataset as its source stores it: before any split, scaling or shuffling.
+
+    ``x`` holds the pixel values as stored (0..``max_value``), shaped ``(N, H, W, C)``, in the
+    source's order (``mnist5k`` and ``folder:`` datasets come sorted by label); ``y`` the class ids.
+    """
+
+    name: str
+    x: np.ndarray
+    y: np.ndarray
+    class_names: tuple[str, ...]
+    max_value: float
+    description: str
+
+    @property
+    def sorted_by_label(self) -> bool:
+        """Whether the labels never decrease: a cut in stored order then leaves classes out."""
+        return bool(np.all(np.diff(self.y) >= 0))
+
+    def __repr__(self) -> str:
+        return (
+            f"RawImages {self.name!r}: {len(self.x)} images {tuple(self.x.shape[1:])}, "
+            f"{len(self.class_names)} classes, pixel values 0..{self.max_value:g}, "
+            f"{'sorted' if self.sorted_by_label else 'not sorted'} by label"
+        )
+
+
+def load_raw(
+    name: str = config.DEFAULT_DATASET, *, image_size: tuple[int, int] | None = None, cache_dir: Path | None = None
+) -> RawImages:
+    """All of a dataset's images and labels before :func:`load` splits and scales them.
+
+    ``02_data_preparation`` inspects these and splits them by hand. A source with an official test
+    set (the downloaded ones) gives its training images first, then its test images.
+
+    Args:
+        name: a dataset name, as for :func:`load`.
+        image_size: for ``folder:`` only, the decode size (as for :func:`load`).
+        cache_dir: where downloads are kept (default ``data/cache``).
+    """
+    x, y, x_te, y_te, names, desc, max_value = _read_source(name, image_size, cache_dir)
+    if x_te is not None:
+        x, y = np.concatenate([x, x_te]), np.concatenate([y, y_te])
+    y = validate_labels(y, num_classes=len(names), n=len(x))
+    return RawImages(name, validate_images(x), y, tuple(names), float(max_value), desc)
+
+
 def load(
     name: str = config.DEFAULT_DATASET,
     *,
@@ -390,7 +477,7 @@ def load(
         train_size: keep only this many training examples (stratified), e.g. for few-label
             experiments or the smoke profile. Validation and test sets stay whole.
         image_size: resize all images to ``(height, width)``. For ``folder:`` it is the decode
-            size (default 64x64).
+            size; by default the images' own size when they all share one, else 64x64.
         scale: divide pixels by their maximum so they lie in ``[0, 1]`` (default True).
         cache_dir: where downloads are kept (default ``data/cache``).
     """
@@ -403,17 +490,9 @@ def load(
             f"val_fraction + test_fraction must leave data for training. Received: "
             f"val_fraction={val_fraction}, test_fraction={test_fraction}"
         )
+    x, y, x_te, y_te, names, desc, max_value = _read_source(name, image_size, cache_dir)
     if name.startswith("folder:"):
-        size = tuple(image_size) if image_size else (64, 64)
-        x, y, x_te, y_te, names, desc, max_value = _load_folder(name[len("folder:") :], size)
-        image_size = None
-    elif name in _SOURCES:
-        x, y, x_te, y_te, names, desc, max_value = _SOURCES[name](cache_dir)
-    else:
-        raise ValueError(
-            f"Unknown dataset {name!r}. Known datasets: {', '.join(available())}. "
-            f"Offline you can use {', '.join(OFFLINE)}."
-        )
+        image_size = None  # decoded at that size already
 
     y = validate_labels(y, num_classes=len(names), n=len(x))
     if x_te is None:

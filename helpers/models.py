@@ -17,6 +17,7 @@ from keras import layers
 from helpers import _validate
 
 HEADS = ("flatten", "gap")
+LENET5_MIN_SIZE = 28  # C1 (same) -> S2 -> C3 (5x5, valid) -> S4 -> C5 (5x5, valid) leaves C5 at least 1x1
 
 
 def _check_shape_and_classes(input_shape, num_classes) -> tuple[int, int, int]:
@@ -58,9 +59,10 @@ def lenet5(
     """
     input_shape = _check_shape_and_classes(input_shape, num_classes)
     _validate.one_of(pooling, "pooling", ("avg", "max"))
-    if min(input_shape[:2]) < 20:
+    if min(input_shape[:2]) < LENET5_MIN_SIZE:
         raise ValueError(
-            f"LeNet-5 needs images of at least 20x20 pixels. Received: input_shape={input_shape}. "
+            f"LeNet-5 needs images of at least {LENET5_MIN_SIZE}x{LENET5_MIN_SIZE} pixels. "
+            f"Received: input_shape={input_shape}. "
             "Resize them first, e.g. helpers.data.load('digits', image_size=(28, 28))."
         )
     pool = layers.AveragePooling2D if pooling == "avg" else layers.MaxPooling2D

@@ -144,6 +144,41 @@ def test_normalizer_check_fails_with_a_hint(raw, make, hint):
     assert not result and hint in result.message, result.message
 
 
+@pytest.fixture(scope="module")
+def colour():
+    """Raw 0..255 colour images, 12x10, 5 classes, with channels of different brightness."""
+    rng = np.random.default_rng(0)
+
+    def split(n):
+        x = rng.uniform(0, 255, size=(n, 12, 10, 3)) * np.array([0.2, 0.6, 1.0])
+        return x.astype(np.float32), rng.integers(0, 5, size=n).astype(np.int32)
+
+    parts = [split(n) for n in (200, 40, 60)]
+    arrays = [a for pair in parts for a in pair]
+    return data.Dataset("colour", *arrays, class_names=tuple("abcde"), description="toy colour images")
+
+
+def test_normalizer_check_accepts_per_channel_statistics_of_colour_images(colour):
+    result = checks.normalizer_from_training_split(adapted(colour.x_train), colour)
+    assert result and "come from the training split" in result.message
+    assert checks.normalizer_from_training_split(adapted(colour.x_train, axis=None), colour)
+
+
+@pytest.mark.parametrize(
+    ("make", "hint"),
+    [
+        (lambda c: adapted(np.concatenate([c.x_train, c.x_val, c.x_test])), "adapted on all three splits"),
+        (lambda c: adapted(c.x_test), "adapted on the test split"),
+        (lambda c: adapted(c.x_train / 255), "255 times off"),
+        (lambda c: adapted(c.x_train, axis=(1, 2)), "one per channel (3 here)"),
+        (lambda c: adapted(c.x_train[:20]), "do not match the training split"),
+    ],
+)
+def test_normalizer_check_fails_on_colour_images_with_a_hint(colour, make, hint):
+    result = checks.normalizer_from_training_split(make(colour), colour)
+    assert not result and hint in result.message, result.message
+
+
 def test_normalizer_check_spots_a_built_but_unadapted_layer(raw):
     layer = keras.layers.Normalization()
     layer.build((None, 28, 28, 1))
@@ -256,3 +291,73 @@ def test_digit_augmentation_check_passes():
     assert checks.digit_augmentation(
         keras.Sequential([L.RandomZoom(0.1, fill_mode="constant"), augment.RandomStrokeWidth(0.5)])
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# Reference answers: what the cells after an exercise use while the learner's answer does not pass.
+
+
+def split_stub(x, y, seed=42):
+    # YOUR CODE HERE: first take 20 % for test, then 1/8 of the rest (10 % of all) for validation.
+    raise NotImplementedError
+
+
+def digits_stub(flat):
+    # YOUR CODE HERE: reshape to (N, 8, 8, 1), scale to [0, 1], resize to 28x28, float32.
+    ...
+
+
+@pytest.fixture
+def fresh_kernel():
+    from helpers.checks import _core
+
+    _core.reset()
+    yield _core
+    _core.reset()
+
+
+@pytest.mark.parametrize(("name", "stub_answer"), [("split_three_ways", split_stub), ("digits_for_mnist_model", digits_stub)])
+def test_the_function_references_pass_and_replace_the_untouched_stub(fresh_kernel, name, stub_answer):
+    check = getattr(checks, name)
+    reference = fresh_kernel.answer(name, stub_answer)  # not checked yet: the reference
+    assert reference is not stub_answer and check(reference)
+    fresh_kernel.reset()
+    assert check(stub_answer).status == "not started"
+    assert fresh_kernel.answer(name, stub_answer) is reference
+
+
+def test_the_split_reference_is_the_solutions_split(fresh_kernel):
+    """The solution's split is data.load's (test above); the reference must be the same split."""
+    y = np.repeat(np.arange(10), 50)
+    x = np.arange(len(y), dtype=np.float32).reshape(-1, 1, 1, 1)
+    split = fresh_kernel.answer("split_three_ways", split_stub)
+    for got, expected in zip(split(x, y, seed=3), good_split(x, y, seed=3)):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_the_split_reference_keeps_every_class_of_colour_data(fresh_kernel, colour):
+    x, y = np.concatenate([colour.x_train, colour.x_val]), np.sort(np.concatenate([colour.y_train, colour.y_val]))
+    parts = fresh_kernel.answer("split_three_ways", split_stub)(x, y, seed=1)
+    assert [len(p) for p in parts[::2]] == [168, 24, 48]
+    assert all(set(np.unique(labels)) == set(range(5)) for labels in parts[1::2])
+
+
+@pytest.mark.parametrize("dataset", ["raw", "colour"])
+def test_the_normalizer_reference_passes_and_replaces_the_untouched_stub(fresh_kernel, dataset, request):
+    split = request.getfixturevalue(dataset)
+    stub_layer = keras.layers.Normalization()  # the exercise cell, untouched
+    assert checks.normalizer_from_training_split(stub_layer, split).status == "not started"
+    reference = fresh_kernel.answer("normalizer_from_training_split", stub_layer, split)
+    assert isinstance(reference, keras.layers.Normalization) and reference is not stub_layer
+    assert checks.normalizer_from_training_split(reference, split)
+    assert np.size(reference.mean) == split.x_train.shape[-1]  # one mean per channel
+
+
+def test_an_adapted_layer_is_the_learners_answer_once_it_passes(fresh_kernel, raw):
+    mine = adapted(raw.x_train)
+    assert checks.normalizer_from_training_split(mine, raw)
+    assert fresh_kernel.answer("normalizer_from_training_split", mine, raw) is mine
+
+
+def test_the_untouched_augmenter_stub_is_not_started():
+    assert checks.digit_augmentation(...).status == "not started"

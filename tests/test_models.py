@@ -27,8 +27,11 @@ def test_lenet5_variants_and_limits():
     relu = models.lenet5(activation="relu", pooling="max")
     assert isinstance(relu.get_layer("S4"), keras.layers.MaxPooling2D)
     assert models.lenet5((32, 32, 3), 5).output_shape == (None, 5)
-    with pytest.raises(ValueError, match="at least 20x20"):
+    with pytest.raises(ValueError, match="at least 28x28"):
         models.lenet5((8, 8, 1))
+    with pytest.raises(ValueError, match="at least 28x28"):  # C5 would get 4x4 maps for its 5x5 kernels
+        models.lenet5((27, 40, 3))
+    assert models.lenet5((28, 36, 3), 5).get_layer("C5").output.shape[1:3] == (1, 3)
     with pytest.raises(ValueError, match="pooling must be"):
         models.lenet5(pooling="min")
 

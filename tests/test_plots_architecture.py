@@ -55,6 +55,19 @@ def test_plot_receptive_fields_with_and_without_image(cnn):
         plots.plot_receptive_fields(table, np.zeros((2, 28, 28)))
 
 
+def test_plot_receptive_fields_on_a_colour_image_of_another_size():
+    colour = models.simple_cnn((32, 24, 3), 5, filters=(8, 16), convs_per_block=1, head="gap", dense_units=16)
+    table = model_stats.receptive_fields(colour)
+    image = np.random.default_rng(0).random((32, 24, 3))
+    fig = plots.plot_receptive_fields(table, image)
+    shown = fig.axes[1].get_images()[0].get_array()
+    assert shown.shape == (32, 24, 3) and 0 <= shown.min() and shown.max() <= 1  # drawn in colour
+    assert len(fig.axes[1].patches) == 2
+    assert "image: 32 px" in [t.get_text() for t in fig.axes[0].texts]  # the larger side
+    with pytest.raises(ValueError, match="one colour image"):
+        plots.plot_receptive_fields(table, np.zeros((32, 24, 4)))
+
+
 def test_plot_tradeoff_and_parameter_split(cnn):
     flat = models.simple_cnn(filters=(8, 16), convs_per_block=1, head="flatten", dense_units=16)
     table = model_stats.compare_models(

@@ -62,6 +62,19 @@ def test_feature_maps_and_filters():
         plots.plot_filters(model, "S2")
 
 
+def test_colour_images_and_their_first_layer_filters_are_drawn_in_colour():
+    x = np.random.default_rng(0).random((5, 12, 10, 3))  # non-square colour images, 5 classes
+    fig = plots.show_images(x, np.arange(5), list("abcde"), n=5)
+    shown = [ax.get_images()[0].get_array() for ax in fig.axes if ax.get_images()]
+    assert len(shown) == 5 and all(img.shape == (12, 10, 3) for img in shown)
+    model = models.simple_cnn((32, 32, 3), 5, filters=(4,), convs_per_block=1)
+    fig = plots.plot_filters(model, "block1_conv1")
+    assert "Filters of block1_conv1 (3x3, RGB: grey is 0)" in _titles(fig)
+    images = [ax.get_images()[0].get_array() for ax in fig.axes if ax.get_images()]
+    assert len(images) == 4 and images[0].shape == (3, 3, 3)
+    assert all(0.0 <= img.min() and img.max() <= 1.0 for img in images)
+
+
 def test_kernels_applied_and_class_balance_and_save(tmp_path):
     img = np.eye(8)
     fig = plots.plot_kernels_applied(img, {"vertical": img[1:-1, 1:-1]})

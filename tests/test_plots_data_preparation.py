@@ -19,6 +19,19 @@ def test_plot_pixel_histogram():
     assert "mean" in fig.axes[1].texts[0].get_text()
 
 
+def test_plot_pixel_histogram_samples_a_large_colour_batch_but_keeps_its_statistics():
+    x = np.random.default_rng(1).integers(0, 256, size=(40, 32, 24, 3)).astype(np.uint8)  # 92,160 pixels
+    small = plots.plot_pixel_histogram({"all": x})
+    large = plots.plot_pixel_histogram({"sampled": x}, max_values=10_000)
+    exact = f"mean {x.mean():.3g}\nstd {x.std():.3g}\nrange [0, 255]"
+    assert small.axes[0].texts[0].get_text() == exact == large.axes[0].texts[0].get_text()
+    assert "sample of 10,000" in large.axes[0].get_ylabel() and "sample" not in small.axes[0].get_ylabel()
+    counts = sum(patch.get_height() for patch in large.axes[0].patches)
+    assert counts == 10_000 and sum(patch.get_height() for patch in small.axes[0].patches) == x.size
+    with pytest.raises(ValueError, match="finite pixel values"):
+        plots.plot_pixel_histogram({"x": np.r_[np.zeros(20), np.nan]}, max_values=5)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [

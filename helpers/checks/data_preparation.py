@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.checks._core import Hint, exercise, require, require_callable
+from helpers import config
+from helpers.checks._core import Hint, NotStarted, exercise, require, require_callable
 
 __all__ = ["digit_augmentation", "digits_for_mnist_model", "normalizer_from_training_split", "split_three_ways"]
 
@@ -31,7 +32,21 @@ def _ids(x, what: str) -> np.ndarray:
     return arr[:, 0, 0, 0].astype(np.int64)
 
 
-@exercise("Exercise: split train/validation/test, stratified and shuffled")
+def _split_three_ways(x, y, seed: int = config.DEFAULT_SEED):
+    """70/10/20 %, stratified and shuffled: the test fifth first, then 1/8 of the rest (as ``data.load``)."""
+    from helpers.data import stratified_split
+
+    x_rest, y_rest, x_test, y_test = stratified_split(x, y, 0.2, seed=seed)
+    x_train, y_train, x_val, y_val = stratified_split(x_rest, y_rest, 0.125, seed=seed)
+    return x_train, y_train, x_val, y_val, x_test, y_test
+
+
+def _split_three_ways_reference():
+    """The course's ``split_three_ways``, for the cells after exercise 1 while yours does not pass."""
+    return _split_three_ways
+
+
+@exercise("Exercise: split train/validation/test, stratified and shuffled", reference=_split_three_ways_reference)
 def split_three_ways(fn) -> str:
     """``fn(x, y, seed)`` returns ``(x_train, y_train, x_val, y_val, x_test, y_test)``: 70/10/20 %."""
     require_callable(fn, "split_three_ways")
@@ -106,12 +121,26 @@ def split_three_ways(fn) -> str:
 # Exercise 2: normalization statistics from the training split only.
 
 
-def _moments(x) -> tuple[float, float]:
+def _moments(x, per_channel: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance of the pixels: one pair overall, or one per channel (the last axis)."""
     x = np.asarray(x, dtype=np.float64)
-    return float(x.mean()), float(x.var())
+    axes = tuple(range(x.ndim - 1)) if per_channel else None
+    return np.atleast_1d(x.mean(axis=axes)), np.atleast_1d(x.var(axis=axes))
 
 
-@exercise("Exercise: adapt a Normalization layer on the training split only")
+def _normalizer_from_training_split_reference(data):
+    """A ``keras.layers.Normalization`` (one mean and variance per channel) adapted on ``data.x_train``."""
+    import keras
+
+    normalizer = keras.layers.Normalization()
+    normalizer.adapt(data.x_train)
+    return normalizer
+
+
+@exercise(
+    "Exercise: adapt a Normalization layer on the training split only",
+    reference=_normalizer_from_training_split_reference,
+)
 def normalizer_from_training_split(normalizer, data) -> str:
     """``normalizer`` is a ``keras.layers.Normalization`` adapted on ``data.x_train`` (and nothing else)."""
     import keras
@@ -123,8 +152,8 @@ def normalizer_from_training_split(normalizer, data) -> str:
     mean = getattr(normalizer, "mean", None)
     if mean is None:  # given as Normalization(mean=..., variance=...) and not built yet
         mean = getattr(normalizer, "input_mean", None)
-    if mean is None:
-        raise Hint("The layer has no statistics yet: call normalizer.adapt(...) with the training images.")
+    if mean is None:  # the exercise's stub: a fresh layer, never adapted
+        raise NotStarted("The layer has no statistics yet: call normalizer.adapt(...) with the training images.")
     variance = getattr(normalizer, "variance", None)
     if variance is None:  # given as Normalization(mean=..., variance=...) and not built yet
         variance = getattr(normalizer, "input_variance", None)
@@ -134,30 +163,35 @@ def normalizer_from_training_split(normalizer, data) -> str:
             "The layer still has its initial statistics (mean 0, variance 1): call "
             "normalizer.adapt(...) with the training images."
         )
+    channels = int(np.shape(data.x_train)[-1])
     require(
-        mean.size == 1,
-        f"Your layer keeps {mean.size} means; for grayscale images keep one per channel: "
-        "keras.layers.Normalization() (axis=-1) or Normalization(axis=None).",
+        mean.size in (1, channels),
+        f"Your layer keeps {mean.size} means; keep one per channel ({channels} here): "
+        "keras.layers.Normalization() (axis=-1), or one for all pixels: Normalization(axis=None).",
     )
-    got = float(mean.ravel()[0]), float(variance.ravel()[0])
+    got = mean.ravel(), variance.ravel()
+    per_channel = mean.size > 1
     candidates = {
-        "the training split": _moments(data.x_train),
-        "all three splits": _moments(np.concatenate([data.x_train, data.x_val, data.x_test])),
-        "training + validation": _moments(np.concatenate([data.x_train, data.x_val])),
-        "the validation split": _moments(data.x_val),
-        "the test split": _moments(data.x_test),
+        "the training split": _moments(data.x_train, per_channel),
+        "all three splits": _moments(np.concatenate([data.x_train, data.x_val, data.x_test]), per_channel),
+        "training + validation": _moments(np.concatenate([data.x_train, data.x_val]), per_channel),
+        "the validation split": _moments(data.x_val, per_channel),
+        "the test split": _moments(data.x_test, per_channel),
     }
 
     def close(a, b):
-        return np.isclose(a[0], b[0], rtol=1e-4, atol=1e-6) and np.isclose(a[1], b[1], rtol=1e-3, atol=1e-6)
+        return np.allclose(a[0], b[0], rtol=1e-4, atol=1e-6) and np.allclose(a[1], b[1], rtol=1e-3, atol=1e-6)
+
+    def text(values):
+        return ", ".join(f"{v:.4g}" for v in values)
 
     if close(got, candidates["the training split"]):
         return (
-            f"mean {got[0]:.4g} and std {np.sqrt(got[1]):.4g} come from the training split only: "
+            f"mean {text(got[0])} and std {text(np.sqrt(got[1]))} come from the training split only: "
             "validation and test stay unseen."
         )
     train_mean, train_var = candidates["the training split"]
-    if np.isclose(got[0] * 255, train_mean, rtol=1e-3) or np.isclose(got[0] / 255, train_mean, rtol=1e-3):
+    if np.allclose(got[0] * 255, train_mean, rtol=1e-3) or np.allclose(got[0] / 255, train_mean, rtol=1e-3):
         raise Hint(
             "Your statistics are 255 times off: adapt on the same pixels the model will receive "
             "(here the raw 0..255 data.x_train)."
@@ -169,8 +203,8 @@ def normalizer_from_training_split(normalizer, data) -> str:
                 "on data.x_train only; validation and test must stay unseen, like new images in production."
             )
     raise Hint(
-        f"Your layer's mean {got[0]:.4g} and variance {got[1]:.4g} do not match the training split "
-        f"(mean {train_mean:.4g}, variance {train_var:.4g}). Call normalizer.adapt(data.x_train)."
+        f"Your layer's mean {text(got[0])} and variance {text(got[1])} do not match the training split "
+        f"(mean {text(train_mean)}, variance {text(train_var)}). Call normalizer.adapt(data.x_train)."
     )
 
 
@@ -184,7 +218,12 @@ def _reference_digits(flat: np.ndarray) -> np.ndarray:
     return resize_images(flat.reshape(-1, 8, 8, 1).astype(np.float32) / 16.0, (28, 28))
 
 
-@exercise("Exercise: make 8x8 digits fit a 28x28 model")
+def _digits_for_mnist_model_reference():
+    """The course's ``digits_for_mnist_model``, for the cells after exercise 3 while yours does not pass."""
+    return _reference_digits
+
+
+@exercise("Exercise: make 8x8 digits fit a 28x28 model", reference=_digits_for_mnist_model_reference)
 def digits_for_mnist_model(fn) -> str:
     """``fn(flat)`` turns ``(N, 64)`` pixels in 0..16 into ``(N, 28, 28, 1)`` float32 in ``[0, 1]``."""
     require_callable(fn, "digits_for_mnist_model")

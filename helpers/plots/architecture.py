@@ -134,16 +134,22 @@ def plot_receptive_fields(
     image_size: int | None = None,
     title: str = "Receptive field per layer",
 ):
-    """Left: each conv/pool layer's receptive field against the image size. Right (with ``image``):
-    the field of every pooling layer (or of every layer, without pooling) drawn on the image."""
+    """Left: each conv/pool layer's receptive field against the image size (its larger side).
+    Right (with ``image``, grayscale or colour): the field of every pooling layer (or of every
+    layer, without pooling) drawn on the image."""
     if not isinstance(rf_table, pd.DataFrame) or "receptive_field" not in rf_table or rf_table.empty:
         raise ValueError("rf_table must be the non-empty DataFrame from model_stats.receptive_fields(model).")
     fields = [rf if np.isscalar(rf) else max(rf) for rf in rf_table["receptive_field"]]
     if image is not None:
-        image = np.squeeze(np.asarray(image))
-        if image.ndim != 2:
-            raise ValueError(f"image must be one grayscale image (H, W) or (H, W, 1). Received shape={image.shape}")
-        image_size = image_size or image.shape[0]
+        image = np.asarray(image, dtype=np.float32)
+        if image.ndim == 3 and image.shape[-1] == 1:
+            image = image[..., 0]
+        if not (image.ndim == 2 or (image.ndim == 3 and image.shape[-1] == 3)):
+            raise ValueError(
+                "image must be one grayscale image (H, W) or (H, W, 1), or one colour image (H, W, 3). "
+                f"Received shape={image.shape}"
+            )
+        image_size = image_size or max(image.shape[:2])
     ncols = 2 if image is not None else 1
     fig, axes = plt.subplots(1, ncols, figsize=(5.5 * ncols + 1, 3.8), squeeze=False)
     ax = axes[0, 0]
@@ -159,7 +165,10 @@ def plot_receptive_fields(
     ax.grid(alpha=0.3, axis="y")
     if image is not None:
         ax = axes[0, 1]
-        ax.imshow(image, cmap="gray")
+        if image.ndim == 2:
+            ax.imshow(image, cmap="gray")
+        else:  # colour, shown with its own range
+            ax.imshow((image - image.min()) / (np.ptp(image) + 1e-8))
         pools = [i for i, t in enumerate(rf_table["type"]) if "Pool" in t] or list(range(len(fields)))
         cy, cx = (image.shape[0] - 1) / 2, (image.shape[1] - 1) / 2
         for k, i in enumerate(pools):

@@ -171,23 +171,34 @@ def plot_feature_maps(model, layer_name: str, image: np.ndarray, *, max_maps: in
 
 
 def plot_filters(model, layer_name: str, *, max_filters: int = 16, cols: int = 8):
-    """The learned kernels of a Conv2D layer (first input channel), blue negative, red positive."""
+    """The learned kernels of a Conv2D layer.
+
+    A kernel over three input channels (a first layer on colour images) is drawn as a colour image:
+    grey is zero, and each channel's weight brightens (positive) or darkens (negative) its colour, on
+    one scale for all filters. Otherwise the first input channel is drawn, blue negative, red positive.
+    """
     layer = model.get_layer(layer_name)
     weights = getattr(layer, "kernel", None)
     if weights is None or len(weights.shape) != 4:
         raise ValueError(f"Layer {layer_name!r} is not a Conv2D layer; pick one of its conv layers.")
-    kernels = np.asarray(weights)[:, :, 0, :]
+    weights = np.asarray(weights)
+    rgb = weights.shape[2] == 3
+    kernels = weights if rgb else weights[:, :, 0, :]
     n = min(max_filters, kernels.shape[-1])
     cols = min(cols, n)
     rows = int(np.ceil(n / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.4 * rows), squeeze=False)
-    vmax = np.abs(kernels).max()
+    vmax = np.abs(kernels).max() + 1e-12
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:
-            ax.imshow(kernels[..., i], cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+            if rgb:
+                ax.imshow(0.5 + 0.5 * kernels[..., i] / vmax)
+            else:
+                ax.imshow(kernels[..., i], cmap="RdBu_r", vmin=-vmax, vmax=vmax)
             ax.set_title(f"filter {i}", fontsize=8)
-    fig.suptitle(f"Filters of {layer_name} ({kernels.shape[0]}x{kernels.shape[1]})")
+    kind = ", RGB: grey is 0" if rgb else ""
+    fig.suptitle(f"Filters of {layer_name} ({kernels.shape[0]}x{kernels.shape[1]}{kind})")
     fig.tight_layout()
     return fig
 

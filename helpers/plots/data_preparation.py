@@ -13,30 +13,63 @@ from helpers.plots.basics import COLORS, _image_for_display
 __all__ = ["plot_augmentations", "plot_per_class_accuracy", "plot_pixel_histogram", "plot_throughput"]
 
 
+def _pixel_values(flat: np.ndarray, name: str, max_values: int, chunk: int = 1 << 22):
+    """``(values to histogram, mean, std, min, max)``, without a float64 copy of a large batch.
+
+    Up to ``max_values`` pixels are used as they are; above that the statistics are summed chunk by
+    chunk over every pixel, and the histogram draws a seeded random sample of ``max_values`` pixels.
+    """
+    if flat.size <= max_values:
+        values = flat.astype(np.float64)
+        if values.size == 0 or not np.all(np.isfinite(values)):
+            raise ValueError(f"{name!r} must hold finite pixel values (received {values.size} values).")
+        return values, values.mean(), values.std(), values.min(), values.max()
+    total = square = 0.0
+    low, high = np.inf, -np.inf
+    for start in range(0, flat.size, chunk):
+        part = flat[start : start + chunk].astype(np.float64)
+        if not np.all(np.isfinite(part)):
+            raise ValueError(f"{name!r} must hold finite pixel values.")
+        total, square = total + part.sum(), square + np.square(part).sum()
+        low, high = min(low, part.min()), max(high, part.max())
+    mean = total / flat.size
+    sample = flat[np.random.default_rng(0).integers(0, flat.size, max_values)].astype(np.float64)
+    return sample, mean, np.sqrt(max(square / flat.size - mean**2, 0.0)), low, high
+
+
 def plot_pixel_histogram(
-    images_by_name: Mapping[str, np.ndarray], *, bins: int = 50, log: bool = True, title: str = "Pixel values"
+    images_by_name: Mapping[str, np.ndarray],
+    *,
+    bins: int = 50,
+    log: bool = True,
+    title: str = "Pixel values",
+    max_values: int = 5_000_000,
 ):
     """One histogram of pixel values per entry (e.g. raw, rescaled, standardized), side by side.
 
     Each panel has its own x axis, so the *shape* stays comparable while the range changes; the
     mean and standard deviation are written in each panel. ``log`` (default True) puts counts on a
-    log scale, since most pixels of a digit are background.
+    log scale, since most pixels of a digit are background. A batch of more than ``max_values``
+    pixels (a large colour dataset) keeps its exact statistics, and its histogram counts a seeded
+    random sample of that many pixels, as the axis label says.
     """
     if not images_by_name:
         raise ValueError("images_by_name is empty; pass e.g. {'raw': x_train}.")
     bins = _validate.int_at_least(bins, "bins", 2)
+    max_values = _validate.int_at_least(max_values, "max_values", 1)
     k = len(images_by_name)
     fig, axes = plt.subplots(1, k, figsize=(3.8 * k, 3.2), squeeze=False)
     for i, (ax, (name, images)) in enumerate(zip(axes.flat, images_by_name.items())):
-        values = np.asarray(images, dtype=np.float64).ravel()
-        if values.size == 0 or not np.all(np.isfinite(values)):
-            raise ValueError(f"{name!r} must hold finite pixel values (received {values.size} values).")
+        flat = np.asarray(images).ravel()
+        values, mean, std, low, high = _pixel_values(flat, name, max_values)
+        sampled = flat.size > max_values
         ax.hist(values, bins=bins, color=COLORS[i % len(COLORS)], log=log)
-        ax.set(title=name, xlabel="pixel value", ylabel="pixels" + (" (log scale)" if log else ""))
+        counted = f"pixels{f' (a sample of {max_values:,})' if sampled else ''}"
+        ax.set(title=name, xlabel="pixel value", ylabel=counted + (" (log scale)" if log else ""))
         ax.text(
             0.97,
             0.95,
-            f"mean {values.mean():.3g}\nstd {values.std():.3g}\nrange [{values.min():.3g}, {values.max():.3g}]",
+            f"mean {mean:.3g}\nstd {std:.3g}\nrange [{low:.3g}, {high:.3g}]",
             transform=ax.transAxes,
             ha="right",
             va="top",
