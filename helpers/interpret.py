@@ -67,6 +67,7 @@ __all__ = [
     "grad_cam",
     "integrated_gradients",
     "occlusion",
+    "otsu_threshold",
     "randomization_test",
     "randomized_copy",
     "rank_correlation",
@@ -923,7 +924,33 @@ def cascading_randomization(
     return pd.DataFrame(rows)
 
 
-def region_ratio(maps, images, *, threshold: float = 0.5) -> np.ndarray:
+def otsu_threshold(intensity, *, bins: int = 64) -> float:
+    """Otsu's threshold (1979) of one image's intensities: the level that splits its pixels into two
+    groups with the largest between-group variance. Pixels above it are the foreground.
+
+    Used by :func:`region_ratio` for images without a fixed stroke level, such as a coloured object
+    on a noisy background.
+    """
+    values = np.asarray(intensity, dtype=np.float64).ravel()
+    bins = _validate.int_at_least(bins, "bins", 2)
+    if values.size == 0 or not np.all(np.isfinite(values)):
+        raise ValueError("intensity must be a non-empty array of finite numbers.")
+    low, high = float(values.min()), float(values.max())
+    if low == high:
+        raise ValueError(f"The image is uniform (every pixel {low:g}): there is no foreground to separate.")
+    counts, edges = np.histogram(values, bins=bins, range=(low, high))
+    centres = (edges[:-1] + edges[1:]) / 2
+    below = np.cumsum(counts)[:-1]  # pixels at or under each candidate edge edges[1:-1]
+    above = values.size - below
+    sum_below = np.cumsum(counts * centres)[:-1]
+    mean_below = sum_below / np.maximum(below, 1)
+    mean_above = (np.sum(counts * centres) - sum_below) / np.maximum(above, 1)
+    between = below * above * (mean_below - mean_above) ** 2
+    between[(below == 0) | (above == 0)] = -1.0
+    return float(edges[1:-1][int(np.argmax(between))])
+
+
+def region_ratio(maps, images, *, threshold: float | str = 0.5) -> np.ndarray:
     """Per image: the mean map value on the stroke divided by the mean on the background.
 
     The stroke is the pixels whose intensity (mean over the channels for colour images) is above
@@ -935,7 +962,9 @@ def region_ratio(maps, images, *, threshold: float = 0.5) -> np.ndarray:
     Args:
         maps: ``(n, height, width)``.
         images: the images mapped, ``(n, height, width[, channels])``.
-        threshold: intensity that separates stroke from background (default 0.5, for images in [0, 1]).
+        threshold: intensity that separates stroke from background (default 0.5, the digits' stroke,
+            for images in [0, 1]), or ``"otsu"``: each image's own :func:`otsu_threshold`, for images
+            whose object has no fixed grey level (a red disc and a yellow ring on a dark background).
     """
     maps = np.asarray(maps, dtype=np.float64)
     images = np.asarray(images, dtype=np.float64)
@@ -946,14 +975,19 @@ def region_ratio(maps, images, *, threshold: float = 0.5) -> np.ndarray:
             f"maps must be (n, height, width) and images the same images ((n, height, width[, channels])). "
             f"Received shapes {maps.shape} and {np.shape(images)}"
         )
-    threshold = float(_validate.non_negative_number(threshold, "threshold"))
+    per_image = isinstance(threshold, str)
+    if per_image and threshold != "otsu":
+        raise ValueError(f'threshold must be a number or "otsu". Received: threshold={threshold!r}')
+    if not per_image:
+        threshold = float(_validate.non_negative_number(threshold, "threshold"))
     out = np.empty(len(maps))
     for i, (m, img) in enumerate(zip(maps, images)):
-        stroke = img > threshold
+        level = otsu_threshold(img) if per_image else threshold
+        stroke = img > level
         if stroke.all() or not stroke.any():
             raise ValueError(
                 f"Image {i} has no {'background' if stroke.all() else 'stroke'} at threshold={threshold}: "
-                "choose a threshold between its darkest and brightest pixel."
+                'choose a threshold between its darkest and brightest pixel, or threshold="otsu".'
             )
         background = m[~stroke].mean()
         out[i] = m[stroke].mean() / background if background > 0 else np.inf

@@ -54,6 +54,26 @@ def nested_subset_indices(y, sizes: Sequence[int], *, seed: int = config.DEFAULT
     return {s: np.sort(order[:s]) for s in sizes}
 
 
+def sizes_within(sizes: Sequence[int], n_train: int) -> tuple[int, ...]:
+    """``sizes`` made to fit a training split of ``n_train`` examples: larger ones become ``n_train``.
+
+    A notebook's sizes are chosen for its default dataset (e.g. up to mnist5k's 3,500 training
+    digits); on a smaller dataset the largest point of the curve is then the whole training split.
+    Sizes that already fit are kept as they are, in order, and duplicates are dropped.
+
+    Args:
+        sizes: the wished-for subset sizes (positive whole numbers).
+        n_train: the number of training examples available.
+    """
+    n_train = _validate.positive_int(n_train, "n_train")
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Iterable):
+        raise ValueError(f"sizes must be a sequence of positive whole numbers. Received: sizes={sizes!r}")
+    fitted = [min(_validate.positive_int(s, "each size"), n_train) for s in sizes]
+    if not fitted:
+        raise ValueError("sizes is empty; pass at least one training-set size.")
+    return tuple(dict.fromkeys(fitted))
+
+
 def with_train_subset(data: Dataset, indices) -> Dataset:
     """``data`` with only ``indices`` of its training split kept (validation and test unchanged)."""
     indices = np.asarray(indices)

@@ -67,6 +67,12 @@ def _check_model(model) -> keras.Model:
     return model
 
 
+def _model_input(model):
+    """The model's input tensor (the list only for several inputs), so a probe model built on it
+    takes a plain array without Keras warning that the input structure differs."""
+    return model.inputs[0] if len(model.inputs) == 1 else model.inputs
+
+
 def _as_list(tensors) -> list:
     return list(tensors) if isinstance(tensors, (list, tuple)) else [tensors]
 

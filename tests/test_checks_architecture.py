@@ -157,3 +157,66 @@ def test_residual_block_hints():
     _fails_with(checks.residual_block_shapes(valid_padding), "padding='same'")
     _fails_with(checks.residual_block_shapes(scaled_shortcut), "unchanged when the shape does not change")
     _fails_with(checks.residual_block_shapes(block_correct(keras.Input((8, 8, 4)), 4)), "no parentheses")
+
+
+# Reference answers: what the cells after an exercise use while the learner's answer does not pass.
+
+
+def receptive_field_stub(layers):
+    # YOUR CODE HERE: one receptive field per layer, using the two update rules above.
+    raise NotImplementedError
+
+
+def conv_flops_stub(h_out, w_out, kernel, c_in, c_out):
+    # YOUR CODE HERE: forward FLOPs for one image, bias included.
+    ...
+
+
+def residual_block_stub(x, filters):
+    # YOUR CODE HERE: y = F(x); shortcut = x (or a 1x1 projection); return relu(y + shortcut).
+    ...
+
+
+def _fresh_kernel():
+    from helpers.checks import _core
+
+    _core.reset()
+    return _core
+
+
+def test_the_references_pass_and_replace_the_untouched_stubs():
+    core = _fresh_kernel()
+    try:
+        for name, stub_answer in (
+            ("receptive_field_growth", receptive_field_stub),
+            ("conv_layer_flops", conv_flops_stub),
+        ):
+            check = getattr(checks, name)
+            reference = core.answer(name, stub_answer)  # not checked yet: the reference
+            assert reference is not stub_answer and check(reference), name
+            core.reset()
+            assert check(stub_answer).status == "not started", name
+            assert core.answer(name, stub_answer) is reference, name
+    finally:
+        core.reset()
+
+
+def test_the_references_agree_with_model_stats_on_a_colour_model():
+    from helpers import model_stats
+
+    core = _fresh_kernel()
+    try:
+        model = models.simple_cnn((32, 32, 3), 5, filters=(16, 32), convs_per_block=1, batch_norm=False, dense_units=64)
+        rf = model_stats.receptive_fields(model)
+        sizes = core.answer("receptive_field_growth", receptive_field_stub)
+        assert list(rf["receptive_field"]) == sizes(list(zip(rf["kernel"], rf["stride"])))
+        first = model_stats.layer_table(model).set_index("layer").loc["block1_conv1", "flops"]
+        assert core.answer("conv_layer_flops", conv_flops_stub)(32, 32, 3, 3, 16) == first
+    finally:
+        core.reset()
+
+
+def test_the_other_untouched_stubs_are_not_started():
+    head_stub = {"flatten": ..., "gap": ...}
+    assert checks.head_parameters(head_stub).status == "not started"
+    assert checks.residual_block_shapes(residual_block_stub).status == "not started"

@@ -316,7 +316,9 @@ def fresh_kernel():
     _core.reset()
 
 
-@pytest.mark.parametrize(("name", "stub_answer"), [("split_three_ways", split_stub), ("digits_for_mnist_model", digits_stub)])
+@pytest.mark.parametrize(
+    ("name", "stub_answer"), [("split_three_ways", split_stub), ("digits_for_mnist_model", digits_stub)]
+)
 def test_the_function_references_pass_and_replace_the_untouched_stub(fresh_kernel, name, stub_answer):
     check = getattr(checks, name)
     reference = fresh_kernel.answer(name, stub_answer)  # not checked yet: the reference

@@ -125,3 +125,19 @@ def test_fix_that_edits_the_data_in_place_is_refused(base):
 
     result = checks.mystery_fix(case, vandal)
     assert not result and "in place" in result.message
+
+
+# ---------------------------------------------------------------- the notebook's untouched stubs
+# No cell after a mystery uses its answer, so these checks have no reference answer.
+
+
+def nb_fix_1(setup):
+    # YOUR CODE HERE: return dataclasses.replace(setup, <what is broken>=<its healthy value>)
+    raise NotImplementedError
+
+
+def test_the_untouched_mystery_stubs_are_not_started(lr_case):
+    diagnosis_1 = ...  # YOUR ANSWER: one of case_1.pool, e.g. "learning_rate_too_high"
+    assert checks.mystery_diagnosis(lr_case, diagnosis_1).status == "not started"
+    assert checks.mystery_fix(lr_case, nb_fix_1).status == "not started"
+    assert checks.mystery_diagnosis(lr_case, "shuffled_labels").status == "not yet"

@@ -89,3 +89,62 @@ def test_lenet5_parameters_message_states_computed_shares():
     message = checks.lenet5_parameters(CORRECT).message
     assert f"{model.count_params():,}" in message
     assert f"C5 ({model.get_layer('C5').count_params() / model.count_params():.0%})" in message
+
+
+# ----------------------------------------------------------------------------------------------
+# Reference answers: what the cells after an exercise use while the learner's answer does not pass.
+
+
+def conv2d_stub(image, kernel):
+    # YOUR CODE HERE: one output value per kernel position, sum(window * kernel).
+    raise NotImplementedError
+
+
+def conv_output_size_stub(n, kernel, stride, padding):
+    # YOUR CODE HERE: return the output length along one axis (a whole number).
+    ...
+
+
+LENET_STUB = {
+    "C1": ...,  # 6 filters, 5x5, over 1 input channel
+    "C3": ...,  # 16 filters, 5x5, over the 6 maps of S2
+    "C5": ...,  # 120 filters, 5x5, over the 16 maps of S4
+    "F6": ...,  # 84 units over C5's 120 outputs
+}
+
+
+@pytest.fixture
+def fresh_kernel():
+    from helpers.checks import _core
+
+    _core.reset()
+    yield _core
+    _core.reset()
+
+
+@pytest.mark.parametrize(
+    ("name", "stub_answer"),
+    [("conv2d", conv2d_stub), ("conv_output_size", conv_output_size_stub), ("lenet5_parameters", LENET_STUB)],
+)
+def test_the_reference_passes_and_replaces_the_untouched_stub(fresh_kernel, name, stub_answer):
+    check = getattr(checks, name)
+    reference = fresh_kernel.answer(name, stub_answer)  # not checked yet: the reference
+    assert reference is not stub_answer and check(reference)
+    fresh_kernel.reset()
+    assert check(stub_answer).status == "not started"
+    assert fresh_kernel.answer(name, stub_answer) == reference
+
+
+def test_the_conv2d_reference_matches_keras_on_a_digit(fresh_kernel):
+    import keras
+
+    from helpers import data
+
+    digit = data.load("mnist5k", train_size=100).x_train[0].mean(axis=-1)
+    sobel_x = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=np.float32)
+    conv = keras.layers.Conv2D(filters=1, kernel_size=3, use_bias=False)
+    conv.build((None, *digit.shape, 1))
+    conv.set_weights([sobel_x[:, :, None, None]])
+    by_keras = np.asarray(conv(digit[None, :, :, None]))[0, :, :, 0]
+    np.testing.assert_allclose(fresh_kernel.answer("conv2d", conv2d_stub)(digit, sobel_x), by_keras, atol=1e-4)
+    assert fresh_kernel.answer("conv_output_size", conv_output_size_stub)(28, 5, 2, 0) == 12

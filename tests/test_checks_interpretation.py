@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from helpers import checks, config, interpret, models
-from helpers.checks import interpretation
+from helpers.checks import _core, interpretation
 
 
 def stub(*args):
@@ -175,3 +175,57 @@ def test_prediction_check_reads_a_real_randomization_table():
     verdict = "similar" if value >= interpret.SANITY_BOUND else "different"
     result = checks.randomized_saliency_prediction(verdict, table, method="grad_cam")
     assert result and f"{value:.2f}" in result.message
+
+
+# ---------------------------------------------------------------- reference answers, for the cells after an exercise
+
+
+def nb_occlusion_map(model, image, label, patch, stride, fill):
+    """How much hiding each region of ``image`` lowers the model's probability of class ``label``.
+
+    Slide a ``patch`` x ``patch`` square of value ``fill`` over ``image`` (shape (H, W, C)): its
+    top-left corner goes to rows ``range(0, H - patch + 1, stride)`` and the same columns. Return
+    an array of shape (rows, cols) where ``out[i, j]`` is
+    ``p(label | image) - p(label | image with the patch at (i * stride, j * stride))``,
+    ``p`` the model's softmax output (``model.predict(batch, verbose=0)``). Put the pixels back
+    before the next position: one patch at a time.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError
+
+
+@pytest.fixture
+def fresh_kernel():
+    _core.reset()
+    yield
+    _core.reset()
+
+
+def test_the_occlusion_stub_is_not_started_and_the_reference_stands_in(fresh_kernel):
+    assert checks.occlusion_by_hand(nb_occlusion_map).status == "not started"
+    reference = _core.answer("occlusion_by_hand", nb_occlusion_map)
+    assert reference is not nb_occlusion_map and checks.occlusion_by_hand(reference)
+
+
+def test_the_occlusion_reference_keeps_the_exercise_grid_where_the_stride_does_not_tile():
+    model, image = interpretation._check_model(), interpretation._check_image()
+    reference = interpretation._occlusion_by_hand_reference()
+    patch, stride, fill = 5, 3, 0.3  # positions 0, 3, 6: interpret.occlusion adds 7, flush with the edge
+    helper = interpret.occlusion(model, image[None], [1], patch=patch, stride=stride, fill=fill, per_pixel=False)[0]
+    got = reference(model, image, 1, patch, stride, fill)
+    assert helper.shape == (4, 4) and got.shape == (3, 3)
+    np.testing.assert_allclose(got, interpretation._by_hand(model, image, 1, patch, stride, fill), atol=1e-6)
+    with pytest.raises(ValueError, match="one image of shape"):
+        reference(model, image[None], 1, patch, stride, fill)
+
+
+def test_the_untouched_prediction_is_not_started():
+    assert checks.randomized_saliency_prediction(..., _table(0.8), method="saliency").status == "not started"
+
+
+def test_the_occlusion_reference_works_on_colour_images(seeded):
+    model = models.simple_cnn((10, 10, 3), 5, filters=(4,), dense_units=0)
+    image = np.random.default_rng(1).uniform(size=(10, 10, 3)).astype(np.float32)
+    got = interpretation._occlusion_map(model, image, 4, 4, 3, 0.5)  # positions 0 and 3, then 6: (3, 3)
+    assert got.shape == (3, 3)
+    np.testing.assert_allclose(got, interpretation._by_hand(model, image, 4, 4, 3, 0.5), atol=1e-6)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from helpers import callbacks, checks, evaluation
-from helpers.checks import monitoring
+from helpers.checks import _core, monitoring
 
 
 def stub(*args):
@@ -160,3 +160,60 @@ def test_calibration_error_check_passes_on_correct_answers():
 def test_calibration_error_check_explains_mistakes(answer, hint):
     result = checks.calibration_error(answer)
     assert not result and hint in result.message
+
+
+# ---------------------------------------------------------------- reference answers, for the cells after an exercise
+# The stubs exactly as the notebook's exercise cells hold them.
+
+
+def nb_early_stopping_epochs(val_losses, patience):
+    # YOUR CODE HERE: walk the curve epoch by epoch, as EarlyStopping(patience=patience) does.
+    raise NotImplementedError
+
+
+def nb_per_class_metrics(cm):
+    # YOUR CODE HERE: the diagonal holds the true positives; sum columns or rows for the denominators.
+    raise NotImplementedError
+
+
+def nb_calibration_error(confidences, correct, n_bins=10):
+    # confidences: the top probability per image; correct: 1.0 where the prediction was right, else 0.0.
+    # YOUR CODE HERE
+    raise NotImplementedError
+
+
+NOTEBOOK_STUBS = [
+    ("early_stopping_epochs", nb_early_stopping_epochs),
+    ("per_class_metrics", nb_per_class_metrics),
+    ("calibration_error", nb_calibration_error),
+]
+
+
+@pytest.fixture
+def fresh_kernel():
+    _core.reset()
+    yield
+    _core.reset()
+
+
+@pytest.mark.parametrize(("name", "stub_fn"), NOTEBOOK_STUBS)
+def test_an_untouched_stub_is_not_started_and_the_reference_stands_in(fresh_kernel, name, stub_fn):
+    check = getattr(checks, name)
+    assert check(stub_fn).status == "not started"
+    reference = _core.answer(name, stub_fn)
+    assert reference is not stub_fn and check(reference), f"the reference of {name} fails its own check"
+
+
+def test_the_references_agree_with_what_the_notebook_asserts():
+    rng = np.random.default_rng(3)
+    probs = rng.dirichlet(np.full(5, 0.3), size=300)
+    y = rng.integers(0, 5, size=300)
+    cm = evaluation.confusion_matrix(y, probs.argmax(axis=1), num_classes=5)
+    _, _, f1 = monitoring._per_class_metrics_reference()(cm)
+    report = evaluation.classification_report(y, probs.argmax(axis=1), [str(k) for k in range(5)])
+    np.testing.assert_allclose(f1, report["f1"].iloc[:-2], atol=1e-12)
+    correct = (probs.argmax(axis=1) == y).astype(float)
+    ece = monitoring._calibration_error_reference()(probs.max(axis=1), correct)  # n_bins defaults to 10
+    assert abs(ece - evaluation.calibration(probs, y, n_bins=10).ece) < 1e-9 and ece > 0.05
+    stop = monitoring._early_stopping_epochs_reference()
+    assert stop([0.9, 0.7, 0.6, 0.62, 0.61, 0.63], 2) == (3, 5) and stop([0.9, 0.8], 1) == (2, 2)

@@ -6,7 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import checks, training
+from helpers import checks, runs, training
+from helpers.checks import _core, overfitting
 from helpers.data import Dataset
 
 
@@ -214,3 +215,77 @@ def test_capstone_accuracy_fails_with_a_hint(easy, make, hint):
     ds, _ = easy
     result = checks.capstone_accuracy(make(ds), ds)
     assert not result and hint in result.message
+
+
+# ---------------------------------------------------------------------------------------------- reference answers
+# The stubs exactly as the notebook's exercise cells hold them; the references stand in for the cells after them.
+TARGET, MAX_GAP = 0.97, 0.02  # the notebook's
+
+
+def nb_diagnose(train_acc, val_acc, target=TARGET, max_gap=MAX_GAP):
+    # YOUR CODE HERE: return "high bias", "high variance" or "good fit".
+    raise NotImplementedError
+
+
+def nb_predict_error(sizes, errors, n):
+    # YOUR CODE HERE: fit log(error) = intercept + slope * log(size); return the error at n.
+    raise NotImplementedError
+
+
+def nb_best_recipe(table):
+    # YOUR CODE HERE: return the name (a string) with the best mean validation accuracy.
+    raise NotImplementedError
+
+
+@pytest.fixture
+def fresh_kernel():
+    _core.reset()
+    yield
+    _core.reset()
+
+
+@pytest.mark.parametrize(
+    ("name", "stub_fn", "context"),
+    [
+        ("diagnose_fit", nb_diagnose, (TARGET, MAX_GAP)),
+        ("extrapolate_error", nb_predict_error, ()),
+        ("pick_best_recipe", nb_best_recipe, ()),
+    ],
+)
+def test_an_untouched_stub_is_not_started_and_the_reference_stands_in(fresh_kernel, name, stub_fn, context):
+    check = getattr(checks, name)
+    assert check(stub_fn).status == "not started"
+    reference = _core.answer(name, stub_fn, *context)
+    assert reference is not stub_fn and check(reference), f"the reference of {name} fails its own check"
+
+
+def test_the_diagnosis_reference_takes_the_notebooks_thresholds_as_defaults():
+    diagnose = overfitting._diagnose_fit_reference(0.90, 0.05)
+    assert diagnose(0.93, 0.86) == "high variance" and diagnose(0.93, 0.89) == "good fit"
+    assert diagnose(0.93, 0.89, target=0.95) == "high bias"
+    with pytest.raises(ValueError, match="target"):
+        overfitting._diagnose_fit_reference(97, 0.02)
+
+
+def test_the_recipe_reference_reads_a_runs_table(make_run):
+    fake = [make_run("base", 1.0, 0.90, seed=s) for s in (1, 2)] + [
+        make_run("both", 0.98, v, seed=s) for s, v in ((1, 0.95), (2, 0.93))
+    ]
+    assert overfitting._pick_best_recipe_reference()(runs.table(fake)) == "both"
+
+
+def test_the_untouched_capstone_is_not_started(easy):
+    ds, _ = easy
+    capstone_model = ...  # the notebook's stub
+    assert checks.capstone_accuracy(capstone_model, ds, target=0.9).status == "not started"
+
+
+@pytest.mark.slow
+def test_the_capstone_reference_trains_the_course_recipe_on_the_budget(fresh_kernel):
+    """~5 s on 2 cores: recipes.ACCURATE, 6 epochs on 160 easy 8x8 images."""
+    ds = dataclasses.replace(digit_like_dataset(), name="digits")  # a name with an augmentation preset
+    ds = dataclasses.replace(ds, x_train=np.concatenate([ds.x_train] * 2), y_train=np.concatenate([ds.y_train] * 2))
+    checks.capstone_accuracy(..., ds)
+    model = _core.answer("capstone_accuracy", ..., ds, 6)
+    assert isinstance(model, keras.Model) and model.history.params["epochs"] == 6  # what capstone_history holds
+    assert checks.capstone_accuracy(model, ds, target=0.9)

@@ -118,3 +118,66 @@ def test_keras_dropout_is_inverted_dropout():
     np.testing.assert_allclose(np.unique(out), [0.0, 1 / 0.75], rtol=1e-6)
     assert abs(np.mean(out == 0) - 0.25) < 0.03
     np.testing.assert_array_equal(np.asarray(keras.layers.Dropout(0.25)(x, training=False)), x)
+
+
+# Reference answers: what the cells after an exercise use while the learner's answer does not pass.
+
+
+def penalty_stub(w, l1, l2):
+    # YOUR CODE HERE: l1 times the sum of |w|, plus l2 times the sum of w squared.
+    ...
+
+
+def fraction_stub(w, threshold):
+    # YOUR CODE HERE
+    raise NotImplementedError
+
+
+def dropout_stub(x, rate, rng):
+    # YOUR CODE HERE: draw rng.random(x.shape), keep the entries where it is >= rate.
+    ...
+
+
+@pytest.fixture
+def fresh_kernel():
+    from helpers.checks import _core
+
+    _core.reset()
+    yield _core
+    _core.reset()
+
+
+@pytest.mark.parametrize(
+    ("name", "stub_answer"),
+    [
+        ("weight_penalty", penalty_stub),
+        ("near_zero_weight_fraction", fraction_stub),
+        ("inverted_dropout", dropout_stub),
+    ],
+)
+def test_the_reference_passes_and_replaces_the_untouched_stub(fresh_kernel, name, stub_answer):
+    check = getattr(checks, name)
+    reference = fresh_kernel.answer(name, stub_answer)  # not checked yet: the reference
+    assert reference is not stub_answer and check(reference)
+    fresh_kernel.reset()
+    assert check(stub_answer).status == "not started"
+    assert fresh_kernel.answer(name, stub_answer) is reference
+
+
+def test_the_references_agree_with_keras(fresh_kernel):
+    from helpers import regularization
+
+    keras.utils.set_random_seed(0)
+    reg = keras.regularizers.L1L2(l1=1e-4, l2=1e-3)
+    model = keras.Sequential(
+        [keras.Input((6, 6, 3)), keras.layers.Conv2D(4, 3, kernel_regularizer=reg), keras.layers.Flatten()]
+        + [keras.layers.Dense(5, kernel_regularizer=reg)]
+    )
+    penalty = fresh_kernel.answer("weight_penalty", penalty_stub)
+    by_hand = sum(penalty(w, 1e-4, 1e-3) for w in regularization.kernel_weights(model).values())
+    np.testing.assert_allclose(by_hand, float(sum(model.losses)), rtol=1e-4)
+    fraction = fresh_kernel.answer("near_zero_weight_fraction", fraction_stub)
+    assert fraction(np.array([1e-4, -1e-4, 0.5, -0.5]), 1e-3) == 0.5
+    ones = np.ones((1, 10_000), dtype="float32")
+    out = fresh_kernel.answer("inverted_dropout", dropout_stub)(ones, 0.3, np.random.default_rng(0))
+    assert abs(np.mean(out == 0) - 0.3) < 0.02 and np.allclose(np.unique(out[out > 0]), 1 / 0.7)

@@ -136,3 +136,69 @@ def test_step_decay_check():
 def test_step_decay_check_fails_with_a_hint(answer, hint):
     result = checks.step_decay_rule(answer)
     assert not result and hint in result.message
+
+
+# Reference answers: what the cells after an exercise use while the learner's answer does not pass.
+
+
+def adam_stub(w, grad, m, v, t, lr=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    # YOUR CODE HERE: update m and v, bias-correct them, take the step; return w, m, v.
+    raise NotImplementedError
+
+
+def scaling_stub(base_lr, base_batch_size, batch_size, optimizer):
+    # YOUR CODE HERE: the learning rate for batch_size, given base_lr worked at base_batch_size:
+    # the linear rule for optimizer "sgd" or "momentum", the square-root rule for "adam" or "rmsprop".
+    ...
+
+
+def pick_stub(learning_rates, losses):
+    # YOUR CODE HERE: the learning rate at the lowest loss, divided by 10 (NaNs ignored).
+    ...
+
+
+def step_decay_stub(step, initial_lr, drop_every, factor):
+    # YOUR CODE HERE
+    ...
+
+
+@pytest.fixture
+def fresh_kernel():
+    from helpers.checks import _core
+
+    _core.reset()
+    yield _core
+    _core.reset()
+
+
+@pytest.mark.parametrize(
+    ("name", "stub_answer"),
+    [("adam_update_step", adam_stub), ("batch_scaling_rule", scaling_stub), ("lr_range_rule", pick_stub)],
+)
+def test_the_reference_passes_and_replaces_the_untouched_stub(fresh_kernel, name, stub_answer):
+    check = getattr(checks, name)
+    reference = fresh_kernel.answer(name, stub_answer)  # not checked yet: the reference
+    assert reference is not stub_answer and check(reference)
+    fresh_kernel.reset()
+    assert check(stub_answer).status == "not started"
+    assert fresh_kernel.answer(name, stub_answer) is reference
+
+
+def test_the_references_compute_what_the_later_cells_need(fresh_kernel):
+    rng = np.random.default_rng(0)
+    w, g, m, v = (rng.normal(size=2) for _ in range(4))
+    v = np.abs(v)
+    mine = adam_step(w, g, m, v, 3, lr=0.2)
+    course = fresh_kernel.answer("adam_update_step", adam_stub)(w, g, m, v, 3, lr=0.2)
+    for a, b in zip(mine, course):
+        np.testing.assert_allclose(a, b)
+    assert fresh_kernel.answer("batch_scaling_rule", scaling_stub)(0.01, 64, 256, "momentum") == pytest.approx(0.04)
+    lrs = np.geomspace(1e-4, 1.0, 40)
+    losses = (np.log10(lrs) + 1.5) ** 2
+    losses[-5:] = np.nan  # a diverged tail
+    pick = fresh_kernel.answer("lr_range_rule", pick_stub)(lrs, losses)
+    assert pick == pytest.approx(lrs[np.nanargmin(losses)] / 10)
+
+
+def test_the_untouched_step_decay_stub_is_not_started():
+    assert checks.step_decay_rule(step_decay_stub).status == "not started"

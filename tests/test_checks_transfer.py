@@ -4,6 +4,7 @@ import keras
 import pytest
 
 from helpers import checks, training, transfer
+from helpers.checks import _core
 from helpers.checks import transfer as transfer_checks
 
 
@@ -103,6 +104,26 @@ def test_fine_tune_trainable_params_passes(capsys):
     assert result and "93,450" in out
 
 
+def test_fine_tune_count_matches_keras_on_a_colour_target_with_two_classes():
+    """07 on a colour folder: the target is 2 of its classes, 32x32 RGB images."""
+    model = transfer.with_new_head(transfer.feature_extractor(transfer.source_spec().build((32, 32, 3), 3)), 2)
+    transfer.unfreeze_top(model, 2)
+    expected = transfer_checks.fine_tune_trainable(num_classes=2, channels=3)
+    assert transfer.trainable_counts(model)["trainable"] == expected == 73_728 + 18_432 + 258
+
+
+def test_fine_tune_trainable_params_on_a_colour_target(capsys):
+    right = 3 * 3 * 32 * 64 + 3 * 3 * 64 * 128 + 128 * 2 + 2
+    result, out = _run(lambda a: checks.fine_tune_trainable_params(a, num_classes=2, channels=3), right, capsys)
+    assert result and f"{right:,}" in out and "864 weights in block 1" in out
+    result, out = _run(lambda a: checks.fine_tune_trainable_params(a, num_classes=2, channels=3), 93_450, capsys)
+    assert not result and "10-class head; this target has 2 classes" in out
+    result, out = _run(lambda a: checks.fine_tune_trainable_params(a, num_classes=2, channels=3), right + 864, capsys)
+    assert not result and "Block 1 stays frozen" in out
+    result, out = _run(lambda a: checks.fine_tune_trainable_params(a, num_classes=2, channels=3), right - 258, capsys)
+    assert not result and "Dense(2)" in out
+
+
 @pytest.mark.parametrize(
     "answer, hint",
     [
@@ -197,3 +218,54 @@ def test_checks_are_exported_once():
     for name in transfer_checks.__all__:
         assert getattr(checks, name) is getattr(transfer_checks, name)
         assert getattr(checks, name).is_exercise_check
+
+
+# ---------------------------------------------------------------------------------------------- reference answers
+# The stubs exactly as the notebook's exercise cells hold them; the references stand in for the cells after them.
+
+
+def nb_build_feature_extraction_model(source, num_classes):
+    # YOUR CODE HERE: copy the base, freeze it, add a new softmax head; return the model.
+    raise NotImplementedError
+
+
+def nb_start_fine_tuning(model, n_blocks, learning_rate):
+    # YOUR CODE HERE: unfreeze the top blocks (BatchNorm stays frozen), then recompile.
+    raise NotImplementedError
+
+
+@pytest.fixture
+def fresh_kernel():
+    _core.reset()
+    yield
+    _core.reset()
+
+
+def test_the_feature_extraction_reference_uses_the_plan_and_passes_its_check(fresh_kernel, capsys):
+    plan = transfer.TransferPlan(head_dropout=0.3)
+    result, _ = _run(checks.feature_extraction_model, nb_build_feature_extraction_model, capsys)
+    assert result.status == "not started"
+    build = _core.answer("feature_extraction_model", nb_build_feature_extraction_model, plan)
+    assert build is not nb_build_feature_extraction_model and checks.feature_extraction_model(build)
+    model = build(transfer_checks._tiny_source(), 4)
+    assert model.get_layer("new_head_dropout").rate == 0.3 and model.output_shape == (None, 4)
+    with pytest.raises(TypeError, match="TransferPlan"):
+        transfer_checks._feature_extraction_model_reference({"head_dropout": 0.2})
+
+
+def test_the_fine_tuning_reference_passes_its_check_and_takes_a_schedule(fresh_kernel, capsys):
+    result, _ = _run(checks.start_fine_tuning, nb_start_fine_tuning, capsys)
+    assert result.status == "not started"
+    start = _core.answer("start_fine_tuning", nb_start_fine_tuning)
+    assert start is not nb_start_fine_tuning and checks.start_fine_tuning(start)
+    plan = transfer.TransferPlan()
+    model = transfer.with_new_head(transfer.feature_extractor(transfer_checks._tiny_source()), 3)
+    schedule = plan.schedule(plan.fine_lr, 2)
+    assert start(model, 1, schedule) is model  # the notebook passes the plan's schedule
+    assert model.optimizer._learning_rate is schedule  # recompiled with it
+    assert transfer.trainable_layers(model)["block3_conv1"] and not transfer.trainable_layers(model)["block2_conv1"]
+
+
+def test_the_untouched_count_is_not_started(capsys):
+    result = checks.fine_tune_trainable_params(..., 10, 1)
+    assert result.status == "not started"

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 from helpers import checks, models, training
+from helpers.checks import _core
+from helpers.checks import tuning as tuning_checks
 
 
 def _run(check, answer, capsys):
@@ -55,6 +57,25 @@ def test_tuner_build_function_on_the_stub(capsys):
 
     result, out = _run(checks.tuner_build_function, stub, capsys)
     assert not result and "Not started yet" in out
+
+
+def test_tuner_build_function_checks_the_notebooks_dataset(capsys):
+    """On a 5-class colour dataset the model must take its images and name its classes."""
+
+    def colour_build(hp):
+        filters = hp.Choice("filters", [8, 16, 32])
+        learning_rate = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log")
+        head = hp.Choice("head", ["flatten", "gap"])
+        model = models.simple_cnn((32, 24, 3), 5, filters=(filters, 2 * filters), head=head)
+        return training.compile_classifier(model, learning_rate=learning_rate)
+
+    result = checks.tuner_build_function(colour_build, input_shape=(32, 24, 3), num_classes=5)
+    assert result and "passed" in capsys.readouterr().out
+    result = checks.tuner_build_function(build_solution, input_shape=(32, 24, 3), num_classes=5)
+    out = capsys.readouterr().out
+    assert not result and "input (32, 24, 3) and 5 classes" in out and "Received input (28, 28, 1), 10" in out
+    assert not checks.tuner_build_function(colour_build)  # the default is the digits
+    assert "ds.input_shape" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -151,3 +172,54 @@ def test_ranking_is_trustworthy_on_the_stub(capsys):
 def test_ranking_is_trustworthy_hints(answer, hint, capsys):
     result, out = _run(checks.ranking_is_trustworthy, answer, capsys)
     assert not result and hint in out, out
+
+
+# ---------------------------------------------------------------------------------------------- reference answers
+# The stubs exactly as the notebook's exercise cells hold them; the references stand in for the cells after them.
+
+
+def nb_pick_best(results):
+    # YOUR CODE HERE: the row with the highest score -> {name: value} for the searched names only.
+    ...
+
+
+def nb_ranking_is_trustworthy(top_scores, seed_scores):
+    # YOUR CODE HERE: gap between the two highest top_scores vs 2 x the std of seed_scores.
+    raise NotImplementedError
+
+
+def nb_build_model(hp):
+    # YOUR CODE HERE: declare filters, learning_rate and head on hp, then build, compile and return.
+    raise NotImplementedError
+
+
+@pytest.fixture
+def fresh_kernel():
+    _core.reset()
+    yield
+    _core.reset()
+
+
+@pytest.mark.parametrize(
+    ("name", "stub_fn"), [("pick_best", nb_pick_best), ("ranking_is_trustworthy", nb_ranking_is_trustworthy)]
+)
+def test_an_untouched_stub_is_not_started_and_the_reference_stands_in(fresh_kernel, name, stub_fn):
+    check = getattr(checks, name)
+    assert check(stub_fn).status == "not started"  # pick_best's stub is a body of `...`: it returns None
+    reference = _core.answer(name, stub_fn)
+    assert reference is not stub_fn and check(reference), f"the reference of {name} fails its own check"
+
+
+def test_the_untouched_build_function_is_not_started():
+    assert checks.tuner_build_function(nb_build_model, (28, 28, 1), 10).status == "not started"
+
+
+def test_the_references_refuse_what_has_no_answer():
+    nan = [float("nan")] * 4  # every trial failed
+    table = tuning_checks._fake_results(
+        {"head": ["gap"] * 4, "score": nan, "best_epoch": nan, "epochs": nan, "seconds": nan}, ["head"]
+    )
+    with pytest.raises(ValueError, match="No trial completed"):
+        tuning_checks._pick_best_reference()(table)
+    with pytest.raises(ValueError, match="at least two top scores"):
+        tuning_checks._ranking_is_trustworthy_reference()([0.9], [0.9, 0.91])

@@ -329,6 +329,45 @@ def test_region_ratio_compares_stroke_and_background():
         interpret.region_ratio(maps, images[:1])
 
 
+def _coloured_shapes():
+    """Two 12x16 RGB images: a dark red square and a yellow bar on a noisy dark background."""
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 0.2, size=(2, 12, 16, 3))
+    images[0, 3:8, 4:9] = (0.86, 0.16, 0.16)  # mean 0.39: below 0.5, the digits' stroke level
+    images[1, 5:7, :] = (0.9, 0.82, 0.16)  # mean 0.63
+    objects = np.zeros((2, 12, 16), dtype=bool)
+    objects[0, 3:8, 4:9] = objects[1, 5:7, :] = True
+    return images, objects
+
+
+def test_otsu_threshold_separates_a_coloured_object_from_its_background():
+    images, objects = _coloured_shapes()
+    for img, obj in zip(images.mean(axis=-1), objects):
+        level = interpret.otsu_threshold(img)
+        np.testing.assert_array_equal(img > level, obj)
+    bimodal = np.r_[np.full(30, 0.1), np.full(10, 0.9)]
+    assert 0.1 <= interpret.otsu_threshold(bimodal) < 0.9
+    with pytest.raises(ValueError, match="uniform"):
+        interpret.otsu_threshold(np.full((4, 4), 0.5))
+    with pytest.raises(ValueError, match="bins"):
+        interpret.otsu_threshold(bimodal, bins=1)
+
+
+def test_region_ratio_with_otsu_finds_coloured_objects_that_0_5_misses():
+    images, objects = _coloured_shapes()
+    maps = np.where(objects, 4.0, 1.0)
+    np.testing.assert_allclose(interpret.region_ratio(maps, images, threshold="otsu"), [4.0, 4.0])
+    with pytest.raises(ValueError, match='Image 0 has no stroke at threshold=0.5.*threshold="otsu"'):
+        interpret.region_ratio(maps, images)  # the red square is darker than 0.5 on average
+    digits = np.zeros((1, 4, 4, 1))
+    digits[0, 1] = 1.0
+    np.testing.assert_allclose(
+        interpret.region_ratio(np.where(digits[..., 0] > 0, 2.0, 1.0), digits, threshold="otsu"), [2.0]
+    )
+    with pytest.raises(ValueError, match='a number or "otsu"'):
+        interpret.region_ratio(maps, images, threshold="mean")
+
+
 # ---------------------------------------------------------------- sanity checks on a trained model
 
 

@@ -52,6 +52,33 @@ def test_nested_subsets_reject_bad_seed():
         learning_curves.nested_subset_indices(np.arange(30) % 3, [10], seed=-1)
 
 
+def test_sizes_within_keeps_sizes_that_fit_and_caps_the_rest():
+    # mnist5k's full sizes on its 3,500 training digits: unchanged
+    assert learning_curves.sizes_within((250, 500, 1000, 3500), 3500) == (250, 500, 1000, 3500)
+    # a 5-class colour folder with 420 training images: the largest point becomes the whole split
+    assert learning_curves.sizes_within((150, 600), 420) == (150, 420)
+    assert learning_curves.sizes_within((250, 500, 1000, 3500), 420) == (250, 420)
+    assert learning_curves.sizes_within([np.int64(20)], 20) == (20,)
+    sizes = learning_curves.sizes_within((150, 600), 420)
+    y = np.repeat(np.arange(5), 84)  # 5 classes x 84: the folder's training split
+    assert sorted(learning_curves.nested_subset_indices(y, sizes)) == [150, 420]
+
+
+@pytest.mark.parametrize(
+    ("sizes", "n_train", "match"),
+    [
+        ((0, 10), 20, "each size"),
+        ((10,), 0, "n_train"),
+        ((), 20, "empty"),
+        ("100", 20, "sequence"),
+        ((2.5,), 9, "each"),
+    ],
+)
+def test_sizes_within_rejects_bad_values(sizes, n_train, match):
+    with pytest.raises(ValueError, match=match):
+        learning_curves.sizes_within(sizes, n_train)
+
+
 def test_with_train_subset_keeps_validation_and_test(tiny):
     sub = learning_curves.with_train_subset(tiny, np.array([0, 1, 2, 5]))
     assert len(sub.x_train) == 4 and list(sub.y_train) == [0, 1, 2, 2]

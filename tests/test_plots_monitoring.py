@@ -60,6 +60,19 @@ def test_plot_most_confused_rows_and_errors():
         plots.plot_most_confused(x[:2], y_true, y_pred, pairs)
 
 
+def test_plot_most_confused_shows_colour_images_in_colour():
+    """5 classes of non-square RGB images, as a colour folder gives them."""
+    x = np.random.default_rng(1).uniform(size=(10, 12, 10, 3))
+    y_true = np.arange(10) % 5
+    y_pred = y_true.copy()
+    y_pred[[0, 5]] = 4  # two images of class 0 taken for class 4
+    pairs = evaluation.most_confused_pairs(evaluation.confusion_matrix(y_true, y_pred, num_classes=5), k=2)
+    fig = plots.plot_most_confused(x, y_true, y_pred, pairs, [f"c{k}" for k in range(5)], per_pair=2)
+    shown = [im.get_array() for ax in fig.axes for im in ax.images]
+    assert shown and all(a.shape == (12, 10, 3) for a in shown)
+    assert "true c0\n-> predicted c4\n2 images" in [t.get_text() for ax in fig.axes for t in ax.texts]
+
+
 def test_plot_reliability_diagram_single_and_compared():
     rng = np.random.default_rng(0)
     probs = rng.dirichlet(np.ones(3), size=200)

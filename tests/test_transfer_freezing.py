@@ -28,7 +28,7 @@ def test_feature_extractor_is_an_independent_copy(source):
     assert base.output_shape == (None, 8) and base.layers[-1].name == "head_gap"
     assert not {id(v) for v in base.weights} & {id(v) for v in source.weights}
     x = np.random.default_rng(0).random((2, 16, 16, 1), dtype=np.float32)
-    np.testing.assert_allclose(base(x), keras.Model(source.inputs, source.get_layer("head_gap").output)(x), atol=1e-6)
+    np.testing.assert_allclose(base(x), keras.Model(source.input, source.get_layer("head_gap").output)(x), atol=1e-6)
     assert transfer.feature_extractor(source, output="block2_pool").output_shape == (None, 4, 4, 8)
     with pytest.raises(ValueError, match="is not a layer"):
         transfer.feature_extractor(source, output="nope")

@@ -81,7 +81,10 @@ def test_hypermodel_rejects_bad_arguments(kwargs, message):
 
 def test_objective_missing_from_the_logs(hm, ds):
     model = tuning.build_model({"blocks": 1, "filters": 4, "convs_per_block": 1})
-    with pytest.raises(ValueError, match="objective 'val_accuracy' is not among the logged metrics"):
+    with (
+        pytest.raises(ValueError, match="objective 'val_accuracy' is not among the logged metrics"),
+        pytest.warns(UserWarning, match="Early stopping conditioned on metric `val_accuracy` which is not available"),
+    ):
         hm.train(model, ds.x_train, ds.y_train, epochs=1, batch_size=64)
 
 

@@ -237,24 +237,24 @@ def test_a_killed_search_resumes_with_its_finished_trials(tmp_path):
     script.write_text(
         SCRIPT.replace("RESUME_SPACE", repr(RESUME_SPACE)).replace("MAX_TRIALS", str(MAX_TRIALS)).replace("EPOCHS", "4")
     )
-    proc = subprocess.Popen(
+    with subprocess.Popen(  # the with block closes the output pipe (no ResourceWarning) and reaps the process
         [sys.executable, str(script), str(tmp_path / "tuner"), str(markers)],
         cwd=config.ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while len(list(markers.iterdir())) < 3:  # the third trial has started training
-            assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
-            assert time.monotonic() < deadline, "the search did not reach its third trial in time"
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    ) as proc:
+        try:
+            deadline = time.monotonic() + 120
+            while len(list(markers.iterdir())) < 3:  # the third trial has started training
+                assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
+                assert time.monotonic() < deadline, "the search did not reach its third trial in time"
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGKILL)
             proc.wait(10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
     project = tmp_path / "tuner" / "resume"
     before = _statuses(project)
     finished = sorted(t for t, status in before.items() if status == "COMPLETED")

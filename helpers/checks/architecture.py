@@ -35,6 +35,11 @@ def _growth_jump_updated_first(layer_specs) -> list[int]:
     return out
 
 
+def _receptive_field_growth_reference():
+    """The course's ``receptive_field_sizes``, for the cells after exercise 1 while yours does not pass."""
+    return _reference_receptive_fields
+
+
 RF_CASES = (
     [(3, 1), (3, 1), (2, 2), (3, 1), (3, 1), (2, 2)],  # two blocks of simple_cnn
     [(5, 1), (2, 2), (5, 1), (2, 2), (5, 1)],  # LeNet-5's C1 S2 C3 S4 C5
@@ -42,7 +47,7 @@ RF_CASES = (
 )
 
 
-@exercise("Exercise: receptive field growth")
+@exercise("Exercise: receptive field growth", reference=_receptive_field_growth_reference)
 def receptive_field_growth(fn) -> str:
     """``fn(layers)`` takes ``[(kernel, stride), ...]`` and returns the receptive field after each layer."""
     require_callable(fn, "receptive_field_sizes")
@@ -110,18 +115,28 @@ def head_parameters(answers: dict) -> str:
 CONV_CASES = ((28, 28, 3, 1, 16), (14, 14, 3, 16, 32), (7, 7, 5, 32, 8), (10, 6, 1, 3, 4))
 
 
-@exercise("Exercise: FLOPs of a convolution layer")
-def conv_layer_flops(fn) -> str:
-    """``fn(h_out, w_out, kernel, c_in, c_out)``: forward FLOPs of a Conv2D with a bias (course convention)."""
+def _conv_flops(h_out: int, w_out: int, kernel: int, c_in: int, c_out: int) -> int:
+    """What ``model_stats.layer_flops`` counts for a Conv2D (with bias) with this output size."""
     import keras
 
     from helpers import model_stats
 
+    conv = keras.layers.Conv2D(c_out, kernel, padding="same")
+    conv(keras.Input((h_out, w_out, c_in)))  # called once, so the layer knows its input and output shapes
+    return model_stats.layer_flops(conv)
+
+
+def _conv_layer_flops_reference():
+    """The course's ``conv_flops``, for the cells after exercise 3 while yours does not pass."""
+    return _conv_flops
+
+
+@exercise("Exercise: FLOPs of a convolution layer", reference=_conv_layer_flops_reference)
+def conv_layer_flops(fn) -> str:
+    """``fn(h_out, w_out, kernel, c_in, c_out)``: forward FLOPs of a Conv2D with a bias (course convention)."""
     require_callable(fn, "conv_flops")
     for h, w, k, c_in, c_out in CONV_CASES:
-        conv = keras.layers.Conv2D(c_out, k, padding="same")
-        conv(keras.Input((h, w, c_in)))  # called once, so the layer knows its input and output shapes
-        expected = model_stats.layer_flops(conv)
+        expected = _conv_flops(h, w, k, c_in, c_out)
         got = fn(h, w, k, c_in, c_out)
         require(
             got is not None and got is not Ellipsis,

@@ -180,7 +180,27 @@ def _diagnose_values(model, image, label, predicted, patch, stride, fill, got, e
     )
 
 
-@exercise("Exercise: occlusion sensitivity by hand")
+def _occlusion_map(model, image, label, patch, stride, fill) -> np.ndarray:
+    """The course's ``occlusion_map``: :func:`helpers.interpret.occlusion`'s coarse grid (``per_pixel=False``)
+    at exactly the exercise's positions, ``range(0, H - patch + 1, stride)`` (the helper adds a row and a
+    column flush with the far edge where the stride does not reach it: they are cut off)."""
+    from helpers import interpret
+
+    image = np.asarray(image)
+    if image.ndim != 3:
+        raise ValueError(f"image must be one image of shape (H, W, C). Received shape={image.shape}")
+    h, w = image.shape[:2]
+    rows, cols = len(range(0, h - patch + 1, stride)), len(range(0, w - patch + 1, stride))
+    grid = interpret.occlusion(model, image[None], [label], patch=patch, stride=stride, fill=fill, per_pixel=False)
+    return grid[0, :rows, :cols]
+
+
+def _occlusion_by_hand_reference():
+    """The course's ``occlusion_map(model, image, label, patch, stride, fill)``, for the cells after the exercise."""
+    return _occlusion_map
+
+
+@exercise("Exercise: occlusion sensitivity by hand", reference=_occlusion_by_hand_reference)
 def occlusion_by_hand(fn) -> str:
     """``fn(model, image, label, patch, stride, fill)`` returns the grid of drops in ``p[label]``.
 

@@ -46,7 +46,15 @@ def _replay(values, patience, *, tie_improves=False, reset=True, extra=0):
     return best_epoch + 1, len(values)
 
 
-@exercise("Exercise: replay EarlyStopping by hand")
+def _early_stopping_epochs_reference():
+    """The course's ``early_stopping_epochs(val_losses, patience)``, for the cells after the exercise:
+    :func:`helpers.callbacks.early_stopping_trace`, Keras's own rule replayed on a finished curve."""
+    from helpers.callbacks import early_stopping_trace
+
+    return early_stopping_trace
+
+
+@exercise("Exercise: replay EarlyStopping by hand", reference=_early_stopping_epochs_reference)
 def early_stopping_epochs(fn) -> str:
     """``fn(val_losses, patience)`` returns ``(best_epoch, stopped_epoch)``, 1-based, as Keras does."""
     from helpers.callbacks import early_stopping_trace
@@ -113,7 +121,13 @@ def _test_matrices():
     return [np.array([[8, 2], [1, 9]]), cm, empty_column]
 
 
-@exercise("Exercise: precision, recall and F1 from a confusion matrix")
+def _per_class_metrics_reference():
+    """The course's ``per_class_metrics(cm)`` -> ``(precision, recall, f1)``, for the cells after the
+    exercise (:func:`helpers.evaluation.precision_recall_f1`, 0 where a class is never predicted)."""
+    return _reference_metrics
+
+
+@exercise("Exercise: precision, recall and F1 from a confusion matrix", reference=_per_class_metrics_reference)
 def per_class_metrics(fn) -> str:
     """``fn(cm)`` returns ``(precision, recall, f1)`` arrays, one value per class (rows = true)."""
     require_callable(fn, "per_class_metrics")
@@ -166,9 +180,13 @@ def per_class_metrics(fn) -> str:
     )
 
 
-def _reference_ece(confidences, correct, n_bins):
+def _reference_ece(confidences, correct, n_bins=10):
+    """The ECE of ``confidences`` (top probability per image) and ``correct`` (1.0 right, 0.0 wrong) in
+    ``n_bins`` right-closed equal-width bins: the binning of :func:`helpers.evaluation.calibration`."""
     from helpers.evaluation import _confidence_bins
 
+    confidences = np.asarray(confidences, dtype=np.float64)
+    correct = np.asarray(correct, dtype=np.float64)
     bins = _confidence_bins(confidences, n_bins)
     total = 0.0
     for b in range(n_bins):
@@ -178,7 +196,12 @@ def _reference_ece(confidences, correct, n_bins):
     return total
 
 
-@exercise("Exercise: expected calibration error")
+def _calibration_error_reference():
+    """The course's ``calibration_error(confidences, correct, n_bins=10)``, for the cells after the exercise."""
+    return _reference_ece
+
+
+@exercise("Exercise: expected calibration error", reference=_calibration_error_reference)
 def calibration_error(fn) -> str:
     """``fn(confidences, correct, n_bins)`` returns the ECE with equal-width bins over [0, 1]."""
     require_callable(fn, "calibration_error")

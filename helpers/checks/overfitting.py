@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 
+from helpers import _validate
 from helpers.checks._core import Hint, exercise, require, require_callable
 
 __all__ = ["diagnose_fit", "extrapolate_error", "pick_best_recipe", "capstone_accuracy"]
@@ -23,7 +24,19 @@ def _reference_diagnosis(train_acc: float, val_acc: float, target: float, max_ga
     return "good fit"
 
 
-@exercise("Exercise: diagnose bias or variance")
+def _diagnose_fit_reference(target: float, max_gap: float):
+    """The course's ``diagnose(train_acc, val_acc, target=target, max_gap=max_gap)``, for the cells after
+    the exercise; ``target`` and ``max_gap`` are the notebook's (``TARGET``, ``MAX_GAP``)."""
+    target = _validate.fraction(target, "target", closed=True)
+    max_gap = _validate.fraction(max_gap, "max_gap", closed=True)
+
+    def diagnose(train_acc, val_acc, target=target, max_gap=max_gap):
+        return _reference_diagnosis(train_acc, val_acc, target, max_gap)
+
+    return diagnose
+
+
+@exercise("Exercise: diagnose bias or variance", reference=_diagnose_fit_reference)
 def diagnose_fit(fn) -> str:
     """``fn(train_acc, val_acc, target, max_gap)`` returns "high bias", "high variance" or "good fit"."""
     require_callable(fn, "diagnose")
@@ -85,7 +98,13 @@ def _reference_extrapolation(sizes, errors, n) -> float:
     return float(np.exp(intercept + slope * np.log(n)))
 
 
-@exercise("Exercise: extrapolate a training-set-size curve")
+def _extrapolate_error_reference():
+    """The course's ``predict_error(sizes, errors, n)`` (a power law fitted in log-log space), for the
+    cells after the exercise."""
+    return _reference_extrapolation
+
+
+@exercise("Exercise: extrapolate a training-set-size curve", reference=_extrapolate_error_reference)
 def extrapolate_error(fn) -> str:
     """``fn(sizes, errors, n)`` fits ``log(error) = a + b log(size)`` and returns the error at ``n``."""
     require_callable(fn, "predict_error")
@@ -158,7 +177,20 @@ def _synthetic_table(names):
     return table
 
 
-@exercise("Exercise: choose a recipe on validation results")
+def _best_recipe(table) -> str:
+    """The configuration (``name``) with the highest mean validation accuracy over seeds, from a
+    :func:`helpers.runs.table` (the mean is :func:`helpers.runs.summarize`'s)."""
+    from helpers import runs
+
+    return runs.summarize(table, metrics=("val_accuracy",))["val_accuracy_mean"].idxmax()
+
+
+def _pick_best_recipe_reference():
+    """The course's ``best_recipe(table)``, for the cells after the exercise."""
+    return _best_recipe
+
+
+@exercise("Exercise: choose a recipe on validation results", reference=_pick_best_recipe_reference)
 def pick_best_recipe(fn) -> str:
     """``fn(table)`` returns the name of the configuration with the best mean validation accuracy."""
     require_callable(fn, "best_recipe")
@@ -199,7 +231,26 @@ CAPSTONE_VAL_TARGET = 0.98
 three seeds (``bench/capstone_seeds.py``)."""
 
 
-@exercise("Exercise: capstone, beat the target validation accuracy")
+def _capstone_accuracy_reference(data, epochs: int):
+    """The course's capstone model, for the cells after the exercise: :data:`helpers.recipes.ACCURATE`
+    with the notebook's epoch budget, trained on ``data`` (as 08's solution does; minutes in ``full``).
+
+    Keras keeps the run's History on the model: ``model.history`` is what ``capstone_history`` holds in
+    the solution.
+
+    Args:
+        data: the notebook's dataset (``ds``).
+        epochs: the notebook's budget (``CAPSTONE_EPOCHS``).
+    """
+    from helpers import recipes
+
+    recipe = recipes.ACCURATE.replace(epochs=_validate.positive_int(epochs, "epochs"))
+    print(f"Training the course's capstone recipe for the cells below: {recipe}")
+    model, _ = recipe.train(data)
+    return model
+
+
+@exercise("Exercise: capstone, beat the target validation accuracy", reference=_capstone_accuracy_reference)
 def capstone_accuracy(model, data, target: float = CAPSTONE_VAL_TARGET) -> str:
     """``model`` (trained on ``data``'s training split) must reach ``target`` accuracy on its *validation*
     split (default :data:`CAPSTONE_VAL_TARGET`). Iterate on this as often as you like: it never looks at

@@ -22,7 +22,14 @@ def _number(value, what: str) -> float:
         raise Hint(f"{what} must return a number. Received {type(value).__name__}.") from exc
 
 
-@exercise("Exercise: the L1/L2 penalty Keras adds to the loss")
+def _weight_penalty_reference():
+    """The course's ``weight_penalty``: ``regularization.l1_l2_penalty(w, l1, l2)``."""
+    from helpers import regularization
+
+    return regularization.l1_l2_penalty
+
+
+@exercise("Exercise: the L1/L2 penalty Keras adds to the loss", reference=_weight_penalty_reference)
 def weight_penalty(fn) -> str:
     """``fn(w, l1, l2)`` returns ``l1 * sum(|w|) + l2 * sum(w**2)`` for a weight array ``w``."""
     require_callable(fn, "weight_penalty")
@@ -62,7 +69,14 @@ def weight_penalty(fn) -> str:
     return "Your penalty matches the formula on four arrays; next it must match what Keras adds to the loss."
 
 
-@exercise("Exercise: the fraction of near-zero weights")
+def _near_zero_weight_fraction_reference():
+    """The course's ``near_zero_fraction``: ``regularization.near_zero_fraction(w, threshold)``."""
+    from helpers import regularization
+
+    return regularization.near_zero_fraction
+
+
+@exercise("Exercise: the fraction of near-zero weights", reference=_near_zero_weight_fraction_reference)
 def near_zero_weight_fraction(fn) -> str:
     """``fn(w, threshold)`` returns the fraction of entries of ``w`` with ``|w| < threshold``."""
     require_callable(fn, "near_zero_fraction")
@@ -100,7 +114,18 @@ def near_zero_weight_fraction(fn) -> str:
     return "Your measure works on 1-D and 4-D arrays and any threshold."
 
 
-@exercise("Exercise: inverted dropout")
+def _inverted_dropout(x, rate: float, rng: np.random.Generator) -> np.ndarray:
+    """Zero each entry of ``x`` with probability ``rate``, divide the others by ``1 - rate``."""
+    keep = rng.random(np.shape(x)) >= rate
+    return np.where(keep, np.asarray(x) / (1 - rate), 0.0)
+
+
+def _inverted_dropout_reference():
+    """The course's ``inverted_dropout``, for the cells after the exercise while yours does not pass."""
+    return _inverted_dropout
+
+
+@exercise("Exercise: inverted dropout", reference=_inverted_dropout_reference)
 def inverted_dropout(fn) -> str:
     """``fn(x, rate, rng)`` zeroes each entry with probability ``rate`` and scales the rest by ``1/(1-rate)``."""
     require_callable(fn, "inverted_dropout")

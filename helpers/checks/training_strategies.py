@@ -33,13 +33,40 @@ def _adam_reference(
     w, m, v = w0.copy(), np.zeros_like(w0), np.zeros_like(w0)
     out = []
     for t, g in enumerate(grads, start=1):
-        m = beta_1 * m + (1 - beta_1) * g
-        v = beta_2 * v + (1 - beta_2) * (g * g if square else g)
-        m_hat = m / (1 - beta_1**t) if bias_correction[0] else m
-        v_hat = v / (1 - beta_2**t) if bias_correction[1] else v
-        w = w - sign * lr * m_hat / (np.sqrt(np.abs(v_hat)) + epsilon)
+        w, m, v = _adam_step(
+            w, g, m, v, t, lr, beta_1, beta_2, epsilon, bias_correction=bias_correction, square=square, sign=sign
+        )
         out.append(w.copy())
     return np.array(out)
+
+
+def _adam_step(
+    w,
+    grad,
+    m,
+    v,
+    t,
+    lr=0.1,
+    beta_1=0.9,
+    beta_2=0.999,
+    epsilon=1e-7,
+    *,
+    bias_correction=(True, True),
+    square=True,
+    sign=1.0,
+):
+    """One Adam step (t counts from 1): the new ``(w, m, v)``. The keywords after ``*`` reproduce
+    typical mistakes (for the check's hints); their defaults are the right update."""
+    m = beta_1 * m + (1 - beta_1) * grad
+    v = beta_2 * v + (1 - beta_2) * (grad * grad if square else grad)
+    m_hat = m / (1 - beta_1**t) if bias_correction[0] else m
+    v_hat = v / (1 - beta_2**t) if bias_correction[1] else v
+    return w - sign * lr * m_hat / (np.sqrt(np.abs(v_hat)) + epsilon), m, v
+
+
+def _adam_update_step_reference():
+    """The course's ``adam_step``, for the cells after the exercise while yours does not pass."""
+    return _adam_step
 
 
 def _keras_adam(grads: np.ndarray, w0: np.ndarray) -> np.ndarray:
@@ -55,7 +82,7 @@ def _keras_adam(grads: np.ndarray, w0: np.ndarray) -> np.ndarray:
     return np.array(out)
 
 
-@exercise("Exercise: one Adam step by hand")
+@exercise("Exercise: one Adam step by hand", reference=_adam_update_step_reference)
 def adam_update_step(fn) -> str:
     """``fn(w, grad, m, v, t)`` must return the new ``(w, m, v)`` of one Adam step (t counts from 1)."""
     require_callable(fn, "adam_step")
@@ -136,7 +163,12 @@ def _scaled_lr(base_lr: float, base_bs: int, bs: int, optimizer: str) -> float:
     return base_lr * (k if optimizer in LINEAR_RULE_OPTIMIZERS else np.sqrt(k))
 
 
-@exercise("Exercise: scale the learning rate with the batch size")
+def _batch_scaling_rule_reference():
+    """The course's ``scaled_learning_rate``, for the cells after the exercise while yours does not pass."""
+    return _scaled_lr
+
+
+@exercise("Exercise: scale the learning rate with the batch size", reference=_batch_scaling_rule_reference)
 def batch_scaling_rule(fn) -> str:
     """``fn(base_lr, base_batch_size, batch_size, optimizer)`` must scale the learning rate with the
     batch size: by ``k`` (linear rule) for ``"sgd"``/``"momentum"``, by ``sqrt(k)`` (square-root
@@ -201,7 +233,14 @@ def _range_cases():
     return cases
 
 
-@exercise("Exercise: pick a learning rate from a range test")
+def _lr_range_rule_reference():
+    """The course's ``pick_learning_rate``: ``schedules.suggest_learning_rate`` (lowest loss / 10)."""
+    from helpers import schedules
+
+    return schedules.suggest_learning_rate
+
+
+@exercise("Exercise: pick a learning rate from a range test", reference=_lr_range_rule_reference)
 def lr_range_rule(fn) -> str:
     """``fn(learning_rates, losses)`` must return the rate at the lowest loss divided by 10."""
     require_callable(fn, "pick_learning_rate")

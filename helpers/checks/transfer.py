@@ -27,7 +27,26 @@ def _require_model(model, what: str):
     return model
 
 
-@exercise("Exercise: a new head on a frozen base")
+def _feature_extraction_model_reference(plan):
+    """The course's ``build_feature_extraction_model(source, num_classes)``, for the cells after the
+    exercise: a frozen copy of the source's base and a new softmax head, with ``plan``'s head dropout (as
+    :func:`helpers.transfer.train_feature_extraction` builds it).
+
+    Args:
+        plan: the notebook's :class:`helpers.transfer.TransferPlan`.
+    """
+    from helpers import transfer
+
+    if not isinstance(plan, transfer.TransferPlan):
+        raise TypeError(f"plan must be the notebook's transfer.TransferPlan. Received: {type(plan).__name__}")
+
+    def build_feature_extraction_model(source, num_classes):
+        return transfer.with_new_head(transfer.feature_extractor(source), num_classes, dropout=plan.head_dropout)
+
+    return build_feature_extraction_model
+
+
+@exercise("Exercise: a new head on a frozen base", reference=_feature_extraction_model_reference)
 def feature_extraction_model(fn) -> str:
     """``fn(source, num_classes)`` must return base-of-source (frozen, a copy) + a new softmax head."""
     from helpers import transfer
@@ -79,57 +98,84 @@ def feature_extraction_model(fn) -> str:
 
 
 # The course's source CNN: 3 blocks of one 3x3 conv (32, 64, 128 filters, no bias because BatchNorm
-# follows), BatchNorm, pooling; the new head is Dense(10) on the 128 pooled features.
-_CONV = {"block1": 3 * 3 * 1 * 32, "block2": 3 * 3 * 32 * 64, "block3": 3 * 3 * 64 * 128}
+# follows), BatchNorm, pooling; the new head is Dense(num_classes) on the 128 pooled features.
 _BN = {"block1": 2 * 32, "block2": 2 * 64, "block3": 2 * 128}  # gamma and beta (trainable ones)
 _BIAS = {"block1": 32, "block2": 64, "block3": 128}
-_HEAD = 128 * 10 + 10
-FINE_TUNE_TRAINABLE = _CONV["block2"] + _CONV["block3"] + _HEAD  # 93,450
+
+
+def _conv(channels: int) -> dict[str, int]:
+    return {"block1": 3 * 3 * channels * 32, "block2": 3 * 3 * 32 * 64, "block3": 3 * 3 * 64 * 128}
+
+
+def fine_tune_trainable(num_classes: int = 10, channels: int = 1) -> int:
+    """Trainable parameters after ``unfreeze_top(model, 2)`` on 07's transfer model: 93,450 for the digits."""
+    conv = _conv(channels)
+    return conv["block2"] + conv["block3"] + 128 * num_classes + num_classes
+
+
+FINE_TUNE_TRAINABLE = fine_tune_trainable()  # 93,450
 
 
 @exercise("Exercise: what does fine-tuning train?")
-def fine_tune_trainable_params(answer) -> str:
-    """``answer``: trainable parameters after ``unfreeze_top(model, 2)`` on the course's transfer model."""
+def fine_tune_trainable_params(answer, num_classes: int = 10, channels: int = 1) -> str:
+    """``answer``: trainable parameters after ``unfreeze_top(model, 2)`` on the course's transfer model.
+
+    Args:
+        num_classes, channels: the target's classes and image channels (``target.num_classes``,
+            ``target.input_shape[-1]``); the default is the ten one-channel digits.
+    """
     if answer is None or answer is Ellipsis:
         raise Hint("Replace the `...` with a number.")
+    conv, expected = _conv(channels), fine_tune_trainable(num_classes, channels)
+    head = 128 * num_classes + num_classes
     top = ("block2", "block3")
     mistakes = {
-        FINE_TUNE_TRAINABLE
-        + sum(
-            _BN[b] for b in top
-        ): "You counted BatchNormalization's gamma and beta in blocks 2 and 3. unfreeze_top keeps every "
-        "BatchNorm layer frozen (the BatchNorm rule), so they do not train.",
-        FINE_TUNE_TRAINABLE
-        + sum(
-            _BIAS[b] for b in top
-        ): "The convolutions have no bias: a BatchNorm layer follows each one, and its beta already "
-        "shifts the output (simple_cnn sets use_bias=False).",
-        FINE_TUNE_TRAINABLE
-        + sum(
-            _BN[b] + _BIAS[b] for b in top
-        ): "Two things to drop: the convolutions have no bias (BatchNorm follows them), and the "
-        "BatchNorm layers stay frozen.",
-        FINE_TUNE_TRAINABLE
-        + _CONV["block1"]: "Block 1 stays frozen: unfreeze_top(model, 2) opens only the top two blocks, 2 and 3.",
-        _CONV["block3"] + _HEAD: "Two blocks are unfrozen, 2 and 3, not only the top one.",
-        FINE_TUNE_TRAINABLE - _HEAD: "Add the new head: Dense(10) on 128 features, biases included.",
+        expected + sum(_BN[b] for b in top): "You counted BatchNormalization's gamma and beta in blocks 2 and 3. "
+        "unfreeze_top keeps every BatchNorm layer frozen (the BatchNorm rule), so they do not train.",
+        expected + sum(_BIAS[b] for b in top): "The convolutions have no bias: a BatchNorm layer follows each one, "
+        "and its beta already shifts the output (simple_cnn sets use_bias=False).",
+        expected + sum(_BN[b] + _BIAS[b] for b in top): "Two things to drop: the convolutions have no bias "
+        "(BatchNorm follows them), and the BatchNorm layers stay frozen.",
+        expected
+        + conv["block1"]: "Block 1 stays frozen: unfreeze_top(model, 2) opens only the top two blocks, 2 and 3.",
+        conv["block3"] + head: "Two blocks are unfrozen, 2 and 3, not only the top one.",
+        expected - head: f"Add the new head: Dense({num_classes}) on 128 features, biases included.",
     }
+    if num_classes != 10:
+        mistakes.setdefault(
+            fine_tune_trainable(10, channels),
+            f"That is the count for a 10-class head; this target has {num_classes} classes: Dense({num_classes}).",
+        )
     if answer in mistakes:
         raise Hint(mistakes[answer])
     require_int(
         answer,
-        FINE_TUNE_TRAINABLE,
+        expected,
         "Your count",
-        "Add block 2's conv (3x3x32x64), block 3's conv (3x3x64x128) and the head (128x10 + 10). "
-        "No conv biases (BatchNorm follows), BatchNorm frozen.",
+        f"Add block 2's conv (3x3x32x64), block 3's conv (3x3x64x128) and the head (128x{num_classes} + "
+        f"{num_classes}). No conv biases (BatchNorm follows), BatchNorm frozen.",
     )
     return (
-        "93,450: block 2 and block 3 convolutions plus the new head. 288 weights in block 1 and all "
-        "BatchNorm parameters and statistics stay as the source learned them."
+        f"{expected:,}: block 2 and block 3 convolutions plus the new head. The {conv['block1']:,} weights in "
+        "block 1 and all BatchNorm parameters and statistics stay as the source learned them."
     )
 
 
-@exercise("Exercise: start fine-tuning")
+def _start_fine_tuning(model, n_blocks, learning_rate):
+    """Unfreeze the top ``n_blocks`` blocks of ``model`` (BatchNorm stays frozen) and recompile it with
+    ``learning_rate`` (a number or a schedule): the course's answer to exercise 3 of 07."""
+    from helpers import training, transfer
+
+    transfer.unfreeze_top(model, n_blocks)
+    return training.compile_classifier(model, learning_rate=learning_rate)
+
+
+def _start_fine_tuning_reference():
+    """The course's ``start_fine_tuning(model, n_blocks, learning_rate)``, for the cells after the exercise."""
+    return _start_fine_tuning
+
+
+@exercise("Exercise: start fine-tuning", reference=_start_fine_tuning_reference)
 def start_fine_tuning(fn) -> str:
     """``fn(model, n_blocks, learning_rate)`` must unfreeze the top ``n_blocks`` blocks (BatchNorm stays
     frozen) and recompile with ``learning_rate``; it returns the model."""

@@ -19,8 +19,14 @@ def _conv_filters(model) -> list[int]:
 
 
 @exercise("Exercise: a KerasTuner build function")
-def tuner_build_function(build_fn) -> str:
-    """``build_fn(hp)`` declares filters, learning_rate (log) and head, and returns a compiled CNN."""
+def tuner_build_function(build_fn, input_shape=(28, 28, 1), num_classes: int = 10) -> str:
+    """``build_fn(hp)`` declares filters, learning_rate (log) and head, and returns a compiled CNN.
+
+    Args:
+        build_fn: the learner's ``build_model(hp)``.
+        input_shape, num_classes: the notebook's dataset (``ds.input_shape``, ``ds.num_classes``);
+            the default is mnist5k's 28x28x1 digits in 10 classes.
+    """
     import keras
     import keras_tuner as kt
 
@@ -78,8 +84,9 @@ def tuner_build_function(build_fn) -> str:
         "training.compile_classifier(model, learning_rate=learning_rate) before returning it.",
     )
     require(
-        tuple(model.input_shape[1:]) == (28, 28, 1) and model.output_shape[-1] == 10,
-        f"Build the model for the digits: input_shape=ds.input_shape, num_classes=ds.num_classes. "
+        tuple(model.input_shape[1:]) == tuple(input_shape) and model.output_shape[-1] == num_classes,
+        f"Build the model for the dataset, input {tuple(input_shape)} and {num_classes} classes: "
+        "input_shape=ds.input_shape, num_classes=ds.num_classes. "
         f"Received input {tuple(model.input_shape[1:])}, {model.output_shape[-1]} outputs.",
     )
 
@@ -144,7 +151,24 @@ def _same_values(got: dict, expected: dict) -> bool:
     return True
 
 
-@exercise("Exercise: pick the best configuration from a results table")
+def _pick_best(results) -> dict:
+    """The best completed trial's searched hyperparameters ``{name: value}`` of a
+    :func:`helpers.tuning.results_table` (its best row is :func:`helpers.tuning.results.best_row`'s)."""
+    from helpers.tuning.results import best_row
+
+    row = best_row(results)
+    if row is None:
+        raise ValueError("No trial completed, so there is no best configuration. Run tuning.search first.")
+    values = {name: row[name] for name in results.attrs["hyperparameters"]}
+    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in values.items()}
+
+
+def _pick_best_reference():
+    """The course's ``pick_best(results)``, for the cells after the exercise."""
+    return _pick_best
+
+
+@exercise("Exercise: pick the best configuration from a results table", reference=_pick_best_reference)
 def pick_best(fn) -> str:
     """``fn(results)`` returns the best completed trial's hyperparameters as a dict."""
     import pandas as pd
@@ -199,7 +223,23 @@ def _noise_cases():
     ]
 
 
-@exercise("Exercise: is the ranking real or seed noise?")
+def _ranking_is_trustworthy(top_scores, seed_scores) -> bool:
+    """True when the best of ``top_scores`` beats the runner-up by more than twice the seed noise
+    (``np.std(seed_scores, ddof=1)``)."""
+    if len(top_scores) < 2 or len(seed_scores) < 2:
+        raise ValueError(
+            f"Pass at least two top scores and two seed scores. Received {len(top_scores)} and {len(seed_scores)}."
+        )
+    best, runner_up = sorted(top_scores, reverse=True)[:2]
+    return bool(best - runner_up > 2 * np.std(seed_scores, ddof=1))
+
+
+def _ranking_is_trustworthy_reference():
+    """The course's ``ranking_is_trustworthy(top_scores, seed_scores)``, for the cells after the exercise."""
+    return _ranking_is_trustworthy
+
+
+@exercise("Exercise: is the ranking real or seed noise?", reference=_ranking_is_trustworthy_reference)
 def ranking_is_trustworthy(fn) -> str:
     """``fn(top_scores, seed_scores)``: True iff best - runner-up > 2 x std(seed_scores, ddof=1)."""
     require_callable(fn, "ranking_is_trustworthy")

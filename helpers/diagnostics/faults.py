@@ -86,6 +86,7 @@ __all__ = [
     "CodePair",
     "healthy",
     "make",
+    "applicable",
     "fix",
     "code",
     "field_guide",
@@ -409,7 +410,8 @@ def healthy(
         train_size: training images (default 1,000; stratified).
         val_size: validation images (default None: the whole validation split).
         holdout_size: held-out images (default None: as many as validation images, or all the
-            training images not used when there are fewer).
+            training images not used when there are fewer). ``train_size`` must leave at least
+            one training image for it: on a small dataset pass e.g. ``len(data.y_train) - len(data.y_val)``.
         epochs: epochs to train (default 3).
         seed: seeds the subsets (default 0).
     """
@@ -432,12 +434,15 @@ def healthy(
     if val_size is not None:
         x_val, y_val = subsample(x_val, y_val, val_size, seed=seed)
     x_rest, y_rest = data.x_train, data.y_train
-    if train_size < len(x_rest):
-        x_rest, y_rest, x_train, y_train = stratified_split(x_rest, y_rest, train_size / len(x_rest), seed=seed)
-    else:
-        x_train, y_train, x_rest, y_rest = x_rest, y_rest, x_rest[:0], y_rest[:0]
-    if len(x_rest):
-        x_rest, y_rest = subsample(x_rest, y_rest, holdout_size or len(x_val), seed=seed)
+    if train_size >= len(x_rest):
+        suggestion = len(x_rest) - len(x_val)
+        raise ValueError(
+            f"train_size={train_size} leaves no training image for the held-out split: the training split has "
+            f"{len(x_rest)} images. Pass a smaller train_size"
+            + (f", e.g. {suggestion} (as many held out as there are validation images)." if suggestion > 0 else ".")
+        )
+    x_rest, y_rest, x_train, y_train = stratified_split(x_rest, y_rest, train_size / len(x_rest), seed=seed)
+    x_rest, y_rest = subsample(x_rest, y_rest, holdout_size or len(x_val), seed=seed)
     raw = Dataset(
         name=data.name,
         x_train=_pixels(x_train),
@@ -1037,6 +1042,24 @@ def field_guide() -> pd.DataFrame:
         for f in _GUIDE
     ]
     return pd.DataFrame(rows).set_index("fault")
+
+
+def applicable(data: Dataset | TrainingSetup) -> tuple[str, ...]:
+    """The faults of :data:`FAULTS` that break a run on ``data``, in their order.
+
+    ``label_changing_augmentation`` is a fault on digits only: a flip or a half turn changes a digit's
+    label (a 6 becomes a 9), while the shapes and photos of other datasets mostly keep theirs, and
+    its diagnostic (the share of images the augmentation mirrors) looks for it on digits only.
+
+    Args:
+        data: a dataset from :func:`helpers.data.load`, or a setup (:func:`healthy`) built on one.
+    """
+    if isinstance(data, TrainingSetup):
+        data = data.data
+    if not isinstance(data, Dataset):
+        raise TypeError(f"data must be a helpers.data.Dataset or a TrainingSetup. Received: {type(data).__name__}")
+    digits = _is_digits(data) and min(data.input_shape[:2]) >= 8
+    return tuple(name for name in FAULTS if digits or name != "label_changing_augmentation")
 
 
 def make(name: str, setup_or_data, **sizes) -> TrainingSetup:

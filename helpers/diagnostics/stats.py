@@ -28,7 +28,7 @@ import pandas as pd
 
 from helpers import _validate
 from helpers.diagnostics.sanity import preserved_state
-from helpers.model_stats import _check_model, _is_relu
+from helpers.model_stats import _check_model, _is_relu, _model_input
 
 __all__ = ["TrainingStats", "dead_units", "STATISTICS", "HEALTHY_UPDATE_RATIO"]
 
@@ -52,12 +52,6 @@ def _outputs_relu(layer) -> bool:
 
 def _has_kernel(layer) -> bool:
     return getattr(layer, "kernel", None) is not None and not isinstance(layer, keras.Model)
-
-
-def _model_input(model):
-    """The model's input tensor (the list only for several inputs), so a probe model built on it
-    takes a plain array without Keras warning that the input structure differs."""
-    return model.inputs[0] if len(model.inputs) == 1 else model.inputs
 
 
 def _consumers(model, tensor) -> list:

@@ -17,6 +17,9 @@ One module per concern; every public name is re-exported here, so notebooks call
   recompile with a low rate.
 * :mod:`~helpers.transfer.strategies`: :func:`reframe`, :class:`TransferPlan`, :func:`fit_small`,
   the three strategies and :func:`label_efficiency`.
+* :mod:`~helpers.transfer.tasks`: :func:`transfer_task`, 07's experiment on any dataset: ``mnist5k``
+  adapted to scikit-learn's digits, or any other dataset split by class (the source pretrained on
+  some of its classes, the target the others, with few labels).
 * :mod:`~helpers.transfer.applications`: :func:`application` builds a ``keras.applications`` model
   (e.g. MobileNetV2) with the matching ``preprocess_input`` and input size; ``weights="imagenet"``
   is attempted only when asked and fails fast offline with a message that says what to do.

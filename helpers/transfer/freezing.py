@@ -14,6 +14,7 @@ import numpy as np
 from keras import layers
 
 from helpers import _validate
+from helpers.model_stats import _model_input
 from helpers.models import walk_layers
 
 __all__ = [
@@ -173,7 +174,7 @@ def feature_extractor(source: keras.Model, *, output: str | None = None, name: s
         raise ValueError(f"output={output!r} is not a layer of {source.name!r}. Layers: {', '.join(names)}")
     copy = keras.models.clone_model(source)
     copy.set_weights(source.get_weights())
-    return keras.Model(copy.inputs, copy.get_layer(output).output, name=name)
+    return keras.Model(_model_input(copy), copy.get_layer(output).output, name=name)
 
 
 def with_new_head(

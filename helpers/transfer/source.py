@@ -4,6 +4,7 @@ its seed, and :func:`source_model` returns it from the cache (pretraining and ca
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from pathlib import Path
@@ -28,7 +29,7 @@ __all__ = ["pretrain", "source_model"]
 
 def pretrain(spec: SourceSpec, *, verbose=None) -> tuple[keras.Model, dict]:
     """Train ``spec``'s source CNN from its seed; return the (uncompiled) model and its metrics."""
-    source = data.load(spec.dataset, train_size=spec.train_size, seed=spec.seed)
+    source = _source_data(spec)
     config.seed_everything(spec.seed)
     model = spec.build(source.input_shape, source.num_classes)
     steps = spec.epochs * schedules.steps_per_epoch(len(source.x_train), spec.batch_size)
@@ -45,6 +46,19 @@ def pretrain(spec: SourceSpec, *, verbose=None) -> tuple[keras.Model, dict]:
         "train_examples": len(source.x_train),
     }
     return clean, metrics
+
+
+def _source_data(spec: SourceSpec) -> data.Dataset:
+    """The images ``spec`` pretrains on: its dataset, or only its ``classes`` of it (then subsampled)."""
+    if spec.classes is None:
+        return data.load(spec.dataset, train_size=spec.train_size, seed=spec.seed)
+    from helpers.transfer.tasks import select_classes
+
+    source = select_classes(data.load(spec.dataset, seed=spec.seed), spec.classes)
+    if spec.train_size is None:
+        return source
+    x, y = data.subsample(source.x_train, source.y_train, spec.train_size, seed=spec.seed)
+    return dataclasses.replace(source, x_train=x, y_train=y)
 
 
 def source_model(

@@ -35,6 +35,15 @@ class SourceSpec:
         name: file name stem in the cache folder; each profile has its own, so they never mix.
         dataset: the source dataset (default ``mnist5k``).
         train_size: keep only this many source training images (None: all 3,500).
+        classes: pretrain on these classes of ``dataset`` only, relabelled 0, 1, ... in this order
+            (None, the default: every class). 07 uses it to split a dataset's classes into a source
+            and a target task (:func:`helpers.transfer.transfer_task`).
+        data_signature: a signature of the images behind ``dataset`` (None for the built-in
+            datasets): for a ``folder:`` dataset, changing its files changes the fingerprint, so a
+            stale cached source is rebuilt.
+
+    ``classes`` and ``data_signature`` enter :meth:`to_dict` (and so the fingerprint) only when set:
+    the course's specs keep the fingerprints of their existing caches.
     """
 
     name: str = "source_cnn"
@@ -48,6 +57,8 @@ class SourceSpec:
     peak_lr: float = 3e-3
     train_size: int | None = None
     seed: int = config.DEFAULT_SEED
+    classes: tuple[int, ...] | None = None
+    data_signature: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
@@ -61,11 +72,33 @@ class SourceSpec:
         _validate.positive_number(self.peak_lr, "peak_lr")
         _validate.seed(self.seed)
         object.__setattr__(self, "filters", tuple(self.filters))
+        if self.classes is not None:
+            classes = tuple(self.classes) if isinstance(self.classes, (list, tuple)) else ()
+            if (
+                len(classes) < 2
+                or len(set(classes)) != len(classes)
+                or not all(_validate.is_int(c) and c >= 0 for c in classes)
+            ):
+                raise ValueError(
+                    "classes must be None or at least two different class ids (integers >= 0). "
+                    f"Received: classes={self.classes!r}"
+                )
+            object.__setattr__(self, "classes", tuple(int(c) for c in classes))
+        if self.data_signature is not None and (not isinstance(self.data_signature, str) or not self.data_signature):
+            raise ValueError(f"data_signature must be None or a non-empty string. Received: {self.data_signature!r}")
 
     def to_dict(self) -> dict:
-        """Every field, JSON-ready (``filters`` as a list): what the cache's metadata records."""
+        """Every field, JSON-ready (``filters`` and ``classes`` as lists): what the cache's metadata records.
+
+        ``classes`` and ``data_signature`` are left out while they are None (see the class docstring).
+        """
         out = dataclasses.asdict(self)
         out["filters"] = list(self.filters)
+        for field in ("classes", "data_signature"):
+            if out[field] is None:
+                del out[field]
+        if "classes" in out:
+            out["classes"] = list(out["classes"])
         return out
 
     def fingerprint(self) -> str:
