@@ -187,3 +187,31 @@ def pytest_runtest_setup(item):
             os.environ.pop("COURSE_BUILD_DIR", None)
         else:
             os.environ["COURSE_BUILD_DIR"] = previous
+
+
+@pytest.fixture
+def fresh_kernel():
+    """The checks' record of results and solution requests, empty before and after the test."""
+    from helpers.checks import _core
+
+    _core.reset()
+    yield _core
+    _core.reset()
+
+
+@pytest.fixture
+def assert_reference_replaces_stub(fresh_kernel):
+    """Assert that exercise ``name``'s reference passes its check, that the untouched ``stub`` reports
+    "not started", and that ``checks.answer`` hands later cells the reference while the stub is unsolved."""
+
+    def check_reference(name, stub):
+        from helpers import checks
+
+        check = getattr(checks, name)
+        reference = fresh_kernel.answer(name, stub)  # not checked yet: the reference
+        assert reference is not stub and check(reference)
+        fresh_kernel.reset()
+        assert check(stub).status == "not started"
+        assert fresh_kernel.answer(name, stub) == reference
+
+    return check_reference

@@ -307,25 +307,11 @@ def digits_stub(flat):
     ...
 
 
-@pytest.fixture
-def fresh_kernel():
-    from helpers.checks import _core
-
-    _core.reset()
-    yield _core
-    _core.reset()
-
-
 @pytest.mark.parametrize(
     ("name", "stub_answer"), [("split_three_ways", split_stub), ("digits_for_mnist_model", digits_stub)]
 )
-def test_the_function_references_pass_and_replace_the_untouched_stub(fresh_kernel, name, stub_answer):
-    check = getattr(checks, name)
-    reference = fresh_kernel.answer(name, stub_answer)  # not checked yet: the reference
-    assert reference is not stub_answer and check(reference)
-    fresh_kernel.reset()
-    assert check(stub_answer).status == "not started"
-    assert fresh_kernel.answer(name, stub_answer) is reference
+def test_the_function_references_pass_and_replace_the_untouched_stub(assert_reference_replaces_stub, name, stub_answer):
+    assert_reference_replaces_stub(name, stub_answer)
 
 
 def test_the_split_reference_is_the_solutions_split(fresh_kernel):

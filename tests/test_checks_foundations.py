@@ -113,26 +113,12 @@ LENET_STUB = {
 }
 
 
-@pytest.fixture
-def fresh_kernel():
-    from helpers.checks import _core
-
-    _core.reset()
-    yield _core
-    _core.reset()
-
-
 @pytest.mark.parametrize(
     ("name", "stub_answer"),
     [("conv2d", conv2d_stub), ("conv_output_size", conv_output_size_stub), ("lenet5_parameters", LENET_STUB)],
 )
-def test_the_reference_passes_and_replaces_the_untouched_stub(fresh_kernel, name, stub_answer):
-    check = getattr(checks, name)
-    reference = fresh_kernel.answer(name, stub_answer)  # not checked yet: the reference
-    assert reference is not stub_answer and check(reference)
-    fresh_kernel.reset()
-    assert check(stub_answer).status == "not started"
-    assert fresh_kernel.answer(name, stub_answer) == reference
+def test_the_reference_passes_and_replaces_the_untouched_stub(assert_reference_replaces_stub, name, stub_answer):
+    assert_reference_replaces_stub(name, stub_answer)
 
 
 def test_the_conv2d_reference_matches_keras_on_a_digit(fresh_kernel):

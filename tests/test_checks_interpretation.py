@@ -194,13 +194,6 @@ def nb_occlusion_map(model, image, label, patch, stride, fill):
     raise NotImplementedError
 
 
-@pytest.fixture
-def fresh_kernel():
-    _core.reset()
-    yield
-    _core.reset()
-
-
 def test_the_occlusion_stub_is_not_started_and_the_reference_stands_in(fresh_kernel):
     assert checks.occlusion_by_hand(nb_occlusion_map).status == "not started"
     reference = _core.answer("occlusion_by_hand", nb_occlusion_map)

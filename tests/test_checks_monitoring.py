@@ -189,13 +189,6 @@ NOTEBOOK_STUBS = [
 ]
 
 
-@pytest.fixture
-def fresh_kernel():
-    _core.reset()
-    yield
-    _core.reset()
-
-
 @pytest.mark.parametrize(("name", "stub_fn"), NOTEBOOK_STUBS)
 def test_an_untouched_stub_is_not_started_and_the_reference_stands_in(fresh_kernel, name, stub_fn):
     check = getattr(checks, name)

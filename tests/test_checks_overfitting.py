@@ -237,13 +237,6 @@ def nb_best_recipe(table):
     raise NotImplementedError
 
 
-@pytest.fixture
-def fresh_kernel():
-    _core.reset()
-    yield
-    _core.reset()
-
-
 @pytest.mark.parametrize(
     ("name", "stub_fn", "context"),
     [

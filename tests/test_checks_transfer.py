@@ -234,13 +234,6 @@ def nb_start_fine_tuning(model, n_blocks, learning_rate):
     raise NotImplementedError
 
 
-@pytest.fixture
-def fresh_kernel():
-    _core.reset()
-    yield
-    _core.reset()
-
-
 def test_the_feature_extraction_reference_uses_the_plan_and_passes_its_check(fresh_kernel, capsys):
     plan = transfer.TransferPlan(head_dropout=0.3)
     result, _ = _run(checks.feature_extraction_model, nb_build_feature_extraction_model, capsys)

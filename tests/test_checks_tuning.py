@@ -193,13 +193,6 @@ def nb_build_model(hp):
     raise NotImplementedError
 
 
-@pytest.fixture
-def fresh_kernel():
-    _core.reset()
-    yield
-    _core.reset()
-
-
 @pytest.mark.parametrize(
     ("name", "stub_fn"), [("pick_best", nb_pick_best), ("ranking_is_trustworthy", nb_ranking_is_trustworthy)]
 )
