@@ -545,10 +545,32 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("-y", "--yaml", action="append", default=[], help="parameters as a YAML mapping")
     args = parser.parse_args(argv)
-    if args.profile:
-        os.environ["COURSE_PROFILE"] = args.profile  # the kernels inherit it
-    os.environ.setdefault("COURSE_VERBOSE", "2")  # one line per epoch in the executed copies
-    os.environ.setdefault("COURSE_SOLUTIONS", "1")  # the solutions build: the executed copies show the answers
+    settings = {"COURSE_PROFILE": args.profile or os.environ.get("COURSE_PROFILE")}  # the kernels inherit these
+    settings["COURSE_VERBOSE"] = os.environ.get("COURSE_VERBOSE", "2")  # one line per epoch in the executed copies
+    settings["COURSE_SOLUTIONS"] = os.environ.get("COURSE_SOLUTIONS", "1")  # the executed copies show the answers
+    with _environment(settings):  # restored afterwards: a caller in the same process keeps its own
+        return _run_all(parser, args)
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str | None]) -> Iterator[None]:
+    """Set the environment variables in ``values`` (None: leave unset) and restore the old ones after."""
+    before = {name: os.environ.get(name) for name in values}
+    try:
+        for name, value in values.items():
+            if value is not None:
+                os.environ[name] = value
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _run_all(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Run ``args.notebooks`` (default: all) in order, print a row per notebook, write the report."""
     paths = args.notebooks or sorted((config.ROOT / "notebooks").glob("[0-9]*.ipynb"))
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:

@@ -120,9 +120,11 @@ def test_grade_writes_a_row_per_learner_and_exercise_and_survives_bad_submission
 
 
 @pytest.mark.slow
-def test_the_student_version_runs_to_the_end_on_the_reference_answer(tmp_path):
+def test_the_student_version_runs_to_the_end_on_the_reference_answer(tmp_path, monkeypatch):
     """Stubs untouched: the check says "not started" and the later cells use the reference, saying so."""
     import papermill
+
+    monkeypatch.setenv("COURSE_SOLUTIONS", "0")  # a learner's kernel, whatever the test session runs under
 
     (student,) = coursework.student_release([_course_notebook(tmp_path / "01_toy.ipynb")], tmp_path / "student")
     out = papermill.execute_notebook(

@@ -1,6 +1,7 @@
 """helpers.runner (``make course``): papermill runs, parameters, the quiet table, the record, the report."""
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -261,3 +262,12 @@ def test_a_dead_kernel_fails_its_notebook_with_the_cell_not_the_course(tmp_path,
     assert record["peak_rss_mib"] > 0 and record["log"].endswith("01_dies.log")
     assert (out / "notebooks" / nb.name).is_file()
     assert "FAILED" in capfd.readouterr().out
+
+
+def test_main_leaves_the_callers_environment_as_it_was(tmp_path, monkeypatch):
+    """An in-process run sets the profile and the solutions build for its kernels only."""
+    monkeypatch.delenv("COURSE_SOLUTIONS", raising=False)
+    monkeypatch.setenv("COURSE_PROFILE", "full")
+    with pytest.raises(SystemExit):  # a missing notebook: the error path restores it too
+        runner.main([str(tmp_path / "nope.ipynb"), "--out", str(tmp_path), "--profile", "smoke"])
+    assert "COURSE_SOLUTIONS" not in os.environ and os.environ["COURSE_PROFILE"] == "full"
