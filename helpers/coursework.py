@@ -94,11 +94,12 @@ def exercises(notebook) -> list[Exercise]:
 
 def solution_body(cell) -> str:
     """The code between a solution cell's BEGIN/END SOLUTION markers, dedented (what a learner would write)."""
-    lines = cell.source.split("\n")
+    source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])  # a cell as JSON too
+    lines = source.split("\n")
     starts = [i for i, line in enumerate(lines) if BEGIN in line]
     ends = [i for i, line in enumerate(lines) if END in line]
     if len(starts) != 1 or len(ends) != 1 or ends[0] < starts[0]:
-        raise ValueError(f"a solution cell needs one {BEGIN!r} ... {END!r} region. Received:\n{cell.source}")
+        raise ValueError(f"a solution cell needs one {BEGIN!r} ... {END!r} region. Received:\n{source}")
     return textwrap.dedent("\n".join(lines[starts[0] + 1 : ends[0]])).strip("\n")
 
 

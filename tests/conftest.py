@@ -1,6 +1,9 @@
-"""Test settings: the smoke profile and quiet training unless the caller chose otherwise.
+"""Test settings: the smoke profile, quiet training and the solutions build unless the caller chose otherwise.
 
-Notebook kernels started by nbval inherit this environment, so they run in the smoke profile too.
+Notebook kernels started by nbval inherit this environment, so they run in the smoke profile, with
+every solution cell running (``COURSE_SOLUTIONS=1``): the notebooks must reach their outcome asserts on
+the course's answers. A learner's kernel has no such variable, and its solutions run only on request;
+``test_notebooks_colour.py`` runs the student release, where no solution exists at all.
 """
 
 import os
@@ -9,6 +12,7 @@ from pathlib import Path
 
 os.environ.setdefault("COURSE_PROFILE", "smoke")
 os.environ.setdefault("COURSE_VERBOSE", "0")
+os.environ.setdefault("COURSE_SOLUTIONS", "1")
 
 import matplotlib  # noqa: E402
 

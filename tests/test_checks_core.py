@@ -128,3 +128,21 @@ def test_progress_lists_each_exercise_with_its_status(toy, capsys):
     rows = _core.progress(["toy_exercise", "conv2d"])
     assert rows == [("toy_exercise", "passed"), ("conv2d", "not run yet")]
     assert "1 of 2 exercises pass." in capsys.readouterr().out
+
+
+def test_progress_by_default_lists_the_current_notebooks_exercises(capsys):
+    """One check of 05 ran: progress shows all of 05's exercises (the others not run yet), none of 01's."""
+    import numpy as np
+
+    _core.reset()
+    try:
+        checks.weight_penalty(lambda w, l1, l2: l1 * np.sum(np.abs(w)) + l2 * np.sum(np.square(w)))
+        rows = dict(_core.progress())
+    finally:
+        _core.reset()
+    assert rows == {
+        "weight_penalty": "passed",
+        "near_zero_weight_fraction": "not run yet",
+        "inverted_dropout": "not run yet",
+    }
+    assert "1 of 3 exercises pass." in capsys.readouterr().out

@@ -44,14 +44,19 @@ def test_structure(path):
 
 
 @pytest.mark.parametrize("path", [p for p in NOTEBOOKS if not p.name.startswith("00")], ids=lambda p: p.name)
-def test_exercises_have_stub_check_and_hidden_solution(path):
+def test_exercises_have_stub_check_and_a_solution_that_runs_only_when_asked(path):
+    """Stub, check, then a collapsed solution that nbgrader can strip and that never overwrites the learner's work."""
+    from helpers import coursework
+
     cells = _cells(path)
-    tags = lambda c: c.get("metadata", {}).get("tags", [])  # noqa: E731
-    exercises = [i for i, c in enumerate(cells) if "exercise" in tags(c)]
+    exercises = coursework.exercises(path)  # refuses an exercise without its check or solution cell
     assert len(exercises) >= 2
-    for i in exercises:
-        check, solution = cells[i + 1], cells[i + 2]
-        assert re.match(r"checks\.\w+\(", _src(check).strip()), f"cell {i + 1} should call a self-check"
-        assert "solution" in tags(solution) and solution["metadata"]["jupyter"]["source_hidden"]
-        name = re.match(r"checks\.(\w+)\(", _src(check).strip()).group(1)
-        assert f"assert checks.{name}(" in _src(solution), "the solution cell proves the check passes"
+    for ex in exercises:
+        solution = cells[ex.solution]
+        assert solution["metadata"]["jupyter"]["source_hidden"], f"cell {ex.solution}: solutions render collapsed"
+        assert solution["metadata"]["nbgrader"] == {
+            "grade": False, "grade_id": ex.name, "locked": False, "schema_version": 3, "solution": True,
+        }  # fmt: skip
+        assert f'if checks.run_solution("{ex.name}"):' in _src(solution), "a solution runs only when asked"
+        body = coursework.solution_body(solution)
+        assert f"assert checks.{ex.name}(" in body, "the solution cell proves the check passes"

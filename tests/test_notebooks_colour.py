@@ -5,11 +5,16 @@ The README promises that any dataset works in a parameters cell. The digits the 
 photos (and so on ``cifar10`` online). This test generates 600 small RGB images of 5 classes in a
 class-per-sub-folder tree and runs each notebook on it with papermill, which injects the dataset
 after the notebook's ``parameters`` cell exactly as ``make course PARAMS=...`` does.
+
+It runs the *student release* (``make student``: nbgrader removed every solution) with every exercise
+stub untouched, as a learner who presses "Run All" first would: each check must report "not started"
+and the notebook must still run to the end, on the course's reference answers. The nbval tests run
+the solutions build on ``mnist5k``; together they cover both paths on both kinds of data.
 """
 
 from __future__ import annotations
 
-import os
+import json
 from pathlib import Path
 
 import numpy as np
@@ -63,16 +68,31 @@ def test_the_generated_folder_is_a_colour_dataset(colour_folder):
     assert len(ds.x_train) + len(ds.x_val) + len(ds.x_test) == PER_CLASS * len(CLASSES)
 
 
+@pytest.fixture(scope="module")
+def student(tmp_path_factory) -> dict[str, Path]:
+    """The student release of every notebook, by file name."""
+    from helpers import coursework
+
+    out = tmp_path_factory.mktemp("student")
+    return {p.name: p for p in coursework.student_release(NOTEBOOKS, out)}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs_on_a_colour_folder(path, colour_folder, tmp_path, monkeypatch):
+def test_the_student_release_runs_to_the_end_on_a_colour_folder(path, student, colour_folder, tmp_path, monkeypatch):
     import papermill
 
+    from helpers import coursework
+    from helpers.checks._core import GRADE_FILE_ENV
+
+    grade_file = tmp_path / "checks.jsonl"
     monkeypatch.setenv("COURSE_PROFILE", "smoke")
     monkeypatch.setenv("COURSE_VERBOSE", "0")
+    monkeypatch.setenv("COURSE_SOLUTIONS", "0")  # a learner's kernel
+    monkeypatch.setenv(GRADE_FILE_ENV, str(grade_file))  # each check appends its result here
     monkeypatch.setenv("COURSE_BUILD_DIR", str(tmp_path / "build"))  # the kernel inherits the environment
-    papermill.execute_notebook(
-        str(path),
+    out = papermill.execute_notebook(
+        str(student[path.name]),
         str(tmp_path / path.name),
         parameters={"DATASET": f"folder:{colour_folder}"},
         kernel_name="python3",
@@ -81,4 +101,12 @@ def test_notebook_runs_on_a_colour_folder(path, colour_folder, tmp_path, monkeyp
         log_output=False,
         execution_timeout=900,
     )
-    assert (tmp_path / path.name).is_file() and os.environ["COURSE_PROFILE"] == "smoke"
+    statuses = {}
+    for line in grade_file.read_text().splitlines() if grade_file.is_file() else []:
+        record = json.loads(line)
+        statuses.setdefault(record["exercise"], record["status"])
+    expected = [ex.name for ex in coursework.exercises(path)]
+    assert set(expected) <= set(statuses) and set(statuses.values()) <= {"not started"}, statuses
+    text = "\n".join(o.get("text", "") for c in out.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    if "checks.answer(" in path.read_text():  # later cells need an answer: they say they use the reference one
+        assert "the cells below use the course's reference answer" in text

@@ -79,6 +79,7 @@ NOT_STARTED = "Not started yet: replace the `...` / `raise NotImplementedError` 
 _RESULTS: dict[str, CheckResult] = {}
 _TITLES: dict[str, str] = {}
 _REFERENCES: dict[str, Callable] = {}
+_MODULES: dict[str, str] = {}  # exercise -> the checks module (one per notebook) that defines it
 _SOLUTIONS_WANTED: set[str] = set()
 
 
@@ -119,6 +120,7 @@ def exercise(title: str, reference: Callable | None = None) -> Callable:
 
         check.is_exercise_check = True
         _TITLES[fn.__name__] = title
+        _MODULES[fn.__name__] = fn.__module__
         if reference is not None:
             _REFERENCES[fn.__name__] = reference
         return check
@@ -222,13 +224,18 @@ def answer(name: str, value, *context):
 
 
 def progress(names: list[str] | None = None) -> list[tuple[str, str]]:
-    """Show which exercises pass in this kernel: one line each, in notebook order if ``names`` is given.
+    """Show which exercises of this notebook pass in this kernel, one line each, and return the rows.
 
     Args:
-        names: the exercises to list (default: every exercise checked so far). ``coursework.exercises``
-            lists a notebook's own.
+        names: the exercises to list. Default: every exercise of the notebooks whose checks ran in this
+            kernel (each notebook's checks live in one module), checked or not, in the order they are
+            defined; ``coursework.exercises`` lists a notebook's own from its file.
     """
-    names = list(names) if names is not None else list(_RESULTS)
+    if names is None:
+        current = {_MODULES[name] for name in _RESULTS if name in _MODULES}
+        names = [name for name, module in _MODULES.items() if module in current]
+        names += [name for name in _RESULTS if name not in _MODULES]  # checks defined outside helpers.checks
+    names = list(names)
     rows = []
     for name in names:
         result = _RESULTS.get(name)
