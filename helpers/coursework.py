@@ -181,6 +181,19 @@ def _last_error(stderr: str) -> str:
     return (errors or lines or ["no output"])[-1][:300]
 
 
+def checked(grade_file: Path) -> dict[str, dict]:
+    """What each check of a run answered, by exercise, read from its grade file (none if it never ran).
+
+    The first answer counts: the learner's, not one from a solution they asked for later.
+    """
+    answered: dict[str, dict] = {}
+    if Path(grade_file).is_file():
+        for line in Path(grade_file).read_text().splitlines():
+            record = json.loads(line)
+            answered.setdefault(record["exercise"], record)
+    return answered
+
+
 def grade_notebook(learner: str, path: Path, source: Path | None, *, timeout: int, profile: str) -> list[Grade]:
     """Run one submission in a fresh kernel and grade each exercise of its course notebook."""
     if source is None:
@@ -204,11 +217,7 @@ def grade_notebook(learner: str, path: Path, source: Path | None, *, timeout: in
                 stopped = f"the notebook stopped before this check: {_last_error(run.stderr)}"
         except subprocess.TimeoutExpired:
             stopped = f"timed out after {timeout} s before this check"
-        answered = {}
-        if grade_file.is_file():
-            for line in grade_file.read_text().splitlines():
-                record = json.loads(line)
-                answered.setdefault(record["exercise"], record)  # the first answer: the learner's, not a solution's
+        answered = checked(grade_file)
     rows = []
     for ex in expected:
         record = answered.get(ex.name)

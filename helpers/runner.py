@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from unittest import mock
 
 from helpers import _io, config, profiling
 
@@ -545,28 +546,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("-y", "--yaml", action="append", default=[], help="parameters as a YAML mapping")
     args = parser.parse_args(argv)
-    settings = {"COURSE_PROFILE": args.profile or os.environ.get("COURSE_PROFILE")}  # the kernels inherit these
-    settings["COURSE_VERBOSE"] = os.environ.get("COURSE_VERBOSE", "2")  # one line per epoch in the executed copies
-    settings["COURSE_SOLUTIONS"] = os.environ.get("COURSE_SOLUTIONS", "1")  # the executed copies show the answers
-    with _environment(settings):  # restored afterwards: a caller in the same process keeps its own
+    settings = {"COURSE_VERBOSE": "2", "COURSE_SOLUTIONS": "1"}  # per-epoch lines; the copies show the answers
+    settings = {name: os.environ.get(name, default) for name, default in settings.items()}
+    if args.profile:
+        settings["COURSE_PROFILE"] = args.profile
+    with mock.patch.dict(os.environ, settings):  # the kernels inherit these; a caller in this process keeps its own
         return _run_all(parser, args)
-
-
-@contextlib.contextmanager
-def _environment(values: dict[str, str | None]) -> Iterator[None]:
-    """Set the environment variables in ``values`` (None: leave unset) and restore the old ones after."""
-    before = {name: os.environ.get(name) for name in values}
-    try:
-        for name, value in values.items():
-            if value is not None:
-                os.environ[name] = value
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _run_all(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

@@ -14,7 +14,6 @@ the solutions build on ``mnist5k``; together they cover both paths on both kinds
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -101,10 +100,7 @@ def test_the_student_release_runs_to_the_end_on_a_colour_folder(path, student, c
         log_output=False,
         execution_timeout=900,
     )
-    statuses = {}
-    for line in grade_file.read_text().splitlines() if grade_file.is_file() else []:
-        record = json.loads(line)
-        statuses.setdefault(record["exercise"], record["status"])
+    statuses = {name: record["status"] for name, record in coursework.checked(grade_file).items()}
     expected = [ex.name for ex in coursework.exercises(path)]
     assert set(expected) <= set(statuses) and set(statuses.values()) <= {"not started"}, statuses
     text = "\n".join(o.get("text", "") for c in out.cells if c.cell_type == "code" for o in c.get("outputs", []))
