@@ -36,7 +36,7 @@ KINDS = ("compute", "predict", "find-the-bug", "design")  # tag a kind as "kind:
 GRADE_STATUSES = ("passed", "not yet", "error")
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUDENT_STUB = 'print("This version of the course has no solutions: your teacher has them.")'
-_CHECK_CALL = re.compile(r"\s*checks\.(\w+)\(")
+_CHECK_CALL = re.compile(r"^\s*checks\.(\w+)\(", re.MULTILINE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +45,9 @@ class Exercise:
 
     ``cell`` is the learner's cell, ``check`` the cell calling ``checks.<name>(...)`` and ``solution``
     the collapsed solution right after it. The check follows the learner's cell at once, except in a
-    *predict, then run* exercise, where the cells that run the experiment come in between.
+    *predict, then run* exercise, where the cells that run the experiment come in between. A check
+    cell with several calls (name the fault, then fix it) is one exercise per call; a check that the
+    notebook asks for several cases is named ``check[k]`` after the exercise cell's ``instance:k`` tag.
     """
 
     name: str
@@ -88,8 +90,20 @@ def exercises(notebook) -> list[Exercise]:
             raise ValueError(
                 f"cell {solution} should be the solution (tagged {SOLUTION_TAG!r}) of the exercise in cell {i}"
             )
-        out.append(Exercise(_CHECK_CALL.match(nb.cells[check].source).group(1), kind, i, check, solution))
+        instances = [t.split(":", 1)[1] for t in _tags(cell) if t.startswith("instance:")]
+        suffix = f"[{instances[0]}]" if instances else ""
+        for name in _CHECK_CALL.findall(nb.cells[check].source):
+            out.append(Exercise(name + suffix, kind, i, check, solution))
+    names = [ex.name for ex in out]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"exercises {repeated} are asked more than once: tag each exercise cell 'instance:<k>'")
     return out
+
+
+def grade_id(name: str) -> str:
+    """The nbgrader ``grade_id`` of the solution cell whose first exercise is ``name`` (letters, digits, ``_``)."""
+    return name.replace("[", "_").replace("]", "")
 
 
 def solution_body(cell) -> str:
@@ -138,9 +152,13 @@ def complete_submission(nb):
     import copy
 
     nb = copy.deepcopy(nb)
-    for ex in exercises(nb):
+    found = exercises(nb)
+    for ex in found:
         body = solution_body(nb.cells[ex.solution])
-        body = "\n".join(line for line in body.split("\n") if not re.match(rf"\s*assert checks\.{ex.name}\(", line))
+        checks_here = "|".join(e.name.split("[", 1)[0] for e in found if e.cell == ex.cell)
+        # The solution's own asserts of its check go (the check cell runs them); `pass` keeps an `if` valid.
+        body = re.sub(rf"^assert checks\.({checks_here})\(.*\n?", "", body, flags=re.MULTILINE)
+        body = re.sub(rf"^(\s+)assert checks\.({checks_here})\(.*$", r"\1pass", body, flags=re.MULTILINE)
         nb.cells[ex.cell].source = body.strip("\n")
     return nb
 

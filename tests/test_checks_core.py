@@ -131,18 +131,43 @@ def test_progress_lists_each_exercise_with_its_status(toy, capsys):
 
 
 def test_progress_by_default_lists_the_current_notebooks_exercises(capsys):
-    """One check of 05 ran: progress shows all of 05's exercises (the others not run yet), none of 01's."""
-    import numpy as np
+    """One check of 03 ran: progress shows all of 03's exercises (the others not run yet), none of 01's."""
+    from helpers.checks import architecture
 
     _core.reset()
     try:
-        checks.weight_penalty(lambda w, l1, l2: l1 * np.sum(np.abs(w)) + l2 * np.sum(np.square(w)))
+        checks.receptive_field_growth(...)
         rows = dict(_core.progress())
     finally:
         _core.reset()
-    assert rows == {
-        "weight_penalty": "passed",
-        "near_zero_weight_fraction": "not run yet",
-        "inverted_dropout": "not run yet",
-    }
-    assert "1 of 3 exercises pass." in capsys.readouterr().out
+    assert set(rows) == set(architecture.__all__)
+    assert rows["receptive_field_growth"] == "not started"
+    assert {rows[n] for n in rows if n != "receptive_field_growth"} == {"not run yet"}
+    assert f"0 of {len(rows)} exercises pass." in capsys.readouterr().out
+
+
+def test_a_check_asked_for_several_cases_is_one_exercise_per_case(monkeypatch, capsys):
+    """mystery_diagnosis(case_k, ...) records as mystery_diagnosis[k]; use_solution can ask for one case."""
+
+    class Case:
+        def __init__(self, number):
+            self.number = number
+
+    @checks.exercise("Cased", instance=lambda case, answer: case.number)
+    def cased(case, answer):
+        _core.require(answer == case.number, "answer the case's number")
+
+    _core.reset()
+    try:
+        cased(Case(2), 2)
+        cased(Case(1), 0)
+        assert {n: r.status for n, r in _core.results().items()} == {"cased[2]": "passed", "cased[1]": "not yet"}
+        rows = [row for row in _core.progress() if row[0].startswith("cased")]
+        assert rows == [("cased[1]", "not yet"), ("cased[2]", "passed")]
+        monkeypatch.setenv("COURSE_SOLUTIONS", "0")
+        checks.use_solution("cased[1]")
+        assert checks.run_solution("cased[1]") and not checks.run_solution("cased[2]")
+        with pytest.raises(ValueError, match="No exercise named 'nothing\\[1\\]'"):
+            checks.use_solution("nothing[1]")
+    finally:
+        _core.reset()

@@ -56,6 +56,24 @@ def test_exercises_lists_each_exercise_with_its_kind(tmp_path):
         coursework.exercises(_course_notebook(tmp_path / "02_toy.ipynb", kind="guess"))
 
 
+def test_a_check_cell_with_several_calls_and_cases_is_one_exercise_each(tmp_path):
+    """10's mysteries: one cell names the fault and fixes it; each case is its own exercise (instance tag)."""
+    nb = nbformat.read(_course_notebook(tmp_path / "01_toy.ipynb"), as_version=4)
+    nb.cells[2].metadata["tags"] += ["instance:3"]
+    nb.cells[3].source = "checks.double(my_double)\nchecks.triple(my_double)"
+    nb.cells[4].source = SOLUTION.replace(
+        "    assert checks.double(my_double)", "    if True:\n        assert checks.triple(my_double)"
+    )
+    found = coursework.exercises(nb)
+    assert [(e.name, e.cell, e.check) for e in found] == [("double[3]", 2, 3), ("triple[3]", 2, 3)]
+    complete = coursework.complete_submission(nb)
+    assert complete.cells[2].source == "def my_double(x):\n    return 2 * x\n\nif True:\n    pass"
+    nb.cells[2].metadata["tags"].remove("instance:3")
+    nb.cells[3].source = "checks.double(my_double)\nchecks.double(my_double)"
+    with pytest.raises(ValueError, match="asked more than once"):
+        coursework.exercises(nb)
+
+
 def test_student_release_removes_solutions_and_outputs_with_nbgrader(tmp_path):
     path = _course_notebook(tmp_path / "01_toy.ipynb")
     (written,) = coursework.student_release([path], tmp_path / "student")

@@ -80,21 +80,31 @@ _RESULTS: dict[str, CheckResult] = {}
 _TITLES: dict[str, str] = {}
 _REFERENCES: dict[str, Callable] = {}
 _MODULES: dict[str, str] = {}  # exercise -> the checks module (one per notebook) that defines it
+_INSTANCED: set[str] = set()  # checks that one notebook asks several times, e.g. mystery_diagnosis[1] .. [4]
 _SOLUTIONS_WANTED: set[str] = set()
 
 
-def exercise(title: str, reference: Callable | None = None) -> Callable:
+def exercise(title: str, reference: Callable | None = None, instance: Callable | None = None) -> Callable:
     """Turn ``fn`` (which raises :class:`Hint` on a wrong answer) into a printing self-check.
 
     Args:
         title: what the learner sees in each result line.
         reference: builds the course's own answer (from the same context the notebook passes to
             :func:`answer`), for the cells after the exercise while the learner's answer does not pass.
+        instance: for a check that a notebook asks several times (one per case), the case's number
+            from the check's arguments; each is then its own exercise, ``name[number]`` (the
+            exercise cell says which with an ``instance:<number>`` tag).
     """
 
     def decorate(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def check(*args, **kwargs) -> CheckResult:
+            name = fn.__name__
+            if instance is not None:
+                try:
+                    name = f"{name}[{int(instance(*args, **kwargs))}]"
+                except Exception:  # noqa: BLE001 - a wrong first argument is the check's own hint below
+                    pass
             untouched = any(_untouched(a) for a in (*args, *kwargs.values()))
             try:
                 praise = fn(*args, **kwargs)
@@ -115,10 +125,12 @@ def exercise(title: str, reference: Callable | None = None) -> Callable:
             else:
                 result = CheckResult(title, True, praise or "Well done.")
             print(result)
-            _record(fn.__name__, result)
+            _record(name, result)
             return result
 
         check.is_exercise_check = True
+        if instance is not None:
+            _INSTANCED.add(fn.__name__)
         _TITLES[fn.__name__] = title
         _MODULES[fn.__name__] = fn.__module__
         if reference is not None:
@@ -158,7 +170,7 @@ def _record(name: str, result: CheckResult) -> None:
     path = os.environ.get(GRADE_FILE_ENV)
     if path:  # make grade: one JSON line per check, read back after the notebook ran
         line = {"exercise": name, "title": result.title, "status": result.status, "message": result.message}
-        line["with_solution"] = name in _SOLUTIONS_WANTED
+        line["with_solution"] = _wanted(name)
         with open(path, "a", encoding="utf-8") as f:
             f.write(json.dumps(line) + "\n")
 
@@ -174,14 +186,28 @@ def reset() -> None:
     _SOLUTIONS_WANTED.clear()
 
 
+def _base(name: str) -> str:
+    """The check behind exercise ``name``: ``mystery_diagnosis`` for ``mystery_diagnosis[2]``."""
+    return name.split("[", 1)[0]
+
+
+def _require_known(name: str) -> None:
+    if not isinstance(name, str) or _base(name) not in _TITLES:
+        raise ValueError(f"No exercise named {name!r}. Known: {', '.join(sorted(_TITLES))}")
+
+
 def use_solution(name: str) -> None:
     """Ask for the course's solution of exercise ``name``: its solution cell runs the next time you run it.
 
-    Your exercise cell stays as you wrote it; run it again to get your own answer back.
+    Your exercise cell stays as you wrote it; run it again to get your own answer back. For a check
+    asked several times, ``name[k]`` asks for case ``k``'s solution, the bare name for every case's.
     """
-    if name not in _TITLES:
-        raise ValueError(f"No exercise named {name!r}. Known: {', '.join(sorted(_TITLES))}")
+    _require_known(name)
     _SOLUTIONS_WANTED.add(name)
+
+
+def _wanted(name: str) -> bool:
+    return name in _SOLUTIONS_WANTED or _base(name) in _SOLUTIONS_WANTED
 
 
 def run_solution(name: str) -> bool:
@@ -190,11 +216,10 @@ def run_solution(name: str) -> bool:
     True in the solutions build (``COURSE_SOLUTIONS=1``) and after :func:`use_solution`; otherwise
     the learner's answer is kept and the course's one is only shown (expand the collapsed cell).
     """
-    if name not in _TITLES:
-        raise ValueError(f"No exercise named {name!r}. Known: {', '.join(sorted(_TITLES))}")
+    _require_known(name)
     if config.solutions_build():
         return True
-    if name in _SOLUTIONS_WANTED:
+    if _wanted(name):
         print(f"Running the course's solution of {name!r}: it replaces your answer in this kernel.")
         return True
     print(
@@ -232,22 +257,31 @@ def progress(names: list[str] | None = None) -> list[tuple[str, str]]:
             defined; ``coursework.exercises`` lists a notebook's own from its file.
     """
     if names is None:
-        current = {_MODULES[name] for name in _RESULTS if name in _MODULES}
-        names = [name for name, module in _MODULES.items() if module in current]
-        names += [name for name in _RESULTS if name not in _MODULES]  # checks defined outside helpers.checks
+        current = {_MODULES[_base(name)] for name in _RESULTS if _base(name) in _MODULES}
+        names = []
+        for check, module in _MODULES.items():
+            if module in current:
+                cases = sorted((n for n in _RESULTS if _base(n) == check and n != check), key=_case_order)
+                names += cases if check in _INSTANCED and cases else [check]
+        names += [name for name in _RESULTS if _base(name) not in _MODULES]  # checks defined outside helpers.checks
     names = list(names)
     rows = []
     for name in names:
         result = _RESULTS.get(name)
         status = "not run yet" if result is None else result.status
-        if result is not None and result.passed and name in _SOLUTIONS_WANTED:
+        if result is not None and result.passed and _wanted(name):
             status = "passed (with the course's solution)"
         rows.append((name, status))
     done = sum(1 for _, s in rows if s == "passed")
     for name, status in rows:
-        print(f"{PASS if status == 'passed' else '  '} {_TITLES.get(name, name)} ({name}): {status}")
+        print(f"{PASS if status == 'passed' else '  '} {_TITLES.get(_base(name), name)} ({name}): {status}")
     print(f"{done} of {len(rows)} exercises pass.")
     return rows
+
+
+def _case_order(name: str) -> tuple:
+    number = name[len(_base(name)) + 1 : -1]
+    return (int(number) if number.isdigit() else 0, name)
 
 
 # Small assertions that produce learner-friendly hints.

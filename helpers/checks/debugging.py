@@ -41,7 +41,11 @@ def _normalize(name: str) -> str:
     return "_".join(name.strip().lower().replace("-", " ").split())
 
 
-@exercise("Mystery: name the fault")
+def _case_number(case, *args, **kwargs) -> int:
+    return case.number
+
+
+@exercise("Mystery: name the fault", instance=_case_number)
 def mystery_diagnosis(case, name) -> str:
     """``name`` is the fault hidden in ``case``: one of ``case.pool`` (``faults.FAULTS`` spells them)."""
     faults = _faults()
@@ -76,7 +80,7 @@ def _fingerprint(data) -> tuple:
     )
 
 
-@exercise("Mystery: fix the run")
+@exercise("Mystery: fix the run", instance=_case_number)
 def mystery_fix(case, fix) -> str:
     """``fix(case.setup)`` returns the repaired setup; its run reaches ``case.target`` validation accuracy."""
     faults = _faults()
