@@ -15,6 +15,8 @@ import logging
 import os
 import platform
 import random
+import re
+import sys
 import warnings
 from pathlib import Path
 from typing import Any, TypeVar
@@ -43,6 +45,46 @@ CALIBRATED_DATASETS = ("mnist5k",)
 # rewrites. A real failure still raises a Python exception with its message.
 # Processes the course starts (notebook kernels, tuner workers) inherit it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+# Lines that TensorFlow's C++ start-up writes to stderr before its log level applies (absl's notice
+# that logging is not initialized yet, the CUDA probe on a machine without a GPU, the CPU-feature
+# note). No setting silences them; in JupyterLab they print in red under a notebook's first import.
+_STARTUP_NOISE = re.compile(
+    r"absl::InitializeLog|cudart_stub|Could not find cuda drivers|Unable to register cu(?:DNN|FFT|BLAS)"
+    r"|cpu_feature_guard|To enable the following instructions|oneDNN custom operations|TF_ENABLE_ONEDNN_OPTS"
+)
+
+
+def startup_noise_removed(text: str) -> str:
+    """``text`` (stderr of a TensorFlow import) without the start-up lines above; other lines kept."""
+    return "".join(line for line in text.splitlines(keepends=True) if not _STARTUP_NOISE.search(line))
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its C++ start-up lines filtered out of stderr (any other line is passed on).
+
+    Done in notebook kernels only (``ipykernel`` loaded), where ``helpers.config`` is imported by the
+    parameters cell, before the first ``import keras``; elsewhere TensorFlow loads when first used.
+    """
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = startup_noise_removed(captured.read().decode(errors="replace"))
+            if kept:
+                sys.stderr.write(kept)
+
+
+if "ipykernel" in sys.modules and "tensorflow" not in sys.modules:
+    _import_tensorflow_quietly()
 
 # Paths. ROOT is the repository (the folder holding helpers/ and pyproject.toml) in a checkout
 # (`make setup`, `pip install -e .`). Installed from the repository instead (Colab's install cell),
@@ -124,11 +166,13 @@ def seed_everything(seed: int = DEFAULT_SEED) -> None:
 
 def quiet_logging() -> None:
     """Silence TensorFlow's Python chatter and absl warnings that hide the lesson (its C++ log level
-    is set when this module is imported, before TensorFlow loads)."""
+    is set when this module is imported, before TensorFlow loads).
+
+    Keras's own warnings stay visible: they tell a learner something about their code (a layer given
+    an ``input_shape``, a model saved before it was built), so the course fixes their causes instead.
+    """
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     logging.getLogger("absl").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", category=UserWarning, module="keras")
-    warnings.filterwarnings("ignore", message=".*np.object.*")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -135,3 +135,29 @@ def test_display_path_is_relative_inside_the_repository_and_absolute_outside(tmp
 def test_outcome_thresholds_are_calibrated_on_the_default_dataset_only():
     assert config.calibrated(config.DEFAULT_DATASET)
     assert not config.calibrated("folder:/some/photos") and not config.calibrated("cifar10")
+
+
+def test_startup_noise_is_removed_and_other_lines_kept():
+    text = (
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+        "I0000 00:00:1.2 9918 cudart_stub.cc:31] Could not find cuda drivers on your machine, GPU will not be used.\n"
+        "I0000 00:00:1.3 9918 cpu_feature_guard.cc:227] This TensorFlow binary is optimized ...\n"
+        "To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow ...\n"
+        "E0000 something that really went wrong\n"
+    )
+    assert config.startup_noise_removed(text) == "E0000 something that really went wrong\n"
+
+
+def test_a_notebook_kernel_imports_tensorflow_without_its_startup_lines():
+    """In a kernel (ipykernel loaded) helpers.config imports TensorFlow quietly; without the filter the
+    same import prints absl's and the CUDA probe's lines (so this test can fail)."""
+    import subprocess
+    import sys
+
+    kernel = "import sys, types; sys.modules['ipykernel'] = types.ModuleType('ipykernel'); "
+    code = "from helpers import config; import keras; print('imported')"
+    quiet = subprocess.run([sys.executable, "-c", kernel + code], capture_output=True, text=True, check=True)
+    assert quiet.stdout.strip() == "imported"
+    assert config.startup_noise_removed(quiet.stderr) == quiet.stderr == ""
+    loud = subprocess.run([sys.executable, "-c", "import tensorflow"], capture_output=True, text=True, check=True)
+    assert loud.stderr and config.startup_noise_removed(loud.stderr) == ""  # every line it printed is known noise
