@@ -220,3 +220,98 @@ def test_the_other_untouched_stubs_are_not_started():
     head_stub = {"flatten": ..., "gap": ...}
     assert checks.head_parameters(head_stub).status == "not started"
     assert checks.residual_block_shapes(residual_block_stub).status == "not started"
+
+
+# Exercise 3 (predict, then run): how much larger the whole Flatten model is than the GAP model
+
+
+def _head_models(input_shape=(28, 28, 1), num_classes=10):
+    """The four models of the notebook's head comparison (untrained: only their sizes matter)."""
+    built = {}
+    for blocks, filters in ((2, (16, 32)), (3, (16, 32, 64))):
+        for head in ("flatten", "gap"):
+            built[f"{head}, {blocks} blocks"] = models.simple_cnn(
+                input_shape, num_classes, filters=filters, convs_per_block=1, head=head, batch_norm=False,
+                dropout=0.0, dense_units=64,
+            )  # fmt: skip
+    return built
+
+
+def predicted_by_counting(input_shape=(28, 28, 1), num_classes=10):
+    """The notebook's solution: count both whole models by hand, before they are built."""
+    image_h, image_w, image_c = input_shape
+    softmax_layer = (64 + 1) * num_classes
+    extractor = {2: (3 * 3 * image_c + 1) * 16 + (3 * 3 * 16 + 1) * 32}
+    extractor[3] = extractor[2] + (3 * 3 * 32 + 1) * 64
+    flattened = {2: (image_h // 4) * (image_w // 4) * 32, 3: (image_h // 8) * (image_w // 8) * 64}
+    channels = {2: 32, 3: 64}
+    return {
+        f"{b} blocks": (extractor[b] + (flattened[b] + 1) * 64 + softmax_layer)
+        / (extractor[b] + (channels[b] + 1) * 64 + softmax_layer)
+        for b in (2, 3)
+    }
+
+
+def test_flatten_gap_ratio_passes_on_the_solution_and_states_the_counts():
+    built = _head_models()
+    counts = {name: model.count_params() for name, model in built.items()}
+    assert counts == {"flatten, 2 blocks": 105_866, "gap, 2 blocks": 7_562, "flatten, 3 blocks": 60_874,
+                      "gap, 3 blocks": 28_106}  # fmt: skip
+    result = checks.flatten_gap_ratio(predicted_by_counting(), built)
+    assert result, result.message
+    assert "105,866 / 7,562 = 14.0x" in result.message and "60,874 / 28,106 = 2.2x" in result.message
+    assert "H*W from 49 to 9" in result.message and "the ratio fell" in result.message
+    # the measured ratios themselves, rounded, and anything within 10 % of them pass too
+    assert checks.flatten_gap_ratio({"2 blocks": 14, "3 blocks": 2.2}, built)
+    assert checks.flatten_gap_ratio({"2 blocks": 13.0, "3 blocks": 2.35}, built)
+
+
+def test_flatten_gap_ratio_passes_on_a_colour_dataset():
+    built = _head_models((32, 32, 3), 5)
+    result = checks.flatten_gap_ratio(predicted_by_counting((32, 32, 3), 5), built)
+    assert result, result.message
+    assert "8x8x32 = 2,048" in result.message and "4x4x64 = 1,024" in result.message
+    result = checks.flatten_gap_ratio(predicted_by_counting(), built)  # mnist5k's ratios on colour images
+    _fails_with(result, "Count each whole model")
+    assert "8x8x32 maps' 2,048 values" in result.message
+
+
+def test_flatten_gap_ratio_hints():
+    built = _head_models()
+    good = predicted_by_counting()
+    assert checks.flatten_gap_ratio({"2 blocks": ..., "3 blocks": ...}, built).status == "not started"
+    _fails_with(checks.flatten_gap_ratio({"2 blocks": 14}, built), "Add your answer for 3 blocks")
+    _fails_with(checks.flatten_gap_ratio({**good, "3 blocks": "2.2"}, built), "give a number")
+    _fails_with(checks.flatten_gap_ratio({**good, "2 blocks": 1 / 14}, built), "a number above 1")
+    # the Dense layers alone (exercise 2's counts), and the whole heads alone: the extractor is left out
+    dense_only = ((7 * 7 * 32 + 1) * 64) / ((32 + 1) * 64)
+    _fails_with(checks.flatten_gap_ratio({**good, "2 blocks": dense_only}, built), "Dense layers after Flatten")
+    _fails_with(checks.flatten_gap_ratio({**good, "3 blocks": 8.9}, built), "same feature extractor (23,296")
+    heads_only = (100_416 + 650) / (2_112 + 650)
+    _fails_with(checks.flatten_gap_ratio({**good, "2 blocks": heads_only}, built), "the heads alone (101,066")
+    # the third block's maps taken as 7x7, as if it did not pool
+    unpooled = (23_296 + (7 * 7 * 64 + 1) * 64 + 650) / 28_106
+    _fails_with(checks.flatten_gap_ratio({**good, "3 blocks": unpooled}, built), "so Flatten reads 3x3x64")
+    # a deeper network taken to need a larger ratio, and a guess too low: the general hint, with the maps
+    for wrong in (30, 1.5):
+        result = checks.flatten_gap_ratio({**good, "3 blocks": wrong}, built)
+        _fails_with(result, "Count each whole model")
+        assert "3x3x64 maps' 576 values" in result.message and result.status == "not yet"
+    # just outside the tolerance fails, just inside passes
+    assert not checks.flatten_gap_ratio({**good, "2 blocks": 14.0 * 1.12}, built)
+    assert checks.flatten_gap_ratio({**good, "2 blocks": 14.0 * 1.08}, built)
+
+
+def test_flatten_gap_ratio_is_a_predict_exercise_checked_after_the_training():
+    import json
+    from pathlib import Path
+
+    from helpers import coursework
+
+    path = Path(__file__).resolve().parent.parent / "notebooks" / "03_architecture.ipynb"
+    ex = next(e for e in coursework.exercises(path) if e.name == "flatten_gap_ratio")
+    assert ex.kind == "predict"
+    cells = json.loads(path.read_text())["cells"]
+    between = "".join("".join(c["source"]) for c in cells[ex.cell + 1 : ex.check] if c["cell_type"] == "code")
+    assert "train(name, cnn(filters, head=head" in between  # the models are built after the prediction
+    assert "count_params" not in between and "compare_models" not in between

@@ -134,3 +134,134 @@ def test_the_conv2d_reference_matches_keras_on_a_digit(fresh_kernel):
     by_keras = np.asarray(conv(digit[None, :, :, None]))[0, :, :, 0]
     np.testing.assert_allclose(fresh_kernel.answer("conv2d", conv2d_stub)(digit, sobel_x), by_keras, atol=1e-4)
     assert fresh_kernel.answer("conv_output_size", conv_output_size_stub)(28, 5, 2, 0) == 12
+
+
+# ----------------------------------------------------------------------------------------------
+# Exercise 3 (predict, then run): the feature-map shapes through the notebook's conv/pool stack
+
+
+def shape_stack(input_shape=(28, 28, 1)):
+    """The notebook's stack, built: three convolutions that differ in padding and stride, two poolings."""
+    import keras
+
+    layers = [
+        keras.layers.Conv2D(8, 3, name="conv1"),
+        keras.layers.MaxPooling2D(2, name="pool1"),
+        keras.layers.Conv2D(16, 3, padding="same", name="conv2"),
+        keras.layers.MaxPooling2D(2, name="pool2"),
+        keras.layers.Conv2D(32, 3, strides=2, name="conv3"),
+    ]
+    return keras.Sequential([keras.Input(input_shape), *layers])
+
+
+def predicted_by_hand(input_shape=(28, 28, 1)):
+    """The notebook's solution: the shapes worked out from the input shape before the stack is built."""
+    h, w, _ = input_shape
+    h, w = h - 3 + 1, w - 3 + 1
+    shapes = {"conv1": (h, w, 8)}
+    h, w = h // 2, w // 2
+    shapes["pool1"] = (h, w, 8)
+    shapes["conv2"] = (h, w, 16)
+    h, w = h // 2, w // 2
+    shapes["pool2"] = (h, w, 16)
+    h, w = (h - 3) // 2 + 1, (w - 3) // 2 + 1
+    shapes["conv3"] = (h, w, 32)
+    return shapes
+
+
+SHAPES_28 = {
+    "conv1": (26, 26, 8),
+    "pool1": (13, 13, 8),
+    "conv2": (13, 13, 16),
+    "pool2": (6, 6, 16),
+    "conv3": (2, 2, 32),
+}
+
+
+@pytest.fixture(scope="module")
+def stack28():
+    return shape_stack()
+
+
+def test_feature_map_shapes_passes_on_the_solution(stack28):
+    assert predicted_by_hand() == SHAPES_28  # what Keras computes, worked out here independently
+    result = checks.feature_map_shapes(predicted_by_hand(), stack28)
+    assert result and "28x28x1 = 784 values into 2x2x32 = 128" in result.message
+    assert checks.feature_map_shapes({k: list(v) for k, v in SHAPES_28.items()}, stack28)  # lists are fine too
+
+
+@pytest.mark.parametrize("input_shape", [(32, 32, 3), (28, 28, 3), (40, 36, 1)])
+def test_feature_map_shapes_follows_the_dataset_input_shape(input_shape):
+    stack = shape_stack(input_shape)
+    assert checks.feature_map_shapes(predicted_by_hand(input_shape), stack)
+    # the input's channels reach no output shape (a convolution has one channel per filter); its size does
+    assert bool(checks.feature_map_shapes(SHAPES_28, stack)) == (input_shape[:2] == (28, 28))
+
+
+def test_feature_map_shapes_reports_not_started_on_the_stub(stack28):
+    stub = {"conv1": ..., "pool1": ..., "conv2": ..., "pool2": ..., "conv3": ...}
+    result = checks.feature_map_shapes(stub, stack28)
+    assert result.status == "not started" and "replace the `...`" in result.message
+
+
+@pytest.mark.parametrize(
+    ("change", "hint"),
+    [
+        ({"conv1": (28, 28, 8)}, "padding 'valid' adds no zeros, so a 3x3 kernel at stride 1 fits floor((28 - 3) / 1)"),
+        ({"conv1": (26, 26, 1)}, "one map per filter: 8 channels, not the 1 it receives"),
+        ({"pool1": (13, 13, 16)}, "pooling works on each map separately: it keeps the 8 channels"),
+        ({"pool1": (26, 26, 8)}, "divides height and width by 2"),
+        ({"conv2": (11, 11, 16)}, "padding 'same' adds zeros"),
+        ({"pool2": (7, 7, 16)}, "round down: a last row or column that does not fill a 2x2 window is dropped"),
+        ({"conv3": (4, 4, 32)}, "strides=2 moves the kernel 2 pixels at a time"),
+        ({"conv3": (2, 2, 64)}, "the channels are the number of filters, 32"),
+        ({"conv3": (None, 2, 2, 32)}, "leave out the batch dimension"),
+        ({"conv3": (2, 2)}, "three sizes, (height, width, channels)"),
+        ({"conv3": (2.5, 2.5, 32)}, "whole numbers"),
+        ({"conv3": "2x2x32"}, "a tuple of three whole numbers"),
+        ({"conv3": ...}, "conv3: replace the `...`"),
+    ],
+)
+def test_feature_map_shapes_explains_each_mismatch(stack28, change, hint):
+    result = checks.feature_map_shapes({**SHAPES_28, **change}, stack28)
+    assert not result and result.status == "not yet" and hint in result.message, result.message
+
+
+def test_feature_map_shapes_lists_every_mismatch_and_follows_a_carried_error(stack28):
+    # 'same' padding assumed in conv1: every later shape is the right rule applied to the wrong one before it
+    carried = {
+        "conv1": (28, 28, 8),
+        "pool1": (14, 14, 8),
+        "conv2": (14, 14, 16),
+        "pool2": (7, 7, 16),
+        "conv3": (3, 3, 32),
+    }
+    result = checks.feature_map_shapes(carried, stack28)
+    assert not result and "5 of 5 shapes differ" in result.message
+    assert "conv1: you predicted (28, 28, 8), Keras gives (26, 26, 8)" in result.message
+    assert "pool2: the right rule, applied to your conv2 shape (fix that one first)" in result.message
+    # two independent mistakes are both explained
+    result = checks.feature_map_shapes({**SHAPES_28, "conv1": (26, 26, 1), "pool2": (7, 7, 16)}, stack28)
+    assert "2 of 5 shapes differ" in result.message and "one map per filter" in result.message
+    assert "round down" in result.message
+
+
+def test_feature_map_shapes_needs_every_layer(stack28):
+    result = checks.feature_map_shapes({"conv1": (26, 26, 8)}, stack28)
+    assert not result and "Add your prediction for pool1, conv2, pool2, conv3" in result.message
+    assert "Pass a dict" in checks.feature_map_shapes([(26, 26, 8)], stack28).message
+
+
+def test_feature_map_shapes_is_a_predict_exercise_checked_after_the_summary():
+    import json
+    from pathlib import Path
+
+    from helpers import coursework
+
+    path = Path(__file__).resolve().parent.parent / "notebooks" / "01_cnn_foundations.ipynb"
+    ex = next(e for e in coursework.exercises(path) if e.name == "feature_map_shapes")
+    assert ex.kind == "predict"
+    cells = json.loads(path.read_text())["cells"]
+    before = "".join("".join(c["source"]) for c in cells[: ex.cell] if c["cell_type"] == "code")
+    between = "".join("".join(c["source"]) for c in cells[ex.cell + 1 : ex.check] if c["cell_type"] == "code")
+    assert "stack.summary()" in between and "stack.summary()" not in before  # the shapes are shown after it

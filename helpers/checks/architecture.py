@@ -1,12 +1,20 @@
-"""Checks for ``03_architecture``: receptive fields, head parameters, conv FLOPs, a residual block."""
+"""Checks for ``03_architecture``: receptive fields, head parameters, Flatten vs GAP model sizes, conv FLOPs,
+a residual block."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from helpers import _validate
 from helpers.checks._core import Hint, exercise, require, require_answers, require_callable, require_int
 
-__all__ = ["receptive_field_growth", "head_parameters", "conv_layer_flops", "residual_block_shapes"]
+__all__ = [
+    "receptive_field_growth",
+    "head_parameters",
+    "flatten_gap_ratio",
+    "conv_layer_flops",
+    "residual_block_shapes",
+]
 
 
 def _reference_receptive_fields(layer_specs) -> list[int]:
@@ -112,6 +120,115 @@ def head_parameters(answers: dict) -> str:
     )
 
 
+RATIO_TOLERANCE = 0.10  # a predicted ratio passes within 10 % of the measured one
+
+
+def _sizes(flatten_model, gap_model) -> dict:
+    """What makes up the two models' parameter counts: the shared feature extractor, the Dense layer after
+    the head's Flatten or GAP (with the size of the maps it reads), and everything else."""
+    import keras
+
+    from helpers import model_stats
+
+    out = {}
+    for head, model in (("flatten", flatten_model), ("gap", gap_model)):
+        table = model_stats.layer_table(model)
+        # the first Dense layer reads the head's vector
+        dense = next((layer for layer in model.layers if isinstance(layer, keras.layers.Dense)), None)
+        if dense is None:
+            raise ValueError(f"the {head} model {model.name!r} has no Dense layer after its head")
+        out[head] = {
+            "total": int(model.count_params()),
+            "features": int(table.loc[table["part"] == "features", "params"].sum()),
+            "head": int(table.loc[table["part"] == "head", "params"].sum()),
+            "dense": int(dense.count_params()),
+            "units": int(dense.units),
+        }
+    maps = [layer for layer in flatten_model.layers if isinstance(layer, keras.layers.Flatten)][0].input.shape[1:]
+    pools = [layer for layer in flatten_model.layers if isinstance(layer, keras.layers.MaxPooling2D)]
+    out["maps"] = tuple(int(v) for v in maps)
+    out["unpooled"] = tuple(int(v) for v in pools[-1].input.shape[1:]) if pools else out["maps"]
+    return out
+
+
+def _near(got: float, value: float) -> bool:
+    return abs(got / value - 1) <= RATIO_TOLERANCE
+
+
+@exercise("Exercise: predict how much larger the Flatten model is")
+def flatten_gap_ratio(predicted: dict, models: dict) -> str:
+    """``predicted`` maps each depth (``"2 blocks"``, ``"3 blocks"``) to the learner's ratio of parameters,
+    whole Flatten model / whole GAP model; ``models`` holds ``"flatten, <depth>"`` and ``"gap, <depth>"``
+    for each, the notebook's built models. It passes within :data:`RATIO_TOLERANCE` of ``count_params()``.
+    """
+    require_answers(predicted, ["2 blocks", "3 blocks"])
+    measured = {}
+    for depth in ("2 blocks", "3 blocks"):
+        got = predicted[depth]
+        require(
+            _validate.is_number(got),
+            f"{depth}: give a number, Flatten's count divided by GAP's, like 2.5. Received {got!r}.",
+        )
+        got = float(got)
+        s = _sizes(models[f"flatten, {depth}"], models[f"gap, {depth}"])
+        flat, gap = s["flatten"], s["gap"]
+        ratio = flat["total"] / gap["total"]
+        measured[depth] = (ratio, s)
+        h, w, c = s["maps"]
+        said = (
+            f"{depth}: you predicted {got:g}, count_params() gives {flat['total']:,} / {gap['total']:,} = {ratio:.2f}"
+        )
+        if _near(got, ratio):
+            continue
+        if got <= 1:
+            raise Hint(
+                f"{said}. The Flatten model is the larger one: give its count divided by the GAP model's, a "
+                "number above 1."
+            )
+        uh, uw, _ = s["unpooled"]
+        unpooled = (flat["total"] - flat["dense"] + (uh * uw * c + 1) * flat["units"]) / gap["total"]
+        mistakes = {"heads": flat["head"] / gap["head"], "dense": flat["dense"] / gap["dense"]}
+        if (uh, uw) != (h, w):
+            mistakes["unpooled"] = unpooled
+        closest = min(mistakes, key=lambda k: abs(got / mistakes[k] - 1))
+        if _near(got, mistakes[closest]) and closest == "unpooled":
+            raise Hint(
+                f"{said}. Close to what {uh}x{uw}x{c} maps would give: the last block ends with a 2x2 pooling "
+                f"too, so Flatten reads {h}x{w}x{c} = {h * w * c:,} values."
+            )
+        if _near(got, mistakes[closest]):
+            alone = (
+                f"the heads alone ({flat['head']:,} / {gap['head']:,})"
+                if closest == "heads"
+                else f"the Dense layers after Flatten and GAP alone ({flat['dense']:,} / {gap['dense']:,})"
+            )
+            raise Hint(
+                f"{said}. That is about the ratio of {alone}. Both models also hold the same feature extractor "
+                f"({flat['features']:,} parameters){'' if closest == 'heads' else ' and output layer'}, in each "
+                "total too: what both share pulls the ratio towards 1."
+            )
+        raise Hint(
+            f"{said}. Count each whole model: the same feature extractor in both, then a Dense({flat['units']}) "
+            f"with a weight per input and unit plus a bias per unit: after Flatten its inputs are the {h}x{w}x{c} "
+            f"maps' {h * w * c:,} values, after GAP the {c} channel averages; the output layer is the same too."
+        )
+    lines, maps = [], {}
+    for depth, (ratio, s) in measured.items():
+        h, w, c = maps[depth] = s["maps"]
+        lines.append(
+            f"{depth}: {s['flatten']['total']:,} / {s['gap']['total']:,} = {ratio:.1f}x, Flatten's Dense reads "
+            f"{h}x{w}x{c} = {h * w * c:,} values, GAP's {c}"
+        )
+    (h2, w2, c2), (h3, w3, c3) = maps["2 blocks"], maps["3 blocks"]
+    fell = "fell" if measured["3 blocks"][0] < measured["2 blocks"][0] else "did not fall"
+    return (
+        f"Both within {RATIO_TOLERANCE:.0%}. " + "; ".join(lines) + ". The feature extractor and the output layer "
+        "are the same in each pair; the difference is the Dense layer after the head, whose weights scale with "
+        f"H*W*C after Flatten and with C after GAP. The third pooling shrank H*W from {h2 * w2} to {h3 * w3} while "
+        f"C went from {c2} to {c3}, and the extractor grew: the ratio {fell}."
+    )
+
+
 CONV_CASES = ((28, 28, 3, 1, 16), (14, 14, 3, 16, 32), (7, 7, 5, 32, 8), (10, 6, 1, 3, 4))
 
 
@@ -127,7 +244,7 @@ def _conv_flops(h_out: int, w_out: int, kernel: int, c_in: int, c_out: int) -> i
 
 
 def _conv_layer_flops_reference():
-    """The course's ``conv_flops``, for the cells after exercise 3 while yours does not pass."""
+    """The course's ``conv_flops``, for the cells after exercise 4 while yours does not pass."""
     return _conv_flops
 
 

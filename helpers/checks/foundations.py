@@ -1,12 +1,13 @@
-"""Checks for ``01_cnn_foundations``: convolution by hand, output sizes, LeNet-5's parameters."""
+"""Checks for ``01_cnn_foundations``: convolution by hand, output sizes, a stack's shapes, LeNet-5's parameters."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from helpers import _validate
 from helpers.checks._core import Hint, exercise, require, require_answers, require_array, require_callable, require_int
 
-__all__ = ["conv2d", "conv_output_size", "lenet5_parameters"]
+__all__ = ["conv2d", "conv_output_size", "feature_map_shapes", "lenet5_parameters"]
 
 
 def _reference_conv2d(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -102,6 +103,132 @@ def conv_output_size(fn) -> str:
     return "Your formula gives the right size for six layer configurations (including AlexNet's first)."
 
 
+def _shape_of(layer) -> tuple[int, ...]:
+    """A built layer's output shape without the batch dimension."""
+    return tuple(int(v) for v in layer.output.shape[1:])
+
+
+def _predicted_shape(value, name: str) -> tuple[int, ...]:
+    """The learner's ``(height, width, channels)`` for layer ``name``, or a Hint saying what is wrong with it."""
+    if value is Ellipsis or value is None:
+        raise Hint(f"{name}: replace the `...` with its output shape, a tuple (height, width, channels).")
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+        raise Hint(f"{name}: give a tuple of three whole numbers (height, width, channels). Received {value!r}.")
+    value = tuple(value)
+    if len(value) == 4 and value[0] is None:
+        raise Hint(f"{name}: leave out the batch dimension (None): give (height, width, channels).")
+    if len(value) != 3:
+        raise Hint(f"{name}: a feature map has three sizes, (height, width, channels). Received {len(value)}: {value}.")
+    for v in value:
+        if not _validate.is_int(v) and not (_validate.is_number(v) and float(v).is_integer()):
+            raise Hint(f"{name}: sizes are whole numbers (round down where a size does not divide). Received {value}.")
+    return tuple(int(v) for v in value)
+
+
+def _explain_shape(layer, before: tuple, got: tuple, expected: tuple) -> str:
+    """Why ``layer`` turns ``before`` into ``expected`` and not into the learner's ``got``."""
+    import keras
+
+    (h, w, c), (gh, gw, gc), (eh, ew, ec) = before, got, expected
+    why = []
+    if isinstance(layer, keras.layers.Conv2D):
+        (kh, kw), (sh, sw), padding = layer.kernel_size, layer.strides, layer.padding
+        if gc != ec:
+            why.append(
+                f"a Conv2D outputs one map per filter: {ec} channels, not the {c} it receives"
+                if gc == c
+                else f"the channels are the number of filters, {ec}"
+            )
+        if (gh, gw) != (eh, ew):
+            same = (-(-h // sh), -(-w // sw))
+            valid = ((h - kh) // sh + 1, (w - kw) // sw + 1)
+            unstrided = (h, w) if padding == "same" else (h - kh + 1, w - kw + 1)
+            if padding == "valid" and (gh, gw) in (same, (h, w)):
+                why.append(
+                    f"padding 'valid' adds no zeros, so a {kh}x{kw} kernel at stride {sh} fits "
+                    f"floor(({h} - {kh}) / {sh}) + 1 = {eh} times down the height (and {ew} across the width); "
+                    "only padding 'same' keeps the size"
+                )
+            elif padding == "same" and (gh, gw) == valid:
+                why.append(
+                    f"padding 'same' adds zeros around the maps so that the kernel fits at every pixel: at stride "
+                    f"{sh} the size is ceil({h} / {sh}) = {eh} down the height (and {ew} across), whatever the kernel"
+                )
+            elif max(sh, sw) > 1 and (gh, gw) == unstrided:
+                why.append(
+                    f"strides={sh} moves the kernel {sh} pixels at a time, so it fits floor(({h} - {kh}) / {sh}) + 1 "
+                    f"= {eh} times down the height (and {ew} across the width)"
+                )
+            elif max(sh, sw) > 1 and (gh, gw) == (-(-(h - kh) // sh) + 1, -(-(w - kw) // sw) + 1):
+                why.append(f"round down: floor(({h} - {kh}) / {sh}) + 1 = {eh} (a last, partial step is no position)")
+            else:
+                why.append(
+                    f"with padding '{padding}', kernel {kh}x{kw} and stride {sh}, a {h}x{w} input gives {eh}x{ew} "
+                    "(exercise 2's formula: p = 0 for 'valid'; 'same' keeps the size at stride 1)"
+                )
+    elif isinstance(layer, (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)):
+        (ph, pw), (sh, sw) = layer.pool_size, layer.strides
+        if gc != ec:
+            why.append(f"pooling works on each map separately: it keeps the {c} channels")
+        if (gh, gw) != (eh, ew):
+            if (gh, gw) == (h, w):
+                why.append(f"{ph}x{pw} pooling with stride {sh} divides height and width by {sh}: {eh}x{ew}")
+            elif (gh, gw) == (-(-h // sh), -(-w // sw)):
+                why.append(
+                    f"round down: a last row or column that does not fill a {ph}x{pw} window is dropped, "
+                    f"so {h}x{w} becomes {eh}x{ew}"
+                )
+            else:
+                why.append(
+                    f"{ph}x{pw} pooling with stride {sh} turns {h}x{w} into floor(({h} - {ph}) / {sh}) + 1 = {eh}"
+                )
+    return "; ".join(why) or f"Keras gives {expected} for this {type(layer).__name__} layer"
+
+
+@exercise("Exercise: predict the feature-map shapes")
+def feature_map_shapes(predicted: dict, model) -> str:
+    """``predicted`` maps each layer name of the built ``model`` to its output ``(height, width, channels)``.
+
+    A wrong shape gets the reason (padding, stride, pooling's rounding down, channels = filters); a shape
+    that is the right rule applied to the learner's own wrong shape before it says so.
+    """
+    import keras
+
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    names = [layer.name for layer in layers]
+    require(
+        isinstance(predicted, dict),
+        f"Pass a dict of layer name -> (height, width, channels), like {{{names[0]!r}: (..., ..., ...)}}. "
+        f"Received {type(predicted).__name__}.",
+    )
+    missing = [n for n in names if n not in predicted]
+    require(not missing, f"Add your prediction for {', '.join(missing)}.")
+    shapes = {n: _predicted_shape(predicted[n], n) for n in names}
+    before = previous = tuple(int(v) for v in model.inputs[0].shape[1:])
+    wrong = []
+    for i, (layer, name) in enumerate(zip(layers, names)):
+        expected, got = _shape_of(layer), shapes[name]
+        if got != expected:
+            try:
+                carried = tuple(int(v) for v in layer.compute_output_shape((None, *previous))[1:])
+            except Exception:  # noqa: BLE001 - a shape that no layer of this kind accepts
+                carried = None
+            if previous != before and got == carried:
+                wrong.append(f"{name}: the right rule, applied to your {names[i - 1]} shape (fix that one first)")
+            else:
+                why = _explain_shape(layer, before, got, expected)
+                wrong.append(f"{name}: you predicted {got}, Keras gives {expected}: {why}")
+        before, previous = expected, got
+    if wrong:
+        raise Hint(f"{len(wrong)} of {len(names)} shapes differ. " + ". ".join(wrong) + ".")
+    first, last = tuple(int(v) for v in model.inputs[0].shape[1:]), _shape_of(layers[-1])
+    return (
+        f"All {len(names)} shapes right: the stack turns {first[0]}x{first[1]}x{first[2]} = {int(np.prod(first)):,} "
+        f"values into {last[0]}x{last[1]}x{last[2]} = {int(np.prod(last)):,}. Height and width fell with "
+        "'valid' padding, stride and pooling; the channels are each convolution's number of filters."
+    )
+
+
 LENET5_EXPECTED = {
     "C1": 6 * (5 * 5 * 1 + 1),
     "C3": 16 * (5 * 5 * 6 + 1),
@@ -112,7 +239,7 @@ LENET5_OUTPUT = 10 * (84 + 1)  # the 10-class output layer over F6's 84 units
 
 
 def _lenet5_parameters_reference() -> dict:
-    """The four counts of exercise 3, for the cells after it while yours do not pass."""
+    """The four counts of exercise 4, for the cells after it while yours do not pass."""
     return dict(LENET5_EXPECTED)
 
 
