@@ -1,12 +1,15 @@
 """02_data_preparation's self-checks pass on correct answers and fail with the right hint on the stub
 and on typical mistakes."""
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
 from sklearn.model_selection import train_test_split
 
 from helpers import checks, data
+from helpers.checks.data_preparation import MAX_RANGE_WIDTH
 
 
 def stub(*args, **kwargs):
@@ -104,7 +107,103 @@ def test_the_solution_matches_data_load():
 
 
 # ----------------------------------------------------------------------------------------------
-# Exercise 2: normalizer_from_training_split
+# Exercise 2 (predict, then run): naive_split_prediction
+
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "02_data_preparation.ipynb"
+
+
+def _cut(train_classes, val_classes, n=40, name="toy cut"):
+    """A cut like the notebook's naive_cut: 8x8 images, the given classes on each side, 10 classes in all."""
+    rng = np.random.default_rng(0)
+    y_tr = np.resize(np.asarray(train_classes), n).astype(np.int32)
+    y_va = np.resize(np.asarray(val_classes), n // 4).astype(np.int32)
+    x_tr, x_va = rng.uniform(size=(len(y_tr), 8, 8, 1)), rng.uniform(size=(len(y_va), 8, 8, 1))
+    names = tuple(str(k) for k in range(10))
+    return data.Dataset(name, x_tr, y_tr, x_va, y_va, x_va, y_va, class_names=names, description="toy")
+
+
+SORTED_CUT = _cut(range(8), (8, 9))  # mnist5k: the last 20 % are the 8s and 9s
+SHUFFLED_CUT = _cut(range(10), range(10))  # digits: stored order is not sorted by label
+PARTIAL_CUT = _cut(range(8), (7, 8))  # half of the validation side is a class training holds
+
+
+def test_the_prediction_passes_when_the_range_holds_the_measurement(make_run):
+    result = checks.naive_split_prediction((0.0, 0.05), make_run("cut", train=0.9, val=0.0), SORTED_CUT)
+    assert result and "never held" in result.message and "8, 9" in result.message, result.message
+    assert checks.naive_split_prediction([0.0, 0.02], 0.004, SORTED_CUT)  # a list, and a bare number as the run
+    shuffled = checks.naive_split_prediction((0.7, 0.9), make_run("cut", train=0.9, val=0.8), SHUFFLED_CUT)
+    assert shuffled and "not sorted by label" in shuffled.message, shuffled.message
+    assert checks.naive_split_prediction((0.3, 0.6), make_run("cut", train=0.9, val=0.45), PARTIAL_CUT)
+
+
+@pytest.mark.parametrize(
+    ("prediction", "measured", "cut", "hint"),
+    [
+        ((0.7, 0.9), 0.0, SORTED_CUT, "never held"),  # as if the cut were a proper split
+        ((0.05, 0.15), 0.0, SORTED_CUT, "below chance (10%), not at it"),  # "it guesses at random"
+        ((0.0, 0.05), 0.8, SHUFFLED_CUT, "not sorted by label"),  # the lesson of mnist5k, on digits
+        ((0.0, 0.05), 0.45, PARTIAL_CUT, "of classes it learned"),
+        ((0.0, 1.0), 0.0, SORTED_CUT, "spans 100 points"),  # uselessly wide
+        ((0.0, 0.35), 0.0, SORTED_CUT, "at most 30 points wide"),
+        ((0.1, 0.0), 0.0, SORTED_CUT, "lower end first"),
+        ((0, 5), 0.0, SORTED_CUT, "as fractions"),
+        ((-0.1, 0.1), 0.0, SORTED_CUT, "between 0 and 1"),
+        (0.05, 0.0, SORTED_CUT, "range of two numbers"),
+        (("low", "high"), 0.0, SORTED_CUT, "must be numbers"),
+        ((0.0, 0.05), "run", SORTED_CUT, "Pass the run itself"),
+        ((0.0, 0.05), 0.0, "cut", "Pass the split the run trained on"),
+    ],
+)
+def test_the_prediction_fails_with_a_hint(make_run, prediction, measured, cut, hint):
+    run = make_run("cut", train=0.9, val=measured) if isinstance(measured, float) else measured
+    result = checks.naive_split_prediction(prediction, run, cut)
+    assert not result and result.status == "not yet" and hint in result.message, result.message
+
+
+@pytest.mark.parametrize("stub_answer", [..., (..., ...)])
+def test_the_untouched_prediction_is_not_started(make_run, stub_answer):
+    result = checks.naive_split_prediction(stub_answer, make_run("cut", train=0.9, val=0.0), SORTED_CUT)
+    assert result.status == "not started", result
+
+
+def test_the_stored_order_cut_of_mnist5k_validates_on_classes_training_never_saw():
+    """What the check explains for mnist5k: its last 20 % hold only classes the first 80 % lack."""
+    labels = data.load_raw("mnist5k").y
+    n_val = len(labels) // 5
+    assert set(labels[-n_val:]) == {8, 9} and not np.isin(labels[-n_val:], labels[:-n_val]).any()
+
+
+def _cells_of(path=NOTEBOOK):
+    import nbformat
+
+    return nbformat.read(path, as_version=4).cells
+
+
+def _solution_of(name):
+    from helpers import coursework
+
+    cells = _cells_of()
+    exercise = next(ex for ex in coursework.exercises(NOTEBOOK) if ex.name == name)
+    return coursework.solution_body(cells[exercise.solution]), cells[exercise.cell - 1].source
+
+
+@pytest.mark.parametrize(("cut", "measured", "whole"), [(SORTED_CUT, 0.0, 0.8), (SHUFFLED_CUT, 0.76, 0.8)])
+def test_the_notebooks_prediction_solution_passes_on_sorted_and_unsorted_data(make_run, cut, measured, whole):
+    """The solution reasons from what is known before the run: the cut's classes and the proper split's score."""
+    from helpers import runs
+
+    body, _ = _solution_of("naive_split_prediction")
+    namespace = {
+        "np": np, "checks": checks, "runs": runs, "naive_cut": cut, "naive_train": cut.y_train,
+        "naive_test": cut.y_val, "naive_run": make_run("cut in stored order", train=0.9, val=measured),
+        "fit_table": runs.table([make_run("whole split", train=0.9, val=whole, seed=s) for s in (42, 43)]),
+    }  # fmt: skip
+    exec(body, namespace)  # its own assert proves that the check passes
+    assert namespace["my_prediction"][1] - namespace["my_prediction"][0] <= MAX_RANGE_WIDTH + 1e-9
+
+
+# ----------------------------------------------------------------------------------------------
+# Exercise 3: normalizer_from_training_split
 
 
 @pytest.fixture(scope="module")
@@ -187,7 +286,125 @@ def test_normalizer_check_spots_a_built_but_unadapted_layer(raw):
 
 
 # ----------------------------------------------------------------------------------------------
-# Exercise 3: digits_for_mnist_model
+# Exercise 4 (find the bug): standardize_splits
+
+
+def leaky_standardize(x_train, x_val, x_test):
+    """The bug the notebook shows: one mean and std over all three splits."""
+    pixels = np.concatenate([x_train, x_val, x_test])
+    mean, std = pixels.mean(), pixels.std()
+    return (x_train - mean) / std, (x_val - mean) / std, (x_test - mean) / std
+
+
+def with_stats(mean, std):
+    return lambda *splits: tuple((x - mean) / std for x in splits)
+
+
+def train_only(x_train, x_val, x_test):
+    return with_stats(x_train.mean(), x_train.std())(x_train, x_val, x_test)
+
+
+def per_channel(x_train, x_val, x_test):
+    return with_stats(x_train.mean(axis=(0, 1, 2)), x_train.std(axis=(0, 1, 2)))(x_train, x_val, x_test)
+
+
+def sample_std(x_train, x_val, x_test):
+    return with_stats(x_train.mean(), x_train.std(ddof=1))(x_train, x_val, x_test)
+
+
+def keras_layer(x_train, x_val, x_test):
+    layer = keras.layers.Normalization(axis=None)
+    layer.adapt(x_train)
+    return layer(x_train), layer(x_val), layer(x_test)
+
+
+def stats_of(pick):
+    def standardize(x_train, x_val, x_test):
+        source = pick(x_train, x_val, x_test)
+        return with_stats(source.mean(), source.std())(x_train, x_val, x_test)
+
+    return standardize
+
+
+def per_split(x_train, x_val, x_test):
+    return tuple((x - x.mean()) / x.std() for x in (x_train, x_val, x_test))
+
+
+def skips(index):
+    def standardize(*splits):
+        out = list(train_only(*splits))
+        out[index] = splits[index]
+        return tuple(out)
+
+    return standardize
+
+
+def in_place(x_train, x_val, x_test):
+    mean, std = x_train.mean(), x_train.std()
+    for x in (x_train, x_val, x_test):
+        x -= mean
+        x /= std
+    return x_train, x_val, x_test
+
+
+def per_pixel(x_train, x_val, x_test):
+    return with_stats(x_train.mean(axis=0), x_train.std(axis=0))(x_train, x_val, x_test)
+
+
+@pytest.mark.parametrize("answer", [train_only, per_channel, sample_std, keras_layer])
+def test_standardize_check_passes(answer):
+    result = checks.standardize_splits(answer)
+    assert result, result.message
+
+
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (leaky_standardize, "Your statistics come from all three splits"),
+        (stats_of(lambda tr, va, te: np.concatenate([tr, va])), "come from training + validation"),
+        (stats_of(lambda tr, va, te: np.concatenate([tr, te])), "come from training + test"),
+        (stats_of(lambda tr, va, te: va), "come from the validation split"),
+        (stats_of(lambda tr, va, te: te), "come from the test split"),
+        (per_split, "Each split gets its own mean and std"),
+        (skips(1), "validation output is its input unchanged"),
+        (skips(2), "test output is its input unchanged"),
+        (in_place, "changed the arrays it was given"),
+        (per_pixel, "mean 0 and std 1, but not through one mean and std"),
+        (lambda tr, va, te: with_stats(tr.mean(), tr.var())(tr, va, te), "divided by the variance"),
+        (lambda tr, va, te: with_stats(tr.mean(), 1.0)(tr, va, te), "not divided by the std"),
+        (lambda tr, va, te: with_stats(tr.mean(), 255.0)(tr, va, te), "training output has mean +0.00 and std 0."),
+        (lambda tr, va, te: (*train_only(tr, va, te)[:2], train_only(tr, va, te)[2] + 1), "test output has mean"),
+        (lambda tr, va, te: None, "forget `return`"),
+        (lambda tr, va, te: train_only(tr, va, te)[:2], "Return three arrays"),
+        (lambda tr, va, te: tuple(x.reshape(len(x), -1) for x in train_only(tr, va, te)), "keep the input's"),
+        (stub, "Not started yet"),
+        ("standardize_splits", "Pass your function"),
+    ],
+)
+def test_standardize_check_fails_with_a_hint(answer, hint):
+    result = checks.standardize_splits(answer)
+    assert not result and hint in result.message, result.message
+
+
+def test_the_untouched_standardize_stub_is_not_started():
+    def standardize_splits(x_train, x_val, x_test):
+        # YOUR CODE HERE: the function above without its bug (same arguments, the same three results).
+        raise NotImplementedError
+
+    assert checks.standardize_splits(standardize_splits).status == "not started"
+
+
+def test_the_notebooks_buggy_function_gets_the_leak_hint_and_its_solution_passes():
+    body, buggy_cell = _solution_of("standardize_splits")
+    buggy = {"np": np, "ds": data.load("mnist5k", scale=False, train_size=100)}
+    exec(buggy_cell, buggy)  # the cell before the exercise: the colleague's function, and its printout
+    result = checks.standardize_splits(buggy["standardize_splits"])
+    assert not result and "all three splits" in result.message, result.message
+    exec(body, {"np": np, "checks": checks})  # its own assert proves that the check passes
+
+
+# ----------------------------------------------------------------------------------------------
+# Exercise 5: digits_for_mnist_model
 
 
 def good_digits(flat):
@@ -233,7 +450,7 @@ def test_the_digits_solution_works_on_real_digits():
 
 
 # ----------------------------------------------------------------------------------------------
-# Exercise 4: digit_augmentation
+# Exercise 6: digit_augmentation
 
 L = keras.layers
 

@@ -1,4 +1,5 @@
-"""Checks for ``02_data_preparation``: stratified splits, train-only statistics, reshaping, augmentation."""
+"""Checks for ``02_data_preparation``: stratified splits, what a cut in stored order costs, train-only
+statistics (a Normalization layer, and a leaky standardization to fix), reshaping, augmentation."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ import numpy as np
 from helpers import config
 from helpers.checks._core import Hint, NotStarted, exercise, require, require_callable
 
-__all__ = ["digit_augmentation", "digits_for_mnist_model", "normalizer_from_training_split", "split_three_ways"]
+__all__ = [
+    "digit_augmentation",
+    "digits_for_mnist_model",
+    "naive_split_prediction",
+    "normalizer_from_training_split",
+    "split_three_ways",
+    "standardize_splits",
+]
 
 # ----------------------------------------------------------------------------------------------
 # Exercise 1: a stratified, shuffled train/validation/test split.
@@ -118,7 +126,106 @@ def split_three_ways(fn) -> str:
 
 
 # ----------------------------------------------------------------------------------------------
-# Exercise 2: normalization statistics from the training split only.
+# Exercise 2 (predict, then run): the validation accuracy of a model trained on a cut in stored order.
+
+MAX_RANGE_WIDTH = 0.3  # a prediction wider than 30 points commits to nothing
+_RANGE_TOLERANCE = 0.005  # an accuracy on a few hundred images, compared with a range typed by hand
+
+
+def _prediction_range(prediction) -> tuple[float, float]:
+    """The learner's ``(low, high)`` as two fractions, or a Hint saying what is wrong with it."""
+    if prediction is Ellipsis or (isinstance(prediction, (tuple, list)) and Ellipsis in prediction):
+        raise NotStarted("Replace the `...` with your prediction, a range (low, high), before running the cells below.")
+    require(
+        isinstance(prediction, (tuple, list)) and len(prediction) == 2,
+        "Write your prediction as a range of two numbers, (low, high), e.g. (0.3, 0.5) for 30 % to 50 %. "
+        f"Received: {prediction!r}",
+    )
+    try:
+        low, high = (float(v) for v in prediction)
+    except (TypeError, ValueError) as exc:
+        raise Hint(f"Both ends of the range must be numbers, e.g. (0.3, 0.5). Received: {prediction!r}") from exc
+    if 1 < high <= 100 and 0 <= low:
+        raise Hint(f"Write accuracies as fractions between 0 and 1 (5 % is 0.05). Received: {prediction!r}")
+    require(0 <= low <= 1 and 0 <= high <= 1, f"An accuracy lies between 0 and 1. Received: {prediction!r}")
+    require(low <= high, f"Write the lower end first: (low, high). Received: {prediction!r}")
+    require(
+        high - low <= MAX_RANGE_WIDTH + 1e-9,
+        f"Your range spans {100 * (high - low):.0f} points: a prediction that wide holds almost any result. "
+        f"Commit to one at most {100 * MAX_RANGE_WIDTH:.0f} points wide.",
+    )
+    return low, high
+
+
+def _class_list(names, classes) -> str:
+    return ", ".join(str(names[c]) if c < len(names) else str(c) for c in classes)
+
+
+@exercise("Exercise: predict the validation accuracy after a cut in stored order")
+def naive_split_prediction(prediction, naive_run, naive_cut) -> str:
+    """``prediction`` is a range ``(low, high)`` that holds the validation accuracy ``naive_run`` measured.
+
+    ``naive_cut`` is the split it trained on (a ``data.Dataset``: the first 80 % of the images in stored
+    order to train, the last 20 % to validate); the explanation depends on which validation classes the
+    training side lacks, so the check works on any dataset, sorted by label or not.
+    """
+    from helpers.data import Dataset
+
+    low, high = _prediction_range(prediction)
+    require(
+        isinstance(naive_cut, Dataset),
+        f"Pass the split the run trained on (naive_cut, a data.Dataset). Received {type(naive_cut).__name__}.",
+    )
+    measured = getattr(naive_run, "val_accuracy", naive_run)
+    require(
+        isinstance(measured, (int, float, np.floating)) and not isinstance(measured, bool),
+        f"Pass the run itself (naive_run, as runs.train returned it). Received {type(naive_run).__name__}.",
+    )
+    measured = float(measured)
+    y_train, y_val = np.asarray(naive_cut.y_train), np.asarray(naive_cut.y_val)
+    unseen = ~np.isin(y_val, y_train)  # validation images of a class the training side never held
+    missing = np.unique(y_val[unseen]).tolist()
+    names = naive_cut.class_names
+    chance = 1 / max(1, naive_cut.num_classes)
+    result = f"The run measured {measured:.1%}"
+    why = (
+        f"{unseen.mean():.0%} of the validation images are of classes ({_class_list(names, missing)}) that the "
+        "training side of the cut never held. A model never learns to answer a class that is never a training "
+        "label (every step pushes that output down), so it (almost) never answers them"
+    )
+    if low - _RANGE_TOLERANCE <= measured <= high + _RANGE_TOLERANCE:
+        if unseen.any():
+            return (
+                f"{result}, inside your range ({low:.0%} to {high:.0%}). {why}, and it cannot be right on those "
+                "images. That is why sorted data are shuffled and stratified before they are split."
+            )
+        return (
+            f"{result}, inside your range ({low:.0%} to {high:.0%}). This dataset is not sorted by label: the cut "
+            "in stored order kept every validation class on the training side, so this was an ordinary run. On "
+            "data sorted by label (mnist5k) the validation side holds only classes training never saw."
+        )
+    if not unseen.any():
+        raise Hint(
+            f"{result}, outside your range ({low:.0%} to {high:.0%}). Here every validation class is on the "
+            "training side too: this dataset is not sorted by label, so the cut in stored order is as good as a "
+            "random split. Expect about what the same CNN with the same budget reaches on a proper split."
+        )
+    if measured > high:
+        raise Hint(
+            f"{result}, above your range ({low:.0%} to {high:.0%}). {unseen.mean():.0%} of the validation images "
+            f"are of classes ({_class_list(names, missing)}) that training never held and the model is never right "
+            f"on, but the other {1 - unseen.mean():.0%} are of classes it learned, and it gets many of those right."
+        )
+    if low <= chance <= high:
+        raise Hint(
+            f"{result}: below chance ({chance:.0%}), not at it. A model does not guess at random on classes it "
+            f"never saw: it answers with the classes it knows. {why}, so it is wrong on (almost) all of those images."
+        )
+    raise Hint(f"{result}, below your range ({low:.0%} to {high:.0%}). {why}.")
+
+
+# ----------------------------------------------------------------------------------------------
+# Exercise 3: normalization statistics from the training split only.
 
 
 def _moments(x, per_channel: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -209,7 +316,147 @@ def normalizer_from_training_split(normalizer, data) -> str:
 
 
 # ----------------------------------------------------------------------------------------------
-# Exercise 3: reshape, rescale and resize scikit-learn's 8x8 digits for a 28x28 model.
+# Exercise 4 (find the bug): standardize every split with statistics of the training split only.
+
+
+def _standardize_cases() -> list[tuple[str, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+    """Inputs to standardize: ``(description, (x_train, x_val, x_test))``, raw 0..255-like pixels.
+
+    The first one has validation images much brighter than the training ones, so statistics that see
+    them differ a lot from the training split's; the others vary the split sizes and the channels.
+    """
+    rng = np.random.default_rng(0)
+
+    def pixels(n, low, high, channels=1):
+        return rng.uniform(low, high, size=(n, 4, 4, channels)).astype(np.float32)
+
+    colour = np.array([0.3, 0.6, 1.0], np.float32)  # three channels of different brightness
+    return [
+        (
+            "validation images much brighter than the training ones",
+            (pixels(60, 0, 100), pixels(20, 150, 255), pixels(30, 0, 100)),
+        ),
+        (
+            "test images much darker than the training ones",
+            (pixels(40, 100, 255), pixels(40, 100, 255), pixels(80, 0, 40)),
+        ),
+        (
+            "colour images",
+            (pixels(50, 0, 255, 3) * colour, pixels(10, 0, 255, 3) * colour, pixels(20, 0, 255, 3) * colour),
+        ),
+    ]
+
+
+def _close(a, b) -> bool:
+    return a.shape == b.shape and np.allclose(a, b, rtol=5e-3, atol=1e-3)  # ddof 0 or 1, float32 or 64 alike
+
+
+SPLIT_NAMES = ("training", "validation", "test")
+
+
+@exercise("Exercise: find the bug in standardize_splits")
+def standardize_splits(fn) -> str:
+    """``fn(x_train, x_val, x_test)`` standardizes all three with the training split's mean and std."""
+    require_callable(fn, "standardize_splits")
+    for case, splits in _standardize_cases():
+        originals = [x.copy() for x in splits]
+        out = fn(*splits)
+        require(out is not None, "Your function returned nothing. Did you forget `return`?")
+        require(
+            isinstance(out, (tuple, list)) and len(out) == 3,
+            "Return three arrays, like the function above: the standardized x_train, x_val and x_test.",
+        )
+        require(
+            all(np.array_equal(x, o) for x, o in zip(splits, originals)),
+            "Your function changed the arrays it was given (in place, e.g. `x -= mean`): after one call x_train "
+            "is no longer the raw images. Return new arrays and leave the inputs as they were.",
+        )
+        got = [np.asarray(o, dtype=np.float64) for o in out]
+        for name, x, g in zip(SPLIT_NAMES, splits, got):
+            require(
+                g.shape == x.shape, f"Your {name} output has shape {g.shape}; it should keep the input's {x.shape}."
+            )
+        _diagnose(case, splits, got)
+    return (
+        "Every split goes through one transformation, learned from the training split alone: validation and test "
+        "images, however different, never shape the preprocessing, and their shift stays visible to the model."
+    )
+
+
+def _diagnose(case: str, splits, got) -> None:
+    """Pass if ``got`` is ``splits`` standardized with the training statistics; else a Hint on what is wrong."""
+    x_train, x_val, x_test = (np.asarray(x, dtype=np.float64) for x in splits)
+    sources = {
+        "the training split": x_train,
+        "all three splits": np.concatenate([x_train, x_val, x_test]),
+        "training + validation": np.concatenate([x_train, x_val]),
+        "training + test": np.concatenate([x_train, x_test]),
+        "the validation split": x_val,
+        "the test split": x_test,
+    }
+
+    def standardized(x, source, per_channel, *, divide="std"):
+        mean, variance = _moments(source, per_channel)
+        scale = {"std": np.sqrt(variance), "variance": variance, "nothing": 1.0}[divide]
+        return (x - mean) / scale
+
+    def matches(source_name, i, **kw):  # one mean and std for all pixels, or one per channel
+        return any(_close(got[i], standardized(splits[i], sources[source_name], pc, **kw)) for pc in (False, True))
+
+    def all_match(source_name, **kw):  # the three splits through one and the same transformation
+        return any(
+            all(_close(got[i], standardized(splits[i], sources[source_name], pc, **kw)) for i in range(3))
+            for pc in (False, True)
+        )
+
+    if all_match("the training split"):
+        return
+    mean, std = float(got[0].mean()), float(got[0].std())
+    for source in sources:
+        if source != "the training split" and all_match(source):
+            raise Hint(
+                f"Your statistics come from {source}. On {case}, your standardized training images have mean "
+                f"{mean:+.2f} and std {std:.2f}, not 0 and 1: images the model is scored on shaped the preprocessing "
+                "it trains with, so its validation and test scores are no longer those of unseen images."
+            )
+    if all_match("the training split", divide="variance"):
+        raise Hint("The mean is right, but you divided by the variance (the std squared): the std is its square root.")
+    if all_match("the training split", divide="nothing"):
+        raise Hint("The mean is removed, but the pixels are not divided by the std: standardized pixels have std 1.")
+    if not matches("the training split", 0):
+        if abs(mean) < 0.01 and abs(std - 1) < 0.01:
+            raise Hint(
+                "Your training output has mean 0 and std 1, but not through one mean and std for all pixels (or "
+                "one per channel) as in the function above (one per pixel position is another preprocessing): keep its "
+                "kind of statistics, only its bug needs fixing."
+            )
+        raise Hint(
+            f"On {case}, your training output has mean {mean:+.2f} and std {std:.2f}; standardized training "
+            "images have mean 0 and std 1."
+        )
+    for i in (1, 2):
+        if matches("the training split", i):
+            continue
+        split = SPLIT_NAMES[i]
+        if _close(got[i], splits[i]):
+            raise Hint(
+                f"Your {split} output is its input unchanged: the model would train on standardized images and be "
+                f"scored on raw ones. Every split must go through the same transformation."
+            )
+        if any(_close(got[i], standardized(splits[i], splits[i], pc)) for pc in (False, True)):
+            raise Hint(
+                f"Each split gets its own mean and std: on {case}, your {split} images come out with mean 0, just "
+                "like the training ones, so the difference the model should be scored on is erased, and every split "
+                "goes through a different transformation (a single image in production has no statistics of its own)."
+            )
+        raise Hint(
+            f"On {case}, your {split} output has mean {float(got[i].mean()):+.2f} and std {float(got[i].std()):.2f}: "
+            "it did not go through the transformation your training images went through."
+        )
+
+
+# ----------------------------------------------------------------------------------------------
+# Exercise 5: reshape, rescale and resize scikit-learn's 8x8 digits for a 28x28 model.
 
 
 def _reference_digits(flat: np.ndarray) -> np.ndarray:
@@ -219,7 +466,7 @@ def _reference_digits(flat: np.ndarray) -> np.ndarray:
 
 
 def _digits_for_mnist_model_reference():
-    """The course's ``digits_for_mnist_model``, for the cells after exercise 3 while yours does not pass."""
+    """The course's ``digits_for_mnist_model``, for the cells after exercise 5 while yours does not pass."""
     return _reference_digits
 
 
@@ -281,7 +528,7 @@ def digits_for_mnist_model(fn) -> str:
 
 
 # ----------------------------------------------------------------------------------------------
-# Exercise 4: a label-preserving augmentation for digits.
+# Exercise 6: a label-preserving augmentation for digits.
 
 
 def _factor_bound(value) -> float:
