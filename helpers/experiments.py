@@ -26,7 +26,7 @@ import pandas as pd
 from helpers import _validate
 
 # What fixes a run's cost: an arm that changes one of these trains for a different budget.
-BUDGET = ("epochs", "patience", "train_size")
+BUDGET = ("epochs", "patience")
 VALIDATION_METRICS = ("val_accuracy", "val_loss", "gap")
 MIN_SEEDS = 3
 _LOWER_IS_BETTER = ("val_loss", "gap")
@@ -67,10 +67,22 @@ def differences(baseline: Mapping[str, Any], arm: Mapping[str, Any]) -> list[str
     return sorted(k for k in set(a) | set(b) if k not in a or k not in b or not _same(a[k], b[k]))
 
 
-def _train_arguments() -> set[str]:
+def _train_defaults() -> dict[str, Any]:
+    """``runs.train``'s keyword arguments with their defaults (``inspect.Parameter.empty`` when required)."""
     from helpers import runs
 
-    return set(inspect.signature(runs.train).parameters) - {"name", "data", "seed"}
+    params = inspect.signature(runs.train).parameters
+    return {k: p.default for k, p in params.items() if k not in {"name", "data", "seed"}}
+
+
+def _train_arguments() -> set[str]:
+    return set(_train_defaults())
+
+
+def _with_defaults(arm: Mapping[str, Any]) -> dict[str, Any]:
+    """``arm`` with ``runs.train``'s defaults filled in: leaving out ``schedule`` means its default."""
+    defaults = {k: v for k, v in _train_defaults().items() if v is not inspect.Parameter.empty}
+    return {**defaults, **arm}
 
 
 def problems(design, *, change: str, min_seeds: int = MIN_SEEDS) -> list[str]:
@@ -100,6 +112,8 @@ def problems(design, *, change: str, min_seeds: int = MIN_SEEDS) -> list[str]:
             found.append(f"Arm {name!r} has {', '.join(unknown)}, which runs.train does not take ({takes}).")
         if "epochs" not in arm:
             found.append(f"Arm {name!r} has no epochs: give every arm the same training budget.")
+        if "model" not in arm:
+            found.append(f"Arm {name!r} has no model: give it the model to train (a dict of simple_cnn arguments).")
     try:
         seeds = _validate.seeds(design.seeds, "seeds")
     except (TypeError, ValueError) as exc:
@@ -115,11 +129,14 @@ def problems(design, *, change: str, min_seeds: int = MIN_SEEDS) -> list[str]:
         found.append(f"Decide on a validation metric, one of {', '.join(VALIDATION_METRICS)}.{why}")
     (base_name, baseline), *variants = arms.items()
     for name, arm in variants:
-        changed = [k for k in differences(baseline, arm) if k != "seed"]
+        changed = [k for k in differences(_with_defaults(baseline), _with_defaults(arm)) if k != "seed"]
         budget = [k for k in changed if k.split(".")[0] in BUDGET and k != change]
         other = [k for k in changed if k != change and not k.startswith(change + ".") and k not in budget]
         if not changed:
-            found.append(f"Arm {name!r} is the same as {base_name!r}: change {change} in it.")
+            found.append(
+                f"Arm {name!r} is the same as {base_name!r}: change {change} in it (where an arm leaves a setting "
+                "out, runs.train's default is used)."
+            )
         elif change not in changed and not any(k.startswith(change + ".") for k in changed):
             found.append(f"Arm {name!r} does not change {change}, the setting under test.")
         if budget:

@@ -2,8 +2,9 @@
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from helpers import checks, schedules
+from helpers import checks, experiments
 
 
 def stub(*args):
@@ -63,61 +64,6 @@ def test_adam_check_fails_with_a_hint(answer, hint):
     assert not result and hint in result.message
 
 
-def scaled_lr(lr, b0, b, optimizer):
-    k = b / b0
-    return lr * k if optimizer in ("sgd", "momentum") else lr * np.sqrt(k)
-
-
-def test_batch_scaling_check_passes_on_linear_for_sgd_and_square_root_for_adam():
-    assert checks.batch_scaling_rule(scaled_lr)
-    assert checks.batch_scaling_rule(lambda lr, b0, b, opt: lr * (b / b0) ** (0.5 if opt in ("adam", "rmsprop") else 1))
-
-
-@pytest.mark.parametrize(
-    ("answer", "hint"),
-    [
-        (stub, "Not started yet"),
-        (lambda lr, b0, b, opt: None, "forget `return`"),
-        (lambda lr, b0, b, opt: lr * b0 / b, "inverted"),
-        (lambda lr, b0, b, opt: lr * np.sqrt(b0 / b), "inverted"),
-        (lambda lr, b0, b, opt: lr * b / b0, "the linear rule, an SGD result"),  # linear for every optimizer
-        (lambda lr, b0, b, opt: lr * np.sqrt(b / b0), "the square-root rule, derived for Adam"),  # sqrt for all
-        (lambda lr, b0, b, opt: scaled_lr(lr, b0, b, "adam" if opt == "momentum" else "sgd"), "square-root rule"),
-        (lambda lr, b0, b, opt: scaled_lr(lr, b0, b, opt if opt != "rmsprop" else "sgd"), "linear rule"),
-        (lambda lr, b0, b, opt: lr + b - b0, "expected"),
-        (lambda lr, b0, b, opt: "fast", "Return a number"),
-        (lambda lr, b0, b: lr * b / b0, "TypeError"),  # the old three-argument form
-    ],
-)
-def test_batch_scaling_check_fails_with_a_hint(answer, hint):
-    result = checks.batch_scaling_rule(answer)
-    assert not result and hint in result.message
-
-
-def test_lr_range_rule_check_passes_and_agrees_with_the_helper():
-    assert checks.lr_range_rule(lambda lrs, losses: lrs[np.nanargmin(losses)] / 10)
-    assert checks.lr_range_rule(lambda lrs, losses: schedules.suggest_learning_rate(lrs, losses))
-
-
-@pytest.mark.parametrize(
-    ("answer", "hint"),
-    [
-        (stub, "Not started yet"),
-        (lambda lrs, losses: None, "forget `return`"),
-        (lambda lrs, losses: lrs[np.argmin(losses)] / 10, "np.nanargmin"),
-        (lambda lrs, losses: lrs[np.nanargmin(losses)], "divide by 10"),
-        (lambda lrs, losses: lrs[np.nanargmin(losses)] * 10, "do not multiply"),
-        (lambda lrs, losses: np.nanmin(losses) / 10, "You returned a loss value"),
-        (lambda lrs, losses: np.nanargmin(losses) / 10, "the index of the minimum"),
-        (lambda lrs, losses: lrs[np.nanargmax(losses)] / 10, "the rule gives"),
-        (lambda lrs, losses: [1, 2], "Return one learning rate"),
-    ],
-)
-def test_lr_range_rule_check_fails_with_a_hint(answer, hint):
-    result = checks.lr_range_rule(answer)
-    assert not result and hint in result.message
-
-
 def test_step_decay_check():
     assert checks.step_decay_rule(lambda s, lr, every, f: lr * f ** (s // every))
 
@@ -146,28 +92,13 @@ def adam_stub(w, grad, m, v, t, lr=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
     raise NotImplementedError
 
 
-def scaling_stub(base_lr, base_batch_size, batch_size, optimizer):
-    # YOUR CODE HERE: the learning rate for batch_size, given base_lr worked at base_batch_size:
-    # the linear rule for optimizer "sgd" or "momentum", the square-root rule for "adam" or "rmsprop".
-    ...
-
-
-def pick_stub(learning_rates, losses):
-    # YOUR CODE HERE: the learning rate at the lowest loss, divided by 10 (NaNs ignored).
-    ...
-
-
 def step_decay_stub(step, initial_lr, drop_every, factor):
     # YOUR CODE HERE
     ...
 
 
-@pytest.mark.parametrize(
-    ("name", "stub_answer"),
-    [("adam_update_step", adam_stub), ("batch_scaling_rule", scaling_stub), ("lr_range_rule", pick_stub)],
-)
-def test_the_reference_passes_and_replaces_the_untouched_stub(assert_reference_replaces_stub, name, stub_answer):
-    assert_reference_replaces_stub(name, stub_answer)
+def test_the_adam_reference_passes_and_replaces_the_untouched_stub(assert_reference_replaces_stub):
+    assert_reference_replaces_stub("adam_update_step", adam_stub)
 
 
 def test_the_references_compute_what_the_later_cells_need(fresh_kernel):
@@ -178,13 +109,280 @@ def test_the_references_compute_what_the_later_cells_need(fresh_kernel):
     course = fresh_kernel.answer("adam_update_step", adam_stub)(w, g, m, v, 3, lr=0.2)
     for a, b in zip(mine, course):
         np.testing.assert_allclose(a, b)
-    assert fresh_kernel.answer("batch_scaling_rule", scaling_stub)(0.01, 64, 256, "momentum") == pytest.approx(0.04)
-    lrs = np.geomspace(1e-4, 1.0, 40)
-    losses = (np.log10(lrs) + 1.5) ** 2
-    losses[-5:] = np.nan  # a diverged tail
-    pick = fresh_kernel.answer("lr_range_rule", pick_stub)(lrs, losses)
-    assert pick == pytest.approx(lrs[np.nanargmin(losses)] / 10)
 
 
 def test_the_untouched_step_decay_stub_is_not_started():
     assert checks.step_decay_rule(step_decay_stub).status == "not started"
+
+
+# A training step with tf.GradientTape, checked against model.fit.
+
+
+def train_step(model, optimizer, loss_fn, x, y):
+    with tf.GradientTape() as tape:
+        loss = loss_fn(y, model(x, training=True))
+    grads = tape.gradient(loss, model.trainable_variables)
+    optimizer.apply_gradients(zip(grads, model.trainable_variables))
+    return loss
+
+
+def step_variant(*, training=True, sign=1.0, apply=True, variables=None, returns="loss"):
+    """``train_step`` with one typical mistake switched on."""
+
+    def step(model, optimizer, loss_fn, x, y):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True) if training else model(x))
+        chosen = model.trainable_variables if variables is None else variables(model)
+        grads = tape.gradient(loss, chosen)
+        if apply:
+            optimizer.apply_gradients(zip([sign * g for g in grads], chosen))
+        if returns == "loss":
+            return loss
+        if returns == "after":  # the loss after the update, not the one fit reports
+            return loss_fn(y, model(x, training=True))
+        return None
+
+    return step
+
+
+def outside_the_tape(model, optimizer, loss_fn, x, y):
+    with tf.GradientTape() as tape:
+        pass
+    loss = loss_fn(y, model(x, training=True))
+    grads = tape.gradient(loss, model.trainable_variables)
+    optimizer.apply_gradients(zip(grads, model.trainable_variables))
+    return loss
+
+
+def by_hand_uphill(model, optimizer, loss_fn, x, y):
+    with tf.GradientTape() as tape:
+        loss = loss_fn(y, model(x, training=True))
+    for var, grad in zip(model.trainable_variables, tape.gradient(loss, model.trainable_variables)):
+        var.assign_add(0.05 * grad)  # w + lr * grad: uphill
+    return loss
+
+
+def swapped_arguments(model, optimizer, loss_fn, x, y):
+    with tf.GradientTape() as tape:
+        loss = loss_fn(model(x, training=True), y)
+    grads = tape.gradient(loss, model.trainable_variables)
+    optimizer.apply_gradients(zip(grads, model.trainable_variables))
+    return loss
+
+
+def two_steps(model, optimizer, loss_fn, x, y):
+    train_step(model, optimizer, loss_fn, x, y)
+    return train_step(model, optimizer, loss_fn, x, y)
+
+
+def train_step_stub(model, optimizer, loss_fn, x, y):
+    # YOUR CODE HERE
+    raise NotImplementedError
+
+
+def test_gradient_tape_check_passes_on_the_step_fit_takes():
+    assert checks.gradient_tape_step(train_step)
+    assert checks.gradient_tape_step(tf.function(train_step))  # compiled, as fit runs it
+    weights = step_variant(variables=lambda model: model.weights)  # the same list here: no frozen weights
+    assert checks.gradient_tape_step(weights)
+
+
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (step_variant(training=False), "without training=True"),
+        (step_variant(sign=-1.0), "go uphill"),
+        (by_hand_uphill, "go uphill"),
+        (step_variant(apply=False), "never applies it"),
+        (outside_the_tape, "records only what runs inside"),
+        (step_variant(variables=lambda model: model.layers[-1].trainable_variables), "model.trainable_variables"),
+        (step_variant(returns="after"), "computed before the update"),
+        (step_variant(returns=None), "End it with `return loss`"),
+        (two_steps, "your weights differ from model.fit's"),
+        (swapped_arguments, "labels first"),
+        (lambda model, optimizer, loss_fn, x, y: "done", "Return the batch's loss"),
+        ("train_step", "Pass your function"),
+    ],
+)
+def test_gradient_tape_check_fails_with_a_hint(answer, hint):
+    result = checks.gradient_tape_step(answer)
+    assert not result and result.status == "not yet" and hint in result.message, result.message
+
+
+def test_gradient_tape_check_names_the_weights_left_unchanged():
+    result = checks.gradient_tape_step(step_variant(variables=lambda model: model.layers[-1].trainable_variables))
+    assert "conv/kernel, conv/bias unchanged" in result.message
+
+
+def test_the_untouched_train_step_stub_is_not_started():
+    assert checks.gradient_tape_step(train_step_stub).status == "not started"
+
+
+# Predict, then run: what Adam does at three rates from the range test.
+
+START = 2.309  # the untrained network's validation loss
+
+
+def history(val_losses, losses):
+    return {"val_loss": list(val_losses), "loss": list(losses)}
+
+
+RATES = {"picked / 10": 1e-3, "picked": 1e-2, "at the minimum": 0.12}
+FULL = {  # the shape of the full profile's runs: two learn, the minimum blows up then sits at chance level
+    "picked / 10": history([0.49, 0.31, 0.25, 0.185], [1.19, 0.44, 0.29, 0.21]),
+    "picked": history([0.26, 0.17, 0.15, 0.11], [0.71, 0.22, 0.17, 0.14]),
+    "at the minimum": history([2.307, 2.305, 2.307, 2.311], [4.87, 2.31, 2.31, 2.31]),
+}
+SMOKE = {  # one short epoch: the two learn a little, the minimum blows up
+    "picked / 10": history([2.02], [2.23]),
+    "picked": history([1.75], [2.25]),
+    "at the minimum": history([2.38], [66.2]),
+}
+RIGHT = {"picked / 10": "learns", "picked": "learns", "at the minimum": "diverges"}
+
+
+@pytest.mark.parametrize("runs", [FULL, SMOKE], ids=["full", "smoke"])
+def test_prediction_check_passes_when_every_label_matches_the_runs(runs):
+    result = checks.lr_outcome_prediction(RIGHT, runs, RATES, START)
+    assert result and "at the minimum (lr 0.12): the validation loss ended at" in result.message
+
+
+def test_prediction_check_explains_each_wrong_label():
+    guess = {"picked / 10": "barely moves", "picked": "learns", "at the minimum": "learns"}
+    result = checks.lr_outcome_prediction(guess, SMOKE, RATES, START)
+    assert not result and result.status == "not yet"
+    assert "picked / 10 (lr 0.001)" in result.message and "it learned, not 'barely moves'" in result.message
+    assert "it diverged, not 'learns'" in result.message and "edge of divergence" in result.message
+    assert "rose to 66.2 (epoch 1)" in result.message
+    assert "picked (lr" not in result.message  # a right label is not explained as wrong
+
+
+def test_prediction_check_explains_a_run_that_barely_moved():
+    runs = {**SMOKE, "picked / 10": history([2.25], [2.29])}  # 2.5 % lower: barely moved
+    result = checks.lr_outcome_prediction(RIGHT, runs, RATES, START)
+    assert not result and "it barely moved, not 'learns'" in result.message and "more epochs" in result.message
+
+
+def test_prediction_check_accepts_either_label_near_a_boundary():
+    result = checks.lr_outcome_prediction({**RIGHT, "at the minimum": "barely moves"}, FULL, RATES, START)
+    assert result and "a close call (measured: diverges)" in result.message
+    far = checks.lr_outcome_prediction({**RIGHT, "at the minimum": "barely moves"}, SMOKE, RATES, START)
+    assert not far and "it diverged, not 'barely moves'" in far.message  # 3 % above the start is no close call
+
+
+def test_prediction_check_counts_nan_as_diverged():
+    runs = {**SMOKE, "at the minimum": history([float("nan")], [float("nan")])}
+    assert checks.lr_outcome_prediction(RIGHT, runs, RATES, START)
+    result = checks.lr_outcome_prediction({**RIGHT, "at the minimum": "barely moves"}, runs, RATES, START)
+    assert not result and "ended at NaN; its training loss became NaN" in result.message
+
+
+def test_outcome_labels_a_run_by_its_validation_loss():
+    from helpers.checks import training_strategies as ts
+
+    assert ts.outcome(2.0, 2.1)[0] == "diverges" and ts.outcome(2.0, float("nan"))[0] == "diverges"
+    assert ts.outcome(2.0, 1.9)[0] == "barely moves" and ts.outcome(2.0, 1.7)[0] == "learns"
+    assert ts.outcome(2.0, 1.5) == ("learns", pytest.approx(0.25))
+
+
+@pytest.mark.parametrize(
+    ("answer", "status", "hint"),
+    [
+        ({"picked / 10": ..., "picked": ..., "at the minimum": ...}, "not started", "before running"),
+        (..., "not started", "before running"),
+        ({**RIGHT, "picked": ...}, "not yet", "'picked': replace the `...`"),
+        ({"picked / 10": "learns", "picked": "learns"}, "not yet", "Add your prediction for 'at the minimum'"),
+        ({**RIGHT, "picked": "explodes"}, "not yet", "predict one of 'diverges', 'barely moves', 'learns'"),
+        (["learns", "learns", "diverges"], "not yet", "Predict with a dict"),
+    ],
+)
+def test_prediction_check_asks_for_a_label_per_rate(answer, status, hint):
+    result = checks.lr_outcome_prediction(answer, SMOKE, RATES, START)
+    assert not result and result.status == status and hint in result.message, result.message
+
+
+def test_prediction_labels_ignore_case_and_spaces():
+    assert checks.lr_outcome_prediction({k: f" {v.upper()} " for k, v in RIGHT.items()}, FULL, RATES, START)
+
+
+# Design the experiment: warmup + cosine against a constant rate.
+
+SEEDS, EPOCHS, LR = (0, 1, 2), 1, 0.03
+MODEL = {"filters": (8,), "convs_per_block": 1, "batch_norm": False, "head": "flatten", "dense_units": 32}
+SAME = {"model": MODEL, "epochs": EPOCHS, "optimizer": "momentum", "learning_rate": LR}
+
+
+def design(base=None, variant=None, seeds=SEEDS, metric="val_accuracy", **more):
+    base = {**SAME, "schedule": "constant"} if base is None else base
+    variant = {**SAME, "schedule": "warmup_cosine"} if variant is None else variant
+    return experiments.Design(arms={"constant": base, "warmup + cosine": variant, **more}, seeds=seeds, metric=metric)
+
+
+def check_design(answer):
+    return checks.schedule_design(answer, seeds=SEEDS, epochs=EPOCHS, model=MODEL)
+
+
+def test_design_check_passes_on_a_fair_test_of_the_schedule():
+    assert check_design(design())
+    assert check_design(design(metric="val_loss", seeds=(2, 0, 1)))
+    assert check_design(design(variant={**SAME}))  # runs.train's default schedule is warmup + cosine
+
+
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        ({"constant": SAME}, "experiments.Design(arms=..., seeds=...)"),
+        (design(variant={**SAME, "schedule": "warmup_cosine", "epochs": 3}), "changes the budget (epochs)"),
+        (design(variant={**SAME, "schedule": "warmup_cosine", "learning_rate": 0.1}), "also changes learning_rate"),
+        (design(variant={**SAME, "schedule": "warmup_cosine", "seed": 1}), "sets its own seed"),
+        (design(seeds=(0, 1)), "use at least 3"),
+        (design(metric="test_accuracy"), "test split is touched once"),
+        (design(base={**SAME}, variant={**SAME, "schedule": "warmup_cosine"}), "runs.train's default is"),
+        (design(base={**SAME, "schedule": "warmup_cosine"}, variant={**SAME, "schedule": "constant"}), "baseline"),
+        (design(variant={**SAME, "schedule": "step_decay"}), "'constant' in the first arm and 'warmup_cosine'"),
+        (design(step={**SAME, "schedule": "step_decay"}), "Compare two arms"),
+        (design(seeds=(3, 4, 5)), "Use the notebook's DESIGN_SEEDS, (0, 1, 2)"),
+        (design(*({**SAME, "epochs": 2, "schedule": s} for s in ("constant", "warmup_cosine"))), "DESIGN_EPOCHS = 1"),
+        (
+            design(*({**SAME, "model": {"filters": (64, 128)}, "schedule": s} for s in ("constant", "warmup_cosine"))),
+            "Use model=DESIGN_CNN",
+        ),  # fmt: skip
+        (
+            design(
+                *(
+                    {k: v for k, v in SAME.items() if k != "model"} | {"schedule": s}
+                    for s in ("constant", "warmup_cosine")
+                )
+            ),
+            "has no model",
+        ),  # fmt: skip
+        (design(metric="gap"), "The gap measures overfitting"),
+    ],
+)
+def test_design_check_fails_with_a_hint(answer, hint):
+    result = check_design(answer)
+    assert not result and result.status == "not yet" and hint in result.message, result.message
+
+
+def test_design_check_refuses_a_ready_schedule_as_learning_rate():
+    import keras
+
+    ready = keras.optimizers.schedules.CosineDecay(LR, 100)
+    answer = design(*({**SAME, "learning_rate": ready, "schedule": s} for s in ("constant", "warmup_cosine")))
+    result = check_design(answer)
+    assert not result and "passes a ready schedule" in result.message
+
+
+def test_the_untouched_design_stub_is_not_started():
+    assert check_design(...).status == "not started"
+
+
+def test_the_design_reference_is_fair_and_replaces_the_stub(fresh_kernel):
+    reference = fresh_kernel.answer("schedule_design", ..., SEEDS, EPOCHS, MODEL, LR)
+    assert isinstance(reference, experiments.Design) and check_design(reference)
+    assert [arm["schedule"] for arm in reference.arms.values()] == ["constant", "warmup_cosine"]
+    assert all(arm["learning_rate"] == LR and arm["epochs"] == EPOCHS for arm in reference.arms.values())
+    mine = design(metric="val_loss")
+    assert check_design(mine) and fresh_kernel.answer("schedule_design", mine, SEEDS, EPOCHS, MODEL, LR) is mine
+    assert not check_design(design(seeds=(0, 1)))
+    assert fresh_kernel.answer("schedule_design", mine, SEEDS, EPOCHS, MODEL, LR) == reference  # not after a miss

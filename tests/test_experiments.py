@@ -48,6 +48,19 @@ def test_not_a_design_or_one_arm_is_refused():
     assert "at least two arms" in experiments.problems(one, change="epochs")[0]
 
 
+def test_a_left_out_setting_means_its_default():
+    """Leaving out schedule is runs.train's warmup_cosine: spelling it out in the variant changes nothing."""
+    same = _design({**BASE, "schedule": "warmup_cosine"})
+    assert any("is the same as 'base'" in p for p in experiments.problems(same, change="schedule"))
+    other = _design({**BASE, "schedule": "constant"})
+    assert experiments.problems(other, change="schedule") == []
+
+
+def test_an_arm_without_a_model_is_named():
+    design = _design({"epochs": 2, "learning_rate": 1e-2}, base={"epochs": 2, "learning_rate": 3e-3})
+    assert any("has no model" in p for p in experiments.problems(design, change="learning_rate"))
+
+
 def test_differences_names_nested_settings():
     assert experiments.differences(BASE, {**BASE, "model": {**MODEL, "dropout": 0.3}}) == ["model.dropout"]
     assert experiments.differences(BASE, {**BASE, "augment": "digits"}) == ["augment"]

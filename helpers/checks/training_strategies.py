@@ -1,14 +1,181 @@
-"""Checks for ``04_training_strategies``: Adam by hand, how the learning rate scales with the batch
-size (linear for SGD, square root for Adam), the range-test rule for picking a learning rate, and
-step decay."""
+"""Checks for ``04_training_strategies``: a training step with ``tf.GradientTape`` (against
+``model.fit``), Adam by hand, a prediction of what three learning rates do (against the runs), step
+decay, and a fair design of the schedule comparison (warmup + cosine against a constant rate)."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
+
 import numpy as np
 
-from helpers.checks._core import Hint, exercise, require, require_array, require_callable, require_number
+from helpers import _validate
+from helpers.checks._core import Hint, NotStarted, exercise, require, require_array, require_callable, require_number
 
-__all__ = ["adam_update_step", "batch_scaling_rule", "lr_range_rule", "step_decay_rule"]
+__all__ = ["gradient_tape_step", "adam_update_step", "lr_outcome_prediction", "step_decay_rule", "schedule_design"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Exercise: the training step model.fit repeats, written with tf.GradientTape and compared with fit.
+
+TAPE_SEED = 7
+TAPE_BATCHES, TAPE_BATCH_SIZE, TAPE_LR = 4, 16, 0.05
+
+
+def _tape_data():
+    """Four batches of 6x6 images of three classes (a bright pair of rows per class, plus noise)."""
+    rng = np.random.default_rng(TAPE_SEED)
+    n = TAPE_BATCHES * TAPE_BATCH_SIZE
+    y = rng.integers(0, 3, n).astype(np.int32)
+    x = rng.uniform(0.0, 0.3, size=(n, 6, 6, 1)).astype(np.float32)
+    for k in range(3):
+        x[y == k, 2 * k : 2 * k + 2, :, 0] += 0.7
+    return x, y
+
+
+def _tape_model():
+    """A small network whose initial weights depend only on ``TAPE_SEED`` (no dropout, no batch norm),
+    with a probe that records the ``training`` flag each call passes down."""
+    import keras
+
+    class TrainingProbe(keras.layers.Layer):
+        """The identity; remembers the ``training`` argument of every call."""
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.calls = []
+
+        def call(self, x, training=None):
+            self.calls.append(training)
+            return x
+
+    inputs = keras.Input((6, 6, 1))
+    conv_init, dense_init = (keras.initializers.GlorotUniform(TAPE_SEED + k) for k in range(2))
+    x = keras.layers.Conv2D(4, 3, activation="relu", kernel_initializer=conv_init, name="conv")(inputs)
+    x = keras.layers.Flatten()(x)
+    probe = TrainingProbe(name="training_probe")
+    x = probe(x)
+    outputs = keras.layers.Dense(3, activation="softmax", kernel_initializer=dense_init, name="dense")(x)
+    model = keras.Model(inputs, outputs, name="tape_check")
+    probe.calls.clear()  # building the model called it symbolically
+    return model, probe
+
+
+def _tape_optimizer():
+    import keras
+
+    return keras.optimizers.SGD(TAPE_LR, momentum=0.9)
+
+
+@functools.cache
+def _fitted() -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...], np.ndarray, float, float]:
+    """What ``model.fit(..., shuffle=False)`` does to the check's network on its four batches: the
+    weights before and after them, the loss of each batch, and the mean loss before and after
+    (computed once per kernel)."""
+    import keras
+
+    x, y = _tape_data()
+    model, _ = _tape_model()
+    initial, before = tuple(w.copy() for w in model.get_weights()), _mean_loss(model, x, y)
+    means = []
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            means.append(float(logs["loss"]))  # the running mean over the epoch so far
+
+    model.compile(optimizer=_tape_optimizer(), loss=keras.losses.SparseCategoricalCrossentropy(), jit_compile=False)
+    model.fit(x, y, batch_size=TAPE_BATCH_SIZE, epochs=1, shuffle=False, verbose=0, callbacks=[Record()])
+    totals = np.arange(1, len(means) + 1) * np.array(means)
+    losses = np.diff(totals, prepend=0.0)  # equal batches: batch k's loss = k * mean_k - (k - 1) * mean_(k-1)
+    return initial, tuple(model.get_weights()), losses, before, _mean_loss(model, x, y)
+
+
+def _mean_loss(model, x, y) -> float:
+    import keras
+
+    return float(keras.losses.SparseCategoricalCrossentropy()(y, model(x, training=False)))
+
+
+@exercise("Exercise: a training step with tf.GradientTape")
+def gradient_tape_step(fn) -> str:
+    """``fn(model, optimizer, loss_fn, x, y)`` takes one optimizer step on the batch ``(x, y)`` and
+    returns its loss. The check trains one copy of a small network with it, batch after batch, and an
+    identical copy (same seed) with ``model.fit(..., shuffle=False)`` on the same batches, then
+    compares the weights and the loss of every batch."""
+    import keras
+
+    require_callable(fn, "train_step")
+    x, y = _tape_data()
+    mine, probe = _tape_model()
+    start = [w.copy() for w in mine.get_weights()]
+    initial, expected, fit_losses, before_loss, fit_loss = _fitted()
+    if not all(np.array_equal(a, b) for a, b in zip(start, initial)):  # pragma: no cover - a change in Keras
+        raise RuntimeError("The check's two copies of its network differ before training: report this to the course.")
+    optimizer, loss_fn = _tape_optimizer(), keras.losses.SparseCategoricalCrossentropy()
+    losses = []
+    for b in range(TAPE_BATCHES):
+        batch = slice(b * TAPE_BATCH_SIZE, (b + 1) * TAPE_BATCH_SIZE)
+        try:
+            out = fn(mine, optimizer, loss_fn, x[batch], y[batch])
+        except ValueError as exc:
+            if "target.shape" in str(exc):  # Keras's loss with predictions and labels swapped
+                raise Hint(
+                    "Keras losses take the labels first: loss = loss_fn(y, predictions), as in model.compile's loss."
+                ) from exc
+            if "No gradients provided" not in str(exc):
+                raise
+            raise Hint(
+                "tape.gradient returned None for every weight, so the optimizer had nothing to apply. The tape "
+                "records only what runs inside `with tf.GradientTape() as tape:`: compute the predictions and the "
+                "loss in that block, then call tape.gradient(loss, model.trainable_variables)."
+            ) from exc
+        if out is None:
+            raise Hint("Your train_step returned nothing. End it with `return loss`.")
+        losses.append(require_number(out, "Your train_step", returns="the batch's loss (one number)"))
+    names = [v.path for v in mine.weights]
+    after = mine.get_weights()
+    moved = [not np.allclose(a, s) for a, s in zip(after, start)]
+    if not any(moved):
+        raise Hint(
+            "No weight changed: your step computes the gradient but never applies it. Finish with "
+            "optimizer.apply_gradients(zip(grads, model.trainable_variables))."
+        )
+    left = [n for n, m, e, s in zip(names, moved, expected, start) if not m and not np.allclose(e, s)]
+    if left:
+        raise Hint(
+            f"Your step left {', '.join(left)} unchanged, which model.fit trains. Take the gradient with respect to "
+            "model.trainable_variables (every weight the model trains) and apply it to the same list."
+        )
+    if not all(np.allclose(a, e, rtol=1e-4, atol=1e-5) for a, e in zip(after, expected)):
+        if _mean_loss(mine, x, y) > before_loss > fit_loss:
+            raise Hint(
+                "Your steps go uphill: the loss over these batches went up, while model.fit's went down. The "
+                "gradient points uphill; apply_gradients already subtracts it (w <- w - lr * grad): pass the "
+                "gradients as they are, not negated."
+            )
+        worst = max(range(len(names)), key=lambda i: float(np.max(np.abs(after[i] - expected[i]))))
+        raise Hint(
+            f"After {TAPE_BATCHES} batches your weights differ from model.fit's (most in {names[worst]}). One step is: "
+            "predictions = model(x, training=True) and loss = loss_fn(y, predictions) inside the tape (labels "
+            "first), grads = tape.gradient(loss, model.trainable_variables), then one "
+            "optimizer.apply_gradients(zip(grads, model.trainable_variables)) per batch."
+        )
+    if not np.allclose(losses, fit_losses, rtol=1e-4, atol=1e-5):
+        raise Hint(
+            f"Your weights match model.fit's, but the losses you returned ({np.round(losses, 4)}) are not the ones "
+            f"fit reports for these batches ({np.round(fit_losses, 4)}). Return the loss the tape recorded, computed "
+            "before the update."
+        )
+    if any(flag is not True for flag in probe.calls):
+        raise Hint(
+            "Your weights match model.fit's, but you called the model without training=True. This network has no "
+            "dropout or batch normalization, so here it changed nothing; with them (the course's CNN has dropout) "
+            "fit runs them in training mode and your step would not. Call model(x, training=True) in the tape."
+        )
+    return (
+        f"Your step matches model.fit: the same weights after {TAPE_BATCHES} batches and the same loss on each. "
+        "This is the loop fit runs for you (plus metrics, callbacks and a compiled graph)."
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -150,132 +317,110 @@ def adam_update_step(fn) -> str:
 
 
 # ----------------------------------------------------------------------------------------------
-# Exercise: how the learning rate follows the batch size, per optimizer.
+# Predict, then run: what Adam does at three learning rates from the range test.
 
-LINEAR_RULE_OPTIMIZERS = ("sgd", "momentum")
-SQRT_RULE_OPTIMIZERS = ("adam", "rmsprop")
+OUTCOMES = ("diverges", "barely moves", "learns")
+BARELY = 0.10  # a final validation loss less than 10 % below the untrained network's: barely moved
+BORDERLINE = 0.02  # within 2 points of a boundary either neighbouring label is accepted
+
+_PAST = {"diverges": "diverged", "barely moves": "barely moved", "learns": "learned"}
+_WHY = {
+    "diverges": (
+        "Steps this large overshoot: the loss goes up instead of down, and the network can end up dead at "
+        "chance level. The range test's lowest point is where this begins: the edge of divergence, not a "
+        "rate to train with."
+    ),
+    "barely moves": (
+        "Steps this small are safe but slow: in this budget the weights hardly left their start. It would "
+        "need many more epochs."
+    ),
+    "learns": (
+        "This rate lies on the falling part of the range test's curve, below the point where the loss "
+        "turns up: each step makes progress without overshooting."
+    ),
+}
 
 
-def _scaled_lr(base_lr: float, base_bs: int, bs: int, optimizer: str) -> float:
-    """The reference answer: linear for SGD (Goyal et al., 2017), square root for Adam/RMSprop
-    (Malladi et al., 2022)."""
-    k = bs / base_bs
-    return base_lr * (k if optimizer in LINEAR_RULE_OPTIMIZERS else np.sqrt(k))
+def outcome(start_loss: float, final_loss: float) -> tuple[str, float]:
+    """The label of a run from its validation loss before and after training, and the relative drop:
+    NaN or higher than at the start = diverges, less than ``BARELY`` lower = barely moves, else learns."""
+    if not np.isfinite(final_loss):
+        return "diverges", -np.inf
+    drop = (start_loss - final_loss) / start_loss
+    return ("diverges" if drop < 0 else "barely moves" if drop < BARELY else "learns"), drop
 
 
-def _batch_scaling_rule_reference():
-    """The course's ``scaled_learning_rate``, for the cells after the exercise while yours does not pass."""
-    return _scaled_lr
+def _accepted(drop: float) -> set[str]:
+    """The labels consistent with a measured drop: one, or two neighbouring ones near a boundary."""
+    labels = set()
+    for shift in (-BORDERLINE, 0.0, BORDERLINE):
+        d = drop + shift
+        labels.add("diverges" if d < 0 else "barely moves" if d < BARELY else "learns")
+    return labels
 
 
-@exercise("Exercise: scale the learning rate with the batch size", reference=_batch_scaling_rule_reference)
-def batch_scaling_rule(fn) -> str:
-    """``fn(base_lr, base_batch_size, batch_size, optimizer)`` must scale the learning rate with the
-    batch size: by ``k`` (linear rule) for ``"sgd"``/``"momentum"``, by ``sqrt(k)`` (square-root
-    rule) for ``"adam"``/``"rmsprop"``, where ``k = batch_size / base_batch_size``."""
-    require_callable(fn, "scaled_learning_rate")
-    cases = ((0.01, 32, 128), (0.1, 256, 64), (0.04, 64, 64), (3e-4, 32, 96))
-    for optimizer in ("momentum", "adam", "sgd", "rmsprop"):
-        linear = optimizer in LINEAR_RULE_OPTIMIZERS
-        for base_lr, base_bs, bs in cases:
-            expected = _scaled_lr(base_lr, base_bs, bs, optimizer)
-            got = require_number(fn(base_lr, base_bs, bs, optimizer))
-            if np.isclose(got, expected, rtol=1e-9):
-                continue
-            k = bs / base_bs
-            call = f"scaled_learning_rate({base_lr}, {base_bs}, {bs}, {optimizer!r}) returned {got:g}"
-            if np.isclose(got, base_lr / k) or np.isclose(got, base_lr / np.sqrt(k)):
-                raise Hint(
-                    f"{call}: inverted. A batch k times larger averages k times more examples, so its "
-                    "gradient is less noisy and it can take a *larger* step: multiply, do not divide."
-                )
-            if linear and np.isclose(got, base_lr * np.sqrt(k)):
-                raise Hint(
-                    f"{call}: that is the square-root rule, derived for Adam and RMSprop. For SGD (with "
-                    "or without momentum) the step is lr * gradient, and k small steps add up to one "
-                    "step of k * lr: multiply by k = batch_size / base_batch_size itself."
-                )
-            if not linear and np.isclose(got, base_lr * k):
-                raise Hint(
-                    f"{call}: that is the linear rule, an SGD result. Adam divides the gradient by its "
-                    "running RMS, so its step is about lr whatever the gradient's size: the larger "
-                    "batch only makes it less noisy, and the rule derived for Adam and RMSprop "
-                    "(Malladi et al., 2022) multiplies lr by sqrt(k)."
-                )
-            raise Hint(
-                f"{call}; expected {expected:g}. With k = batch_size / base_batch_size, multiply base_lr "
-                f"by {'k' if linear else 'sqrt(k)'} for {optimizer!r}."
-            )
-    return (
-        "Right: batch x k means lr x k for SGD, lr x sqrt(k) for Adam. The grid below uses SGD with "
-        "momentum: see how far the measurements agree with the linear rule."
+def _parse_outcomes(prediction, names) -> dict[str, str]:
+    if prediction is Ellipsis or (isinstance(prediction, Mapping) and all(v is Ellipsis for v in prediction.values())):
+        raise NotStarted("Replace each `...` with your prediction, before running the cells below.")
+    options = ", ".join(repr(o) for o in OUTCOMES)
+    require(
+        isinstance(prediction, Mapping),
+        f"Predict with a dict, one label per rate: {{{names[0]!r}: 'learns', ...}}. "
+        f"Received {type(prediction).__name__}.",
     )
+    missing = [n for n in names if n not in prediction]
+    require(not missing, f"Add your prediction for {', '.join(map(repr, missing))}.")
+    labels = {}
+    for name in names:
+        value = prediction[name]
+        if value is Ellipsis or value is None:
+            raise Hint(f"{name!r}: replace the `...` with one of {options}.")
+        label = value.strip().lower() if isinstance(value, str) else value
+        require(label in OUTCOMES, f"{name!r}: predict one of {options}. Received {value!r}.")
+        labels[name] = label
+    return labels
 
 
-# ----------------------------------------------------------------------------------------------
-# Exercise: pick a learning rate from a range test.
+@exercise("Predict, then run: what each learning rate does")
+def lr_outcome_prediction(prediction, histories, learning_rates, start_loss) -> str:
+    """Compare the learner's labels (``"diverges"``, ``"barely moves"`` or ``"learns"`` per run) with
+    what the runs measured.
 
-
-def _range_cases():
-    """Synthetic range-test curves: a dip at a known rate, one with a diverged (NaN) tail."""
-    cases = []
-    for lo, hi, n, best_at, nan_tail in (
-        (1e-5, 1.0, 60, 3e-2, False),
-        (1e-4, 10.0, 80, 0.3, True),
-        (1e-6, 1e-1, 50, 2e-3, False),
-    ):
-        lrs = np.geomspace(lo, hi, n)
-        x = np.log10(lrs) - np.log10(best_at)
-        loss = 2.3 - 1.5 / (1 + np.exp(-3 * (x + 1.2))) + np.where(x > 0, 4 * x**2, 0.0)
-        if nan_tail:
-            loss[-8:] = np.nan
-        cases.append((lrs, loss))
-    return cases
-
-
-def _lr_range_rule_reference():
-    """The course's ``pick_learning_rate``: ``schedules.suggest_learning_rate`` (lowest loss / 10)."""
-    from helpers import schedules
-
-    return schedules.suggest_learning_rate
-
-
-@exercise("Exercise: pick a learning rate from a range test", reference=_lr_range_rule_reference)
-def lr_range_rule(fn) -> str:
-    """``fn(learning_rates, losses)`` must return the rate at the lowest loss divided by 10."""
-    require_callable(fn, "pick_learning_rate")
-    for lrs, loss in _range_cases():
-        finite = np.isfinite(loss)
-        best = int(np.argmin(np.where(finite, loss, np.inf)))
-        expected = lrs[best] / 10
-        got = fn(lrs.copy(), loss.copy())
-        got = require_number(got, returns="one learning rate (a number)")
-        if np.isclose(got, expected, rtol=1e-6):
+    ``histories`` maps each run's name to its Keras ``History`` (or its ``.history`` dict),
+    ``learning_rates`` each name to its rate, and ``start_loss`` is the validation loss of the
+    untrained network every run starts from. A run's label comes from :func:`outcome` on its last
+    validation loss; within ``BORDERLINE`` of a boundary either neighbouring label passes, with a note.
+    """
+    names = list(histories)
+    labels = _parse_outcomes(prediction, names)
+    start = _validate.positive_number(start_loss, "start_loss")
+    wrong, close, facts = [], [], []
+    for name in names:
+        fact, actual, drop = _measured(name, histories[name], learning_rates[name], start)
+        facts.append(f"{fact}: {actual}.")
+        if labels[name] == actual:
             continue
-        if not np.isfinite(got) or (not finite.all() and np.isclose(got * 10, lrs[np.argmin(finite)], rtol=1e-6)):
-            raise Hint(
-                "This curve ends in NaN (the run diverged) and np.argmin returns the position of a NaN. "
-                "Ignore the NaNs: use np.nanargmin(losses)."
-            )
-        if np.isclose(got, lrs[best], rtol=1e-6):
-            raise Hint(
-                "That is the rate at the lowest loss: the edge where training starts to blow up. "
-                "Train one order of magnitude below it: divide by 10."
-            )
-        if np.isclose(got, np.nanmin(loss) / 10, rtol=1e-6) or np.isclose(got, np.nanmin(loss), rtol=1e-6):
-            raise Hint(
-                "You returned a loss value. Find *where* the loss is lowest (np.nanargmin) and "
-                "return the learning rate at that position, divided by 10."
-            )
-        if np.isclose(got, lrs[best] * 10, rtol=1e-6):
-            raise Hint("Divide by 10 (a rate below the minimum), do not multiply.")
-        if np.isclose(got, best / 10, rtol=1e-6):
-            raise Hint("You returned the index of the minimum. Use it to look up learning_rates[index].")
-        raise Hint(f"Returned {got:.3g}; the lowest loss is at lr={lrs[best]:.3g}, so the rule gives {expected:.3g}.")
-    return (
-        "Your rule agrees with helpers.schedules.suggest_learning_rate on three curves, including one "
-        "that diverged into NaN."
-    )
+        if labels[name] in _accepted(drop):
+            close.append(f"{name}: you said {labels[name]!r}, a close call (measured: {actual}).")
+        else:
+            wrong.append(f"{fact}: it {_PAST[actual]}, not {labels[name]!r}. {_WHY[actual]}")
+    if wrong:
+        raise Hint(" ".join(wrong) + " Keep the surprise in mind: it is the point of predicting first.")
+    return "Your predictions agree with the runs. " + " ".join(facts + close)
+
+
+def _measured(name: str, history, learning_rate: float, start: float) -> tuple[str, str, float]:
+    """What one run did, in words, with its label and the relative drop of its validation loss."""
+    hist = getattr(history, "history", history)
+    final = float(hist["val_loss"][-1])
+    actual, drop = outcome(start, final)
+    ended = f"{final:.3f} ({-drop:+.0%} from {start:.3f})" if np.isfinite(final) else "NaN"
+    losses = np.asarray(hist["loss"], dtype=float)
+    if not np.isfinite(losses).all():
+        ended += "; its training loss became NaN"
+    elif losses.max() > start:
+        ended += f"; its training loss rose to {losses.max():.3g} (epoch {int(np.argmax(losses)) + 1})"
+    return f"{name} (lr {float(learning_rate):.3g}): the validation loss ended at {ended}", actual, drop
 
 
 # ----------------------------------------------------------------------------------------------
@@ -316,3 +461,100 @@ def step_decay_rule(fn) -> str:
                 f"expected {expected:.4g} = initial_lr * factor ** (step // drop_every)."
             )
     return "Your schedule matches helpers.schedules.step_decay (Keras's ExponentialDecay with staircase=True)."
+
+
+# ----------------------------------------------------------------------------------------------
+# Design the experiment: does warmup + cosine beat a constant learning rate at the same budget?
+
+DESIGN_CHANGE = "schedule"
+_TRAIN_DEFAULT_SCHEDULE = "warmup_cosine"  # runs.train's default
+
+
+def _schedule_design_reference(seeds, epochs, model, learning_rate):
+    """The course's design: the same network, optimizer, peak rate, seeds and budget; only the schedule
+    differs (the constant rate first, as the baseline)."""
+    from helpers import experiments
+
+    base = {"model": dict(model), "epochs": int(epochs), "optimizer": "momentum", "learning_rate": float(learning_rate)}
+    return experiments.Design(
+        arms={"constant": {**base, "schedule": "constant"}, "warmup + cosine": {**base, "schedule": "warmup_cosine"}},
+        seeds=tuple(seeds),
+    )
+
+
+def _schedule_of(arm: Mapping) -> str:
+    return arm.get("schedule", _TRAIN_DEFAULT_SCHEDULE)
+
+
+@exercise("Design the experiment: warmup + cosine against a constant rate", reference=_schedule_design_reference)
+def schedule_design(design, seeds, epochs, model) -> str:
+    """``design`` is an ``experiments.Design`` that tests whether warmup + cosine beats a constant rate:
+    fair (``experiments.problems`` with ``change="schedule"`` finds nothing), two arms (the constant
+    baseline first), the notebook's ``seeds``, ``epochs`` budget and ``model`` spec."""
+    import keras
+
+    from helpers import experiments
+
+    if design is Ellipsis:
+        raise NotStarted("Replace the `...` with your experiments.Design(arms=..., seeds=...).")
+    found = experiments.problems(design, change=DESIGN_CHANGE)
+    if found:
+        raise Hint(found[0] + (f" ({len(found) - 1} more problem(s) after this one.)" if len(found) > 1 else ""))
+    arms = dict(design.arms)
+    require(
+        len(arms) == 2,
+        f"Compare two arms, a constant rate and warmup + cosine; yours has {len(arms)}: {', '.join(map(repr, arms))}.",
+    )
+    (base_name, base), (variant_name, variant) = arms.items()
+    for name, arm in arms.items():
+        require("model" in arm, f"Arm {name!r} has no model: runs.train needs one. Use model=DESIGN_CNN in every arm.")
+        require(
+            not isinstance(arm.get("learning_rate"), keras.optimizers.schedules.LearningRateSchedule),
+            f"Arm {name!r} passes a ready schedule as learning_rate. Give the peak rate as a number and the schedule "
+            "by name (schedule='constant' or 'warmup_cosine'): runs.train builds it for the arm's budget.",
+        )
+    schedules = (_schedule_of(base), _schedule_of(variant))
+    if schedules[0] == schedules[1]:
+        unset = [name for name, arm in arms.items() if "schedule" not in arm]
+        raise Hint(
+            f"Both arms train with {schedules[0]!r}"
+            + (
+                f": {' and '.join(map(repr, unset))} sets no schedule, and runs.train's default is "
+                f"{_TRAIN_DEFAULT_SCHEDULE!r}. Set schedule='constant' in the baseline."
+                if unset
+                else "."
+            )
+        )
+    if schedules == ("warmup_cosine", "constant"):
+        raise Hint(
+            f"The first arm is the baseline: put the constant rate first ({variant_name!r}), then warmup + cosine, "
+            "so that the verdict reads what the schedule gains over a constant rate."
+        )
+    require(
+        schedules == ("constant", "warmup_cosine"),
+        f"This comparison is warmup + cosine against a constant rate: schedule='constant' in the first arm and "
+        f"'warmup_cosine' in the second. Received {schedules[0]!r} and {schedules[1]!r}.",
+    )
+    expected_seeds = _validate.seeds(seeds, "seeds")
+    require(
+        sorted(design.seeds) == sorted(expected_seeds),
+        f"Use the notebook's DESIGN_SEEDS, {expected_seeds}: the profile's seeds, the ones this comparison is "
+        f"budgeted for. Received {tuple(design.seeds)}.",
+    )
+    require(
+        base["epochs"] == epochs,
+        f"Train every arm for DESIGN_EPOCHS = {epochs} epochs, the profile's budget. Received {base['epochs']}.",
+    )
+    require(
+        isinstance(base["model"], Mapping) and dict(base["model"]) == dict(model),
+        "Use model=DESIGN_CNN, the small network this comparison is budgeted for.",
+    )
+    if design.metric == "gap":
+        raise Hint(
+            "The gap measures overfitting, not which schedule trains better: decide on val_accuracy or val_loss."
+        )
+    return (
+        f"Fair: both arms train the same network for {epochs} epoch(s) on the same {len(expected_seeds)} seeds with "
+        f"the same optimizer and peak rate; only the schedule differs ({base_name!r} is the baseline). The cell "
+        "below runs it and pairs the arms by seed."
+    )
