@@ -59,6 +59,161 @@ def test_early_stopping_check_explains_mistakes(answer, hint):
     assert not result and hint in result.message
 
 
+# ---------------------------------------------------------------- predict, then run: a majority-class baseline
+
+# An imbalanced validation subset as the notebook builds it: class 0 whole, one in 30 of the others (10 classes).
+Y_IMB = np.r_[np.zeros(75, dtype=int), np.repeat(np.arange(1, 10), 2)]
+BASELINE = np.zeros_like(Y_IMB)  # always the commonest class
+SHARE = 75 / 93
+MACRO = 2 * SHARE / (1 + SHARE) / 10
+
+
+def _baseline(predicted):
+    return checks.majority_baseline(predicted, Y_IMB, BASELINE, 10)
+
+
+def test_majority_baseline_passes_on_ranges_that_hold_both_scores():
+    result = _baseline({"accuracy": (0.78, 0.84), "macro_f1": (0.06, 0.12)})
+    assert result and "macro-F1 counts classes" in result.message and "0.806" in result.message
+    # the notebook's solution: reasoned from the class counts, before the run
+    counts = np.bincount(Y_IMB, minlength=10)
+    share = counts.max() / counts.sum()
+    macro = 2 * share / (1 + share) / 10
+    assert _baseline({"accuracy": (share - 0.03, share + 0.03), "macro_f1": (max(0.0, macro - 0.03), macro + 0.03)})
+    # the scores the check measures are the course's own (evaluation.classification_report)
+    report = evaluation.classification_report(Y_IMB, BASELINE, [str(k) for k in range(10)])
+    assert abs(report.loc["macro avg", "f1"] - MACRO) < 1e-12
+
+
+@pytest.mark.parametrize(
+    ("predicted", "hint"),
+    [
+        ({"accuracy": ..., "macro_f1": ...}, "replace the `...` with a range"),
+        ({"accuracy": (0.78, 0.84)}, "Add your answer for macro_f1"),
+        ({"accuracy": (0.78, 0.84), "macro_f1": ...}, "replace the `...` with a range"),
+        ([(0.78, 0.84), (0.06, 0.12)], "Pass a dict"),
+        ({"accuracy": 0.8, "macro_f1": (0.06, 0.12)}, "give a range (low, high)"),
+        ({"accuracy": (78, 84), "macro_f1": (6, 12)}, "fractions between 0 and 1"),
+        ({"accuracy": (0.84, 0.78), "macro_f1": (0.06, 0.12)}, "reversed"),
+        ({"accuracy": (0.5, 0.9), "macro_f1": (0.06, 0.12)}, "at most 0.1 wide"),
+        ({"accuracy": ("a", "b"), "macro_f1": (0.06, 0.12)}, "give two numbers"),
+        ({"accuracy": (0.05, 0.15), "macro_f1": (0.06, 0.12)}, "holds chance, 1/10"),
+        ({"accuracy": (0.06, 0.12), "macro_f1": (0.78, 0.84)}, "look swapped"),
+        ({"accuracy": (0.6, 0.7), "macro_f1": (0.06, 0.12)}, "count them in the class counts"),
+        ({"accuracy": (0.78, 0.84), "macro_f1": (0.78, 0.84)}, "micro-F1 equals accuracy"),
+        ({"accuracy": (0.78, 0.84), "macro_f1": (0.85, 0.93)}, "the F1 of the commonest class alone"),
+        ({"accuracy": (0.78, 0.84), "macro_f1": (0.68, 0.76)}, "support-weighted F1"),
+        ({"accuracy": (0.78, 0.84), "macro_f1": (0.0, 0.05)}, "It is not 0"),
+        ({"accuracy": (0.78, 0.84), "macro_f1": (0.3, 0.4)}, "Work it out per class"),
+    ],
+)
+def test_majority_baseline_explains_mistakes(predicted, hint):
+    result = _baseline(predicted)
+    assert not result and hint in result.message, result.message
+
+
+def test_an_untouched_baseline_prediction_is_not_started():
+    assert _baseline({"accuracy": ..., "macro_f1": ...}).status == "not started"
+    assert _baseline({"accuracy": (0.78, 0.84), "macro_f1": ...}).status == "not started"
+
+
+# ---------------------------------------------------------------- find the bug: a transposed confusion matrix
+
+
+def good_cm(y_true, y_pred, num_classes, normalize=False):
+    cm = evaluation.confusion_matrix(y_true, y_pred, num_classes=num_classes).astype(float)
+    if normalize:
+        totals = cm.sum(axis=1, keepdims=True)
+        cm = np.divide(cm, totals, out=np.zeros_like(cm), where=totals > 0)
+    return cm
+
+
+def buggy_cm(y_true, y_pred, num_classes, normalize=False):  # the notebook's buggy function
+    cm = np.zeros((num_classes, num_classes))
+    for true, pred in zip(y_true, y_pred):
+        cm[pred, true] += 1
+    if normalize:
+        totals = cm.sum(axis=1, keepdims=True)
+        cm = np.divide(cm, totals, out=np.zeros_like(cm), where=totals > 0)
+    return cm
+
+
+def wrong_axis(y_true, y_pred, num_classes, normalize=False):
+    cm = good_cm(y_true, y_pred, num_classes)
+    if normalize:
+        totals = cm.sum(axis=0, keepdims=True)
+        cm = np.divide(cm, totals, out=np.zeros_like(cm), where=totals > 0)
+    return cm
+
+
+def transposed_when_normalized(y_true, y_pred, num_classes, normalize=False):
+    return good_cm(y_true, y_pred, num_classes, normalize).T if normalize else good_cm(y_true, y_pred, num_classes)
+
+
+def unguarded(y_true, y_pred, num_classes, normalize=False):
+    cm = good_cm(y_true, y_pred, num_classes)
+    with np.errstate(invalid="ignore"):
+        return cm / cm.sum(axis=1, keepdims=True) if normalize else cm
+
+
+def by_total(y_true, y_pred, num_classes, normalize=False):
+    cm = good_cm(y_true, y_pred, num_classes)
+    return cm / cm.sum() if normalize else cm
+
+
+def from_seen_labels(y_true, y_pred, num_classes, normalize=False):  # ignores num_classes
+    k = int(max(np.max(y_true), np.max(y_pred))) + 1
+    return good_cm(y_true, y_pred, k, normalize)
+
+
+def test_confusion_matrix_fix_passes_on_the_fixed_function():
+    result = checks.confusion_matrix_fix(good_cm)
+    assert result and "Rows are true classes" in result.message
+
+    def fixed(y_true, y_pred, num_classes, normalize=False):  # the notebook's solution, a loop
+        cm = np.zeros((num_classes, num_classes))
+        for true, pred in zip(y_true, y_pred):
+            cm[true, pred] += 1
+        if normalize:
+            totals = cm.sum(axis=1, keepdims=True)
+            cm = np.divide(cm, totals, out=np.zeros_like(cm), where=totals > 0)
+        return cm
+
+    assert checks.confusion_matrix_fix(fixed)
+
+
+def test_the_cases_show_a_transpose_and_cover_empty_rows_and_columns():
+    for y_true, y_pred, k in monitoring._cm_cases():
+        cm = evaluation.confusion_matrix(y_true, y_pred, num_classes=k)
+        assert not np.array_equal(cm, cm.T)
+        assert not np.allclose(monitoring._normalized_rows(cm), monitoring._normalized_rows(cm.T).T)
+    sums = [evaluation.confusion_matrix(t, p, num_classes=k) for t, p, k in monitoring._cm_cases()]
+    assert any((cm.sum(axis=1) == 0).any() for cm in sums) and any((cm.sum(axis=0) == 0).any() for cm in sums)
+
+
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (stub, "Not started yet"),
+        (lambda t, p, k, normalize=False: None, "is None"),
+        (buggy_cm, "is transposed: its row i counts the images *predicted* as i"),
+        (lambda t, p, k, normalize=False: good_cm(t, p, k) + 1, "expected"),
+        (from_seen_labels, "one row and column per class"),
+        (wrong_axis, "normalized along the wrong axis"),
+        (transposed_when_normalized, "With normalize=True the matrix is transposed"),
+        (unguarded, "NaN"),
+        (lambda t, p, k, normalize=False: good_cm(t, p, k), "come back unchanged"),
+        (by_total, "the number of all images"),
+        (lambda t, p, k, normalize=False: good_cm(t, p, k, normalize) * (0.9 if normalize else 1), "each row divided"),
+        (lambda t, p, k: good_cm(t, p, k), "TypeError"),  # no normalize argument
+        ("fixed_confusion_matrix", "Pass your function"),
+    ],
+)
+def test_confusion_matrix_fix_explains_mistakes(answer, hint):
+    result = checks.confusion_matrix_fix(answer)
+    assert not result and hint in result.message, result.message
+
+
 # ---------------------------------------------------------------- precision, recall, F1
 
 
@@ -180,6 +335,15 @@ def nb_calibration_error(confidences, correct, n_bins=10):
     # confidences: the top probability per image; correct: 1.0 where the prediction was right, else 0.0.
     # YOUR CODE HERE
     raise NotImplementedError
+
+
+def nb_fixed_confusion_matrix(y_true, y_pred, num_classes, normalize=False):
+    # YOUR CODE HERE: the colleague's function, fixed (rows are true classes, as in evaluation.confusion_matrix).
+    raise NotImplementedError
+
+
+def test_the_untouched_find_the_bug_stub_is_not_started(fresh_kernel):
+    assert checks.confusion_matrix_fix(nb_fixed_confusion_matrix).status == "not started"
 
 
 NOTEBOOK_STUBS = [

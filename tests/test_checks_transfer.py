@@ -1,6 +1,7 @@
 """The exercise checks of 07_transfer_learning: pass on the solution, explain the typical mistakes."""
 
 import keras
+import numpy as np
 import pytest
 
 from helpers import checks, training, transfer
@@ -88,6 +89,59 @@ def test_feature_extraction_model_hints(fn, hint, capsys):
 
 
 # ---------------------------------------------------------------------------------------------- exercise 2
+# predict, then run: the share of the feature-extraction model that trains
+
+
+@pytest.fixture(scope="module")
+def head_model():
+    """07's feature-extraction model for the ten digits (the course's source architecture, untrained)."""
+    source = transfer.source_spec("full").build()
+    return source, transfer.with_new_head(transfer.feature_extractor(source), 10, dropout=0.2)
+
+
+def test_the_trainable_share_is_the_head_over_everything(head_model):
+    _, model = head_model
+    parts = transfer_checks._parameter_parts(model)
+    assert parts["trainable"] == 1290 and parts["total"] == 94_634  # 1.36 %
+    assert parts["moving"] == parts["affine"] == 2 * (32 + 64 + 128)  # moving mean/variance; gamma/beta
+
+
+def test_trainable_fraction_passes_on_a_range_that_holds_it(head_model, capsys):
+    source, model = head_model
+    result, out = _run(lambda p: checks.trainable_fraction(p, model), (0.01, 0.02), capsys)
+    assert result and "1,290 of 94,634 parameters train, 1.36%" in out and "448 moving means and variances" in out
+    # the notebook's solution, reasoned from the source before the model is built
+    share = (128 + 1) * 10 / (source.count_params() - source.get_layer("predictions").count_params() + 1290)
+    assert checks.trainable_fraction((share - 0.005, share + 0.005), model)
+
+
+@pytest.mark.parametrize(
+    "prediction, hint",
+    [
+        (..., "Replace the `...`"),
+        (0.0136, "Give a range (low, high) around your guess"),
+        ((1, 2), "not a percentage"),
+        ((0.02, 0.01), "reversed"),
+        ((0.0, 0.05), "at most 0.02 wide"),
+        (("low", "high"), "Give two numbers"),
+        ((0.0175, 0.0195), "BatchNorm's gamma and beta"),
+        ((0.0225, 0.0235), "every BatchNorm parameter trained"),
+        ((0.3, 0.31), "far too high: only the new head trains"),
+        ((0.025, 0.035), "The measured share is below your range"),
+        ((0.0, 0.01), "The measured share is above your range"),
+    ],
+)
+def test_trainable_fraction_hints(head_model, prediction, hint, capsys):
+    _, model = head_model
+    result, out = _run(lambda p: checks.trainable_fraction(p, model), prediction, capsys)
+    assert not result and hint in out, out
+
+
+def test_an_untouched_trainable_share_is_not_started(head_model):
+    assert checks.trainable_fraction(..., head_model[1]).status == "not started"
+
+
+# ---------------------------------------------------------------------------------------------- exercise 3
 
 
 def test_fine_tune_count_matches_keras():
@@ -143,7 +197,108 @@ def test_fine_tune_trainable_params_hints(answer, hint, capsys):
     assert not result and hint in out
 
 
-# ---------------------------------------------------------------------------------------------- exercise 3
+# ---------------------------------------------------------------------------------------------- exercise 4
+# find the bug: a base frozen variable by variable, so its BatchNorm layers still run in training mode
+
+
+def _with_head(base, num_classes, *, training=False, softmax=True):
+    inputs = keras.Input(base.input_shape[1:])
+    features = base(inputs, training=training)
+    return keras.Model(inputs, keras.layers.Dense(num_classes, activation="softmax" if softmax else None)(features))
+
+
+def frozen_by_variables(source, num_classes):  # the notebook's buggy builder
+    base = transfer.feature_extractor(source)
+    for weight in base.weights:
+        weight.trainable = False
+    return _with_head(base, num_classes)
+
+
+def frozen_layer(source, num_classes):  # the notebook's solution
+    base = transfer.feature_extractor(source)
+    base.trainable = False
+    return _with_head(base, num_classes)
+
+
+def frozen_layer_called_in_training_mode(source, num_classes):
+    base = transfer.feature_extractor(source)
+    base.trainable = False
+    return _with_head(base, num_classes, training=True)
+
+
+def convolutions_frozen(source, num_classes):  # BatchNorm layers left trainable
+    base = transfer.feature_extractor(source)
+    for layer in base.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            layer.trainable = False
+    return _with_head(base, num_classes)
+
+
+def unfrozen(source, num_classes):
+    return _with_head(transfer.feature_extractor(source), num_classes)
+
+
+def everything_frozen(source, num_classes):
+    model = frozen_layer(source, num_classes)
+    model.trainable = False
+    return model
+
+
+def frozen_head(source, num_classes):  # the head is frozen; only a branch with zero gradient is trainable
+    base = transfer.feature_extractor(source)
+    base.trainable = False
+    inputs = keras.Input(base.input_shape[1:])
+    features = base(inputs)
+    head = keras.layers.Dense(num_classes, trainable=False)
+    unused = keras.layers.Dense(num_classes)
+    logits = head(features) + 0.0 * unused(features)  # a zero gradient: the trainable layer never moves
+    return keras.Model(inputs, keras.layers.Softmax()(logits))
+
+
+def shared_with_source(source, num_classes):
+    base = keras.Model(source.input, source.get_layer("head_gap").output)
+    base.trainable = False
+    return _with_head(base, num_classes)
+
+
+@pytest.mark.parametrize("fn", [frozen_layer, frozen_layer_called_in_training_mode, good_head])
+def test_frozen_base_builder_passes(fn, capsys):
+    """In Keras 3 a frozen BatchNorm layer stays in inference mode even when called with training=True."""
+    result, out = _run(checks.frozen_base_builder, fn, capsys)
+    assert result and "passed" in out
+
+
+def test_the_check_model_has_batchnorm_and_the_bug_shows_on_it():
+    source = transfer_checks._tiny_source()
+    assert any(isinstance(layer, keras.layers.BatchNormalization) for layer in source.layers)
+    buggy = frozen_by_variables(source, 3)
+    assert transfer.trainable_counts(buggy)["trainable"] == 8 * 3 + 3  # looks frozen ...
+    batch = np.random.default_rng(0).random((8, 16, 16, 1), dtype=np.float32)
+    assert transfer.batchnorm_drift(buggy, batch) > 0  # ... and is not
+
+
+@pytest.mark.parametrize(
+    "fn, hint",
+    [
+        (stub, "Not started yet"),
+        (no_return, "forget to `return`"),
+        (frozen_by_variables, "Still the training-mode bug: only 27 parameters are trainable"),
+        (convolutions_frozen, "gamma and beta of the base's BatchNorm layers"),
+        (unfrozen, "changed the base's convolution kernels"),
+        (everything_frozen, "Nothing in build_frozen_model(source, 3) is trainable"),
+        (frozen_head, "did not change in a training step"),
+        (shared_with_source, "reuses the source model's own layers"),
+        (old_head, "expected (None, 3)"),
+        (lambda s, n: frozen_layer(s, n) if n == 3 else frozen_layer(s, 3), "expected (None, 5)"),
+        (lambda s, n: _with_head(frozen_layer(s, n).layers[1], n, softmax=False), "activation='softmax'"),
+    ],
+)
+def test_frozen_base_builder_hints(fn, hint, capsys):
+    result, out = _run(checks.frozen_base_builder, fn, capsys)
+    assert not result and hint in out, out
+
+
+# ---------------------------------------------------------------------------------------------- exercise 5
 
 
 def good_start(model, n_blocks, learning_rate):
@@ -227,6 +382,16 @@ def test_checks_are_exported_once():
 def nb_build_feature_extraction_model(source, num_classes):
     # YOUR CODE HERE: copy the base, freeze it, add a new softmax head; return the model.
     raise NotImplementedError
+
+
+def nb_build_frozen_model(source, num_classes):
+    # YOUR CODE HERE: the builder above, fixed, so that training leaves the whole base as it was.
+    raise NotImplementedError
+
+
+def test_the_untouched_find_the_bug_stub_is_not_started(fresh_kernel, capsys):
+    result, _ = _run(checks.frozen_base_builder, nb_build_frozen_model, capsys)
+    assert result.status == "not started"
 
 
 def nb_start_fine_tuning(model, n_blocks, learning_rate):

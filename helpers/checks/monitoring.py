@@ -1,4 +1,5 @@
-"""Checks for ``06_monitoring_evaluation``: early stopping by hand, per-class metrics from a
+"""Checks for ``06_monitoring_evaluation``: early stopping by hand, a majority-class baseline on imbalanced
+classes (predict, then run), a transposed confusion matrix (find the bug), per-class metrics from a
 confusion matrix, and the expected calibration error."""
 
 from __future__ import annotations
@@ -7,9 +8,16 @@ import warnings
 
 import numpy as np
 
-from helpers.checks._core import Hint, exercise, require, require_array, require_callable, require_number
+from helpers import _validate
+from helpers.checks._core import Hint, NotStarted, exercise, require, require_array, require_callable, require_number
 
-__all__ = ["early_stopping_epochs", "per_class_metrics", "calibration_error"]
+__all__ = [
+    "early_stopping_epochs",
+    "majority_baseline",
+    "confusion_matrix_fix",
+    "per_class_metrics",
+    "calibration_error",
+]
 
 # Curves chosen so that each typical mistake gives a different answer from the right one.
 _ES_CASES = (
@@ -103,6 +111,214 @@ def early_stopping_epochs(fn) -> str:
             "value, count epochs without improvement, stop when the count reaches patience."
         )
     return "Your replay matches Keras's EarlyStopping on five curves, including a late improvement and a tie."
+
+
+MAX_RANGE_WIDTH = 0.1  # a predicted range wider than this says too little to be checked
+
+
+def _predicted_range(value, what: str) -> tuple[float, float]:
+    """The learner's ``(low, high)`` for ``what``, with hints for a single number, percents and a reversed range."""
+    if value is Ellipsis or value is None:
+        raise NotStarted(f"{what}: replace the `...` with a range (low, high).")
+    if _validate.is_number(value):
+        raise Hint(f"{what}: give a range (low, high) around your guess, e.g. ({value - 0.05:g}, {value + 0.05:g}).")
+    require(
+        isinstance(value, (tuple, list)) and len(value) == 2 and all(_validate.is_number(v) for v in value),
+        f"{what}: give two numbers (low, high). Received {value!r}.",
+    )
+    low, high = float(value[0]), float(value[1])
+    require(low <= high, f"{what}: the range ({low:g}, {high:g}) is reversed; write (low, high).")
+    require(
+        0 <= low and high <= 1, f"{what}: give fractions between 0 and 1 (62 % is 0.62). Received ({low:g}, {high:g})."
+    )
+    require(
+        high - low <= MAX_RANGE_WIDTH + 1e-12,
+        f"{what}: the range ({low:g}, {high:g}) is {high - low:.2f} wide. Commit to a range at most "
+        f"{MAX_RANGE_WIDTH} wide: a prediction that allows everything cannot be wrong, so it teaches nothing.",
+    )
+    return low, high
+
+
+def _baseline_scores(y_true, y_pred, num_classes: int) -> dict:
+    """Accuracy, macro-F1 and the figures that explain them, for ``y_pred`` against ``y_true``."""
+    from helpers.evaluation import confusion_matrix, precision_recall_f1
+
+    cm = confusion_matrix(y_true, y_pred, num_classes=num_classes)
+    scores = precision_recall_f1(cm)
+    support = scores["support"]
+    return {
+        "accuracy": float(np.trace(cm) / cm.sum()),
+        "macro_f1": float(np.mean(scores["f1"])),
+        "weighted_f1": float(np.sum(scores["f1"] * support) / support.sum()),
+        "best_f1": float(scores["f1"].max()),
+        "support": support,
+    }
+
+
+@exercise("Exercise: predict a majority-class baseline's accuracy and macro-F1")
+def majority_baseline(predicted: dict, y_true, y_pred, num_classes: int) -> str:
+    """``predicted`` holds the learner's ``(low, high)`` for ``"accuracy"`` and ``"macro_f1"`` of the
+    classifier whose predictions are ``y_pred`` (the notebook's: always the commonest class of ``y_true``),
+    made before the cell computed them. Each range must hold the measured value and be at most
+    :data:`MAX_RANGE_WIDTH` wide."""
+    require(
+        isinstance(predicted, dict),
+        f"Pass a dict like {{'accuracy': (low, high), 'macro_f1': (low, high)}}. Received {type(predicted).__name__}.",
+    )
+    missing = [key for key in ("accuracy", "macro_f1") if key not in predicted]
+    require(not missing, f"Add your answer for {', '.join(missing)}.")
+    ranges = {key: _predicted_range(predicted[key], f'predicted["{key}"]') for key in ("accuracy", "macro_f1")}
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    s = _baseline_scores(y_true, y_pred, num_classes)
+    k, n = int(num_classes), len(y_true)
+    majority = int(np.bincount(y_true, minlength=k).argmax())
+    share = float(np.mean(y_true == majority))
+    acc, macro = s["accuracy"], s["macro_f1"]
+
+    def holds(key, value):
+        low, high = ranges[key]
+        return low - 1e-9 <= value <= high + 1e-9
+
+    said = {key: f"your range ({ranges[key][0]:g}, {ranges[key][1]:g})" for key in ranges}
+    if not holds("accuracy", acc):
+        if holds("accuracy", macro) and holds("macro_f1", acc):
+            raise Hint("Your two ranges look swapped: which of the two scores does the commonest class dominate?")
+        if holds("accuracy", 1 / k):
+            raise Hint(
+                f"Accuracy: {said['accuracy']} holds chance, 1/{k}, which is what guessing at random gives. This "
+                "classifier never guesses: it always answers the commonest class, so it is right on every image "
+                "of that class and wrong on all the others. Read that class's share from the class counts."
+            )
+        raise Hint(
+            f"Accuracy: {said['accuracy']} does not hold the measured {acc:.3f}. The classifier is right exactly "
+            f"on the images of the class it always answers: count them in the class counts and divide by all {n}."
+        )
+    if not holds("macro_f1", macro):
+        if holds("macro_f1", acc):
+            raise Hint(
+                f"Macro-F1: {said['macro_f1']} holds about the accuracy. That is what micro-averaging gives (for one "
+                "label per image, micro-F1 equals accuracy). Macro-F1 is the plain mean of the per-class F1: "
+                "what is the F1 of a class that is never predicted?"
+            )
+        if holds("macro_f1", s["best_f1"]):
+            raise Hint(
+                f"Macro-F1: {said['macro_f1']} holds the F1 of the commonest class alone. Macro-F1 averages the F1 "
+                f"of all {k} classes, each counting the same, and every class it never predicts scores 0."
+            )
+        if holds("macro_f1", s["weighted_f1"]):
+            raise Hint(
+                f"Macro-F1: {said['macro_f1']} holds the support-weighted F1 (the report's 'weighted avg' row), in "
+                "which the commonest class counts in proportion to its images. Macro-F1 gives every class the "
+                "same weight."
+            )
+        if macro > ranges["macro_f1"][1]:
+            raise Hint(
+                f"Macro-F1: {said['macro_f1']} is below the measured {macro:.3f}. It is not 0: the class the "
+                "classifier always answers has recall 1 and precision equal to its share, so its F1 is well "
+                "above 0, even if every other class scores 0."
+            )
+        raise Hint(
+            f"Macro-F1: {said['macro_f1']} does not hold the measured {macro:.3f}. Work it out per class: the "
+            "commonest class has recall 1 and precision = its share; every other class is never predicted "
+            f"(F1 = 0); macro-F1 is the mean over the {k} classes."
+        )
+    f1_majority = 2 * share / (1 + share)
+    return (
+        f"Both ranges hold the measurement: accuracy {acc:.3f}, macro-F1 {macro:.3f}. The classifier is right "
+        f"exactly on the commonest class, {share:.1%} of these {n} images, which is its accuracy. That class "
+        f"has recall 1 and precision {share:.3f}, so F1 = 2PR / (P + R) = {f1_majority:.3f}; the other {k - 1} "
+        f"classes are never predicted and score 0, and macro-F1 averages all {k}: {f1_majority:.3f} / {k}. "
+        "Accuracy counts images, so the commonest class dominates it and a model that ignores the rare classes "
+        "can still look fine; macro-F1 counts classes, so each ignored class costs 1/k of it. On imbalanced "
+        "data, report per-class or macro scores beside accuracy, and compare with this baseline."
+    )
+
+
+def _normalized_rows(cm: np.ndarray) -> np.ndarray:
+    totals = cm.sum(axis=1, keepdims=True)
+    return np.divide(cm, totals, out=np.zeros_like(cm, dtype=np.float64), where=totals > 0)
+
+
+def _cm_cases():
+    """(y_true, y_pred, num_classes) pairs whose confusion matrices are not symmetric, so a transpose shows;
+    the first has a class that appears nowhere (only ``num_classes`` gives it its row and column), the third
+    one that never occurs (an empty row), the fourth one that is never predicted (an empty column)."""
+    rng = np.random.default_rng(18)
+    y_true = rng.integers(0, 4, size=60)
+    y_pred = np.where(rng.uniform(size=60) < 0.6, y_true, (y_true + 1) % 4)  # mistakes go to the next class
+    return [
+        (np.array([0, 0, 0, 1, 2, 2]), np.array([0, 1, 1, 1, 0, 2]), 4),  # class 3: never seen at all
+        (y_true, y_pred, 4),
+        (np.array([0, 0, 1, 1, 1, 2]), np.array([0, 3, 1, 3, 2, 2]), 4),  # class 3: predicted, never true
+        (np.array([0, 1, 1, 2, 2, 2, 2]), np.array([0, 0, 1, 1, 1, 0, 0]), 3),  # class 2 never predicted
+    ]
+
+
+@exercise("Exercise: find the bug in a confusion matrix")
+def confusion_matrix_fix(fn) -> str:
+    """``fn(y_true, y_pred, num_classes, normalize=False)`` returns the course's confusion matrix: rows are
+    true classes, columns predictions (:func:`helpers.evaluation.confusion_matrix`); with
+    ``normalize=True`` each row is divided by its total (0 for a class with no image)."""
+    from helpers.evaluation import confusion_matrix
+
+    require_callable(fn, "fixed_confusion_matrix")
+    for y_true, y_pred, k in _cm_cases():
+        counts = confusion_matrix(y_true, y_pred, num_classes=k).astype(np.float64)
+        what = f"fixed_confusion_matrix(y_true={y_true.tolist()}, y_pred={y_pred.tolist()}, num_classes={k})"
+        got = require_array(fn(y_true.copy(), y_pred.copy(), k), what=what)
+        require(
+            got.shape == (k, k), f"{what} has shape {got.shape}; expected ({k}, {k}): one row and column per class."
+        )
+        if not np.allclose(got, counts):
+            rows = counts.sum(axis=1).astype(int).tolist()
+            if np.allclose(got, counts.T):
+                raise Hint(
+                    f"{what} is transposed: its row i counts the images *predicted* as i. By the course's convention "
+                    f"(evaluation.confusion_matrix) row i is the true class i, so each row sums to the number of "
+                    f"images of that class, here {rows}."
+                )
+            raise Hint(
+                f"{what} gave {got.astype(int).tolist() if np.allclose(got, np.round(got)) else got.tolist()}; "
+                f"expected {counts.astype(int).tolist()} (cm[i, j] = images of true class i predicted as j)."
+            )
+        normed = fn(y_true.copy(), y_pred.copy(), k, normalize=True)
+        got = require_array(normed, what=f"{what[:-1]}, normalize=True)")
+        require(got.shape == (k, k), f"With normalize=True the shape is {got.shape}; expected ({k}, {k}).")
+        expected = _normalized_rows(counts)
+        if np.allclose(got, expected):
+            continue
+        if np.any(np.isnan(got)):
+            raise Hint(
+                "With normalize=True some values are NaN: a class with no image has a row total of 0. Leave its "
+                "row at 0 (np.divide(..., out=np.zeros_like(cm), where=totals > 0))."
+            )
+        if np.allclose(got, counts):
+            raise Hint("With normalize=True the counts come back unchanged: divide each row by its total.")
+        if np.allclose(got, _normalized_rows(counts.T).T):
+            raise Hint(
+                "With normalize=True each *column* sums to 1: you normalized along the wrong axis. The diagonal "
+                "then reads as precision. Divide each row by its own total (the class's number of images), so "
+                "the diagonal is each class's recall."
+            )
+        if np.allclose(got, _normalized_rows(counts.T)) or np.allclose(got, _normalized_rows(counts).T):
+            raise Hint(
+                "With normalize=True the matrix is transposed: row i must be the true class i, divided by the "
+                "number of images of class i."
+            )
+        if np.allclose(got, counts / counts.sum()):
+            raise Hint(
+                "With normalize=True you divided by the number of all images. Divide each row by its own total, "
+                "so each row (each true class) sums to 1."
+            )
+        raise Hint(
+            f"With normalize=True, expected {np.round(expected, 3).tolist()}, received {np.round(got, 3).tolist()}: "
+            "each row divided by its own total."
+        )
+    return (
+        "Rows are true classes again, on four label sets, including a class that never occurs (its row stays 0) "
+        "and one that is never predicted. A transposed matrix looks just as plausible: check a row sum against "
+        "the class counts before reading recall off a diagonal."
+    )
 
 
 def _reference_metrics(cm):

@@ -1,14 +1,22 @@
-"""Checks for ``07_transfer_learning``: a new head on a frozen base, what fine-tuning trains, and
-starting fine-tuning correctly (unfreeze the top, keep BatchNorm frozen, recompile with a low rate).
+"""Checks for ``07_transfer_learning``: a new head on a frozen base, the share of it that trains (predict,
+then run), what fine-tuning trains, a base frozen variable by variable (find the bug), and starting
+fine-tuning correctly (unfreeze the top, keep BatchNorm frozen, recompile with a low rate).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from helpers.checks._core import Hint, exercise, require, require_callable, require_int
+from helpers import _validate
+from helpers.checks._core import Hint, NotStarted, exercise, require, require_callable, require_int
 
-__all__ = ["feature_extraction_model", "fine_tune_trainable_params", "start_fine_tuning"]
+__all__ = [
+    "feature_extraction_model",
+    "trainable_fraction",
+    "fine_tune_trainable_params",
+    "frozen_base_builder",
+    "start_fine_tuning",
+]
 
 
 def _tiny_source():
@@ -97,6 +105,98 @@ def feature_extraction_model(fn) -> str:
     )
 
 
+FRACTION_RANGE_WIDTH = 0.02  # a predicted range of the trainable share may be at most 2 points wide
+
+
+def _parameter_parts(model) -> dict[str, int]:
+    """What ``model``'s parameters are: trainable ones, BatchNorm's moving statistics and its gamma/beta
+    (in every BatchNormalization layer, wherever it is nested), and the total."""
+    import keras
+
+    from helpers import models, transfer
+
+    bns = [
+        layer
+        for layer in models.walk_layers(model, leaves_only=True)
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]
+    moving = sum(int(np.prod(v.shape)) for bn in bns for v in (bn.moving_mean, bn.moving_variance))
+    affine = sum(int(np.prod(v.shape)) for bn in bns for v in (bn.gamma, bn.beta) if v is not None)
+    counts = transfer.trainable_counts(model)
+    return {**counts, "total": counts["trainable"] + counts["non_trainable"], "moving": moving, "affine": affine}
+
+
+@exercise("Exercise: predict the share of parameters that train")
+def trainable_fraction(prediction, model) -> str:
+    """``prediction``: the learner's ``(low, high)`` for ``trainable / total`` parameters of ``model`` (07's
+    feature-extraction model, base frozen), made before the notebook printed it. It passes when the range
+    holds the measured share and is at most :data:`FRACTION_RANGE_WIDTH` wide."""
+    if prediction is Ellipsis or prediction is None:
+        raise NotStarted("Replace the `...` with your range (low, high).")
+    if _validate.is_number(prediction):
+        raise Hint(
+            f"Give a range (low, high) around your guess, e.g. "
+            f"({max(0.0, prediction - 0.005):g}, {prediction + 0.005:g})."
+        )
+    require(
+        isinstance(prediction, (tuple, list))
+        and len(prediction) == 2
+        and all(_validate.is_number(v) for v in prediction),
+        f"Give two numbers (low, high), the share of trainable parameters as a fraction. Received {prediction!r}.",
+    )
+    low, high = float(prediction[0]), float(prediction[1])
+    require(low <= high, f"The range ({low:g}, {high:g}) is reversed; write (low, high).")
+    require(
+        0 <= low and high <= 1,
+        f"Give a fraction between 0 and 1, not a percentage (3 % is 0.03). Received ({low:g}, {high:g}).",
+    )
+    require(
+        high - low <= FRACTION_RANGE_WIDTH + 1e-12,
+        f"Your range ({low:g}, {high:g}) is {high - low:.3f} wide; commit to one at most {FRACTION_RANGE_WIDTH} "
+        "wide (two percentage points).",
+    )
+    parts = _parameter_parts(model)
+    trainable, total = parts["trainable"], parts["total"]
+    share = trainable / total
+
+    def holds(value):
+        return low - 1e-12 <= value <= high + 1e-12
+
+    measured = f"{trainable:,} of {total:,} parameters train, {share:.2%}"
+    if not holds(share):
+        if holds((trainable + parts["affine"]) / total):
+            raise Hint(
+                f"Your range holds what you would get if BatchNorm's gamma and beta ({parts['affine']:,} "
+                "parameters) trained too. They belong to the base, and freezing the base freezes them as well."
+            )
+        if holds((trainable + parts["affine"] + parts["moving"]) / total):
+            raise Hint(
+                "Your range holds what you would get if every BatchNorm parameter trained: gamma and beta "
+                f"({parts['affine']:,}) and the moving means and variances ({parts['moving']:,}). The moving "
+                "statistics are never trainable (no gradient updates them), and gamma and beta"
+                " are frozen with the base."
+            )
+        if low >= 0.25 and share < low:
+            raise Hint(
+                f"Your range ({low:g}, {high:g}) is far too high: only the new head trains. Compare the head's size "
+                "(a Dense layer on 128 pooled features) with the base's convolutions, printed with the source above."
+            )
+        side = "above" if share > high else "below"
+        raise Hint(
+            f"The measured share is {side} your range ({low:g}, {high:g}). Only the new head trains: count its "
+            "weights and biases (Dense(num_classes) on 128 features), and divide by everything in the model: the "
+            "base's convolutions and BatchNorm parameters plus the head."
+        )
+    return (
+        f"Your range holds it: {measured}. Only the new head trains, {trainable:,} weights and biases, against "
+        f"{parts['non_trainable']:,} frozen ones in the base. The base's BatchNorm layers hold {parts['moving']:,} "
+        "moving means and variances: those are never trainable (no gradient updates them, only a training-mode "
+        f"forward pass), frozen or not; their {parts['affine']:,} gammas and betas are trainable weights, frozen "
+        "here with the rest of the base. So the optimizer touches a small share of the model, and the few "
+        "labelled images only have to fit that."
+    )
+
+
 # The course's source CNN: 3 blocks of one 3x3 conv (32, 64, 128 filters, no bias because BatchNorm
 # follows), BatchNorm, pooling; the new head is Dense(num_classes) on the 128 pooled features.
 _BN = {"block1": 2 * 32, "block2": 2 * 64, "block3": 2 * 128}  # gamma and beta (trainable ones)
@@ -161,9 +261,101 @@ def fine_tune_trainable_params(answer, num_classes: int = 10, channels: int = 1)
     )
 
 
+def _weights_by_kind(model) -> dict[str, list]:
+    """Copies of ``model``'s weights (nested models included), by what they are: the base's convolution
+    kernels and biases, BatchNorm's gamma/beta, BatchNorm's moving statistics, and the head's Dense layers."""
+    import keras
+
+    from helpers import models
+
+    out = {"conv": [], "bn_affine": [], "bn_moving": [], "head": []}
+    for layer in models.walk_layers(model, leaves_only=True):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            out["bn_moving"] += [np.array(v.numpy()) for v in (layer.moving_mean, layer.moving_variance)]
+            out["bn_affine"] += [np.array(v.numpy()) for v in (layer.gamma, layer.beta) if v is not None]
+        elif isinstance(layer, keras.layers.Dense):
+            out["head"] += [np.array(w.numpy()) for w in layer.weights]
+        else:
+            out["conv"] += [np.array(w.numpy()) for w in layer.weights]
+    return out
+
+
+def _largest_change(before: list, after: list) -> float:
+    return max((float(np.max(np.abs(a - b))) for a, b in zip(before, after)), default=0.0)
+
+
+@exercise("Exercise: find the bug in a frozen base")
+def frozen_base_builder(fn) -> str:
+    """``fn(source, num_classes)`` returns a copy of ``source``'s base, frozen, and a new softmax head. The
+    check builds it on a small source with BatchNorm, runs one training step on a small batch, and requires
+    the base's weights *and* BatchNorm moving statistics to stay exactly as they were while the head trains."""
+    import keras
+
+    from helpers import transfer
+
+    require_callable(fn, "build_frozen_model")
+    source = _tiny_source()
+    source_vars = {id(v) for v in source.weights}
+    rng = np.random.default_rng(7)
+    for num_classes in (3, 5):
+        what = f"build_frozen_model(source, {num_classes})"
+        model = _require_model(fn(source, num_classes), what)
+        require(
+            tuple(model.output_shape) == (None, num_classes),
+            f"{what} has output shape {model.output_shape}; expected (None, {num_classes}): a new "
+            "Dense(num_classes) head.",
+        )
+        if any(id(v) in source_vars for v in model.weights):
+            raise Hint(
+                f"{what} reuses the source model's own layers: start from transfer.feature_extractor(source), a copy."
+            )
+        if transfer.trainable_counts(model)["trainable"] == 0:
+            raise Hint(f"Nothing in {what} is trainable: freeze the base only; the new head must learn.")
+        x = rng.random((16, 16, 16, 1), dtype=np.float32)
+        y = rng.integers(0, num_classes, size=16)
+        model.compile(optimizer=keras.optimizers.SGD(0.5), loss="sparse_categorical_crossentropy")
+        before = _weights_by_kind(model)
+        model.train_on_batch(x, y)
+        after = _weights_by_kind(model)
+        moved = {kind: _largest_change(before[kind], after[kind]) for kind in before}
+        if moved["conv"] > 0:
+            raise Hint(
+                f"One training step changed the base's convolution kernels (by up to {moved['conv']:.3g}): the base "
+                "is not frozen."
+            )
+        if moved["bn_affine"] > 0:
+            raise Hint(
+                "One training step changed the gamma and beta of the base's BatchNorm layers, and their moving "
+                "statistics with them: those layers are still trainable. A frozen base means all of its layers."
+            )
+        if moved["bn_moving"] > 0:
+            trainable = transfer.trainable_counts(model)["trainable"]
+            raise Hint(
+                f"Still the training-mode bug: only {trainable:,} parameters are trainable (the head's), yet one "
+                f"training step moved the BatchNorm moving means and variances by up to {moved['bn_moving']:.3g}. "
+                "Those layers ran in training mode: they normalized with the batch's statistics and updated their "
+                "moving ones. A Keras 3 BatchNormalization layer decides that from its own layer's `trainable` "
+                "flag, not from its variables' flags, and fit's training=True overrides a `training=False` "
+                "written inside the model (rule 3 above)."
+            )
+        require(moved["head"] > 0, f"The new head of {what} did not change in a training step: it must stay trainable.")
+        probs = np.asarray(model(x[:4], training=False))
+        require(
+            np.allclose(probs.sum(axis=1), 1.0, atol=1e-4) and probs.min() >= 0,
+            "The outputs are not probabilities: give the new Dense layer activation='softmax'.",
+        )
+    return (
+        "After a training step the base is exactly as it was, BatchNorm moving statistics included, and the head "
+        "learned. Freezing the layer (base.trainable = False) is what a Keras 3 BatchNormalization layer reads "
+        "to stay in inference mode; freezing its variables one by one (PyTorch's requires_grad habit) hides them "
+        "from the optimizer but leaves the layer trainable, so each training step re-estimates its statistics "
+        "from a batch of a few target images."
+    )
+
+
 def _start_fine_tuning(model, n_blocks, learning_rate):
     """Unfreeze the top ``n_blocks`` blocks of ``model`` (BatchNorm stays frozen) and recompile it with
-    ``learning_rate`` (a number or a schedule): the course's answer to exercise 3 of 07."""
+    ``learning_rate`` (a number or a schedule): the course's answer to exercise 5 of 07."""
     from helpers import training, transfer
 
     transfer.unfreeze_top(model, n_blocks)
