@@ -171,3 +171,33 @@ def test_a_check_asked_for_several_cases_is_one_exercise_per_case(monkeypatch, c
             checks.use_solution("nothing[1]")
     finally:
         _core.reset()
+
+
+@pytest.mark.parametrize(
+    ("value", "status", "hint"),
+    [
+        (..., "not started", "replace the `...`"),
+        ((0.1, ...), "not started", "replace the `...`"),
+        (0.3, "not yet", "around your guess rather than one number, e.g. (0.275, 0.325)"),
+        ("0.3", "not yet", "a range of two numbers"),
+        ((0.1, 0.2, 0.3), "not yet", "a range of two numbers"),
+        ((30, 40), "not yet", "as fractions between 0 and 1"),
+        ((-0.1, 0.05), "not yet", "between 0 and 1"),
+        ((0.2, 0.1), "not yet", "reversed"),
+        ((0.0, 0.2), "not yet", "spans 20 points; commit to one at most 10 points wide"),
+    ],
+)
+def test_a_predicted_range_is_read_with_one_set_of_rules(value, status, hint):
+    with pytest.raises(_core.Hint) as caught:
+        _core.predicted_range(value, "val", 0.1)
+    message = str(caught.value)
+    assert message.startswith("val: ") and hint in message, message
+    assert isinstance(caught.value, _core.NotStarted) == (status == "not started")
+
+
+def test_a_predicted_range_passes_through_and_takes_other_bounds():
+    assert _core.predicted_range((0.25, 0.35), "val", 0.1) == (0.25, 0.35)
+    assert _core.predicted_range([0.1, 0.2 + 1e-12], "val", 0.1) == (0.1, 0.2 + 1e-12)  # a width typed as 0.1
+    assert _core.predicted_range((-0.5, 0.0), "rho", 0.6, bounds=(-1.0, 1.0)) == (-0.5, 0.0)
+    with pytest.raises(_core.Hint, match="rho: your range .* is 0.8 wide; commit to one at most 0.6 wide"):
+        _core.predicted_range((-0.5, 0.3), "rho", 0.6, bounds=(-1.0, 1.0))

@@ -9,7 +9,7 @@ import pytest
 from sklearn.model_selection import train_test_split
 
 from helpers import checks, data
-from helpers.checks.data_preparation import MAX_RANGE_WIDTH
+from helpers.checks.data_preparation import NAIVE_SPLIT_RANGE_WIDTH
 
 
 def stub(*args, **kwargs):
@@ -148,8 +148,8 @@ def test_the_prediction_passes_when_the_range_holds_the_measurement(make_run):
         ((0.1, 0.0), 0.0, SORTED_CUT, "lower end first"),
         ((0, 5), 0.0, SORTED_CUT, "as fractions"),
         ((-0.1, 0.1), 0.0, SORTED_CUT, "between 0 and 1"),
-        (0.05, 0.0, SORTED_CUT, "range of two numbers"),
-        (("low", "high"), 0.0, SORTED_CUT, "must be numbers"),
+        (0.05, 0.0, SORTED_CUT, "rather than one number"),
+        (("low", "high"), 0.0, SORTED_CUT, "give a range of two numbers"),
         ((0.0, 0.05), "run", SORTED_CUT, "Pass the run itself"),
         ((0.0, 0.05), 0.0, "cut", "Pass the split the run trained on"),
     ],
@@ -199,7 +199,7 @@ def test_the_notebooks_prediction_solution_passes_on_sorted_and_unsorted_data(ma
         "fit_table": runs.table([make_run("whole split", train=0.9, val=whole, seed=s) for s in (42, 43)]),
     }  # fmt: skip
     exec(body, namespace)  # its own assert proves that the check passes
-    assert namespace["my_prediction"][1] - namespace["my_prediction"][0] <= MAX_RANGE_WIDTH + 1e-9
+    assert namespace["my_prediction"][1] - namespace["my_prediction"][0] <= NAIVE_SPLIT_RANGE_WIDTH + 1e-9
 
 
 # ----------------------------------------------------------------------------------------------

@@ -118,12 +118,12 @@ def test_trainable_fraction_passes_on_a_range_that_holds_it(head_model, capsys):
 @pytest.mark.parametrize(
     "prediction, hint",
     [
-        (..., "Replace the `...`"),
-        (0.0136, "Give a range (low, high) around your guess"),
-        ((1, 2), "not a percentage"),
+        (..., "replace the `...`"),
+        (0.0136, "give a range (low, high) around your guess"),
+        ((1, 2), "as fractions between 0 and 1"),
         ((0.02, 0.01), "reversed"),
-        ((0.0, 0.05), "at most 0.02 wide"),
-        (("low", "high"), "Give two numbers"),
+        ((0.0, 0.05), "at most 2 points wide"),
+        (("low", "high"), "give a range of two numbers"),
         ((0.0175, 0.0195), "BatchNorm's gamma and beta"),
         ((0.0225, 0.0235), "every BatchNorm parameter trained"),
         ((0.3, 0.31), "far too high: only the new head trains"),

@@ -348,3 +348,49 @@ def require_number(value, what: str = "Your function", returns: str = "a number"
         return float(value)
     except (TypeError, ValueError) as exc:
         raise Hint(f"Return {returns}. Received: {type(value).__name__}") from exc
+
+
+def predicted_range(
+    value, what: str, max_width: float, bounds: tuple[float, float] = (0.0, 1.0)
+) -> tuple[float, float]:
+    """The learner's prediction ``(low, high)`` as two floats, or a Hint saying what is wrong with it.
+
+    Every predict-then-run exercise that asks for a range reads it here, so a learner meets the same
+    rules and the same wording in every notebook: a range, not one number (how sure you are is part of
+    the prediction); within ``bounds`` (fractions, not percents, for the default ``(0, 1)``); the lower
+    end first; and at most ``max_width`` wide, since a range that holds everything cannot be wrong and
+    so teaches nothing. A ``...`` anywhere means the learner has not started.
+    """
+    fractions = tuple(bounds) == (0.0, 1.0)
+    if value is Ellipsis or value is None or (isinstance(value, (tuple, list)) and Ellipsis in value):
+        raise NotStarted(f"{what}: replace the `...` with your prediction, a range (low, high).")
+    if _validate.is_number(value):
+        half = max_width / 4
+        guess = float(value)
+        raise Hint(
+            f"{what}: give a range (low, high) around your guess rather than one number, e.g. "
+            f"({max(bounds[0], guess - half):.3g}, {min(bounds[1], guess + half):.3g}): how sure you are is "
+            "part of the prediction."
+        )
+    require(
+        isinstance(value, (tuple, list)) and len(value) == 2 and all(_validate.is_number(v) for v in value),
+        f"{what}: give a range of two numbers, (low, high). Received {value!r}.",
+    )
+    low, high = (float(v) for v in value)
+    if fractions and 1 < max(low, high) <= 100 and min(low, high) >= 0:
+        raise Hint(f"{what}: give it as fractions between 0 and 1 (62 % is 0.62). Received {value!r}.")
+    require(
+        bounds[0] <= min(low, high) and max(low, high) <= bounds[1],
+        f"{what}: both ends must lie between {bounds[0]:g} and {bounds[1]:g}. Received {value!r}.",
+    )
+    require(low <= high, f"{what}: the range {value!r} is reversed; write the lower end first, (low, high).")
+    if fractions:
+        spans, limit = f"spans {100 * (high - low):.3g} points", f"{100 * max_width:g} points"
+    else:
+        spans, limit = f"is {high - low:.3g} wide", f"{max_width:g}"
+    require(
+        high - low <= max_width + 1e-9,
+        f"{what}: your range {value!r} {spans}; commit to one at most {limit} wide: a prediction that allows "
+        "everything cannot be wrong, so it teaches nothing.",
+    )
+    return low, high

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from helpers import config
-from helpers.checks._core import Hint, NotStarted, exercise, require, require_callable
+from helpers.checks._core import Hint, NotStarted, exercise, predicted_range, require, require_callable
 
 __all__ = [
     "digit_augmentation",
@@ -128,33 +128,8 @@ def split_three_ways(fn) -> str:
 # ----------------------------------------------------------------------------------------------
 # Exercise 2 (predict, then run): the validation accuracy of a model trained on a cut in stored order.
 
-MAX_RANGE_WIDTH = 0.3  # a prediction wider than 30 points commits to nothing
+NAIVE_SPLIT_RANGE_WIDTH = 0.3  # a prediction wider than 30 points commits to nothing
 _RANGE_TOLERANCE = 0.005  # an accuracy on a few hundred images, compared with a range typed by hand
-
-
-def _prediction_range(prediction) -> tuple[float, float]:
-    """The learner's ``(low, high)`` as two fractions, or a Hint saying what is wrong with it."""
-    if prediction is Ellipsis or (isinstance(prediction, (tuple, list)) and Ellipsis in prediction):
-        raise NotStarted("Replace the `...` with your prediction, a range (low, high), before running the cells below.")
-    require(
-        isinstance(prediction, (tuple, list)) and len(prediction) == 2,
-        "Write your prediction as a range of two numbers, (low, high), e.g. (0.3, 0.5) for 30 % to 50 %. "
-        f"Received: {prediction!r}",
-    )
-    try:
-        low, high = (float(v) for v in prediction)
-    except (TypeError, ValueError) as exc:
-        raise Hint(f"Both ends of the range must be numbers, e.g. (0.3, 0.5). Received: {prediction!r}") from exc
-    if 1 < high <= 100 and 0 <= low:
-        raise Hint(f"Write accuracies as fractions between 0 and 1 (5 % is 0.05). Received: {prediction!r}")
-    require(0 <= low <= 1 and 0 <= high <= 1, f"An accuracy lies between 0 and 1. Received: {prediction!r}")
-    require(low <= high, f"Write the lower end first: (low, high). Received: {prediction!r}")
-    require(
-        high - low <= MAX_RANGE_WIDTH + 1e-9,
-        f"Your range spans {100 * (high - low):.0f} points: a prediction that wide holds almost any result. "
-        f"Commit to one at most {100 * MAX_RANGE_WIDTH:.0f} points wide.",
-    )
-    return low, high
 
 
 def _class_list(names, classes) -> str:
@@ -171,7 +146,7 @@ def naive_split_prediction(prediction, naive_run, naive_cut) -> str:
     """
     from helpers.data import Dataset
 
-    low, high = _prediction_range(prediction)
+    low, high = predicted_range(prediction, "Your prediction", NAIVE_SPLIT_RANGE_WIDTH)
     require(
         isinstance(naive_cut, Dataset),
         f"Pass the split the run trained on (naive_cut, a data.Dataset). Received {type(naive_cut).__name__}.",

@@ -31,8 +31,7 @@ import warnings
 
 import numpy as np
 
-from helpers import _validate
-from helpers.checks._core import Hint, exercise, require, require_callable
+from helpers.checks._core import Hint, NotStarted, exercise, predicted_range, require, require_callable
 
 __all__ = ["output_loss_pairing", "shuffled_labels_prediction", "mystery_diagnosis", "mystery_fix"]
 
@@ -207,30 +206,10 @@ _TOLERANCE_SE = 2  # a measurement this many binomial standard errors outside th
 
 
 def _parse_range(value) -> tuple[float, float]:
-    what = "val_accuracy"
-    if value is Ellipsis or value is None:
-        raise Hint(f"{what}: replace the `...` with a range (low, high), e.g. (0.4, 0.6).")
-    if _validate.is_number(value):
-        raise Hint(
-            f"{what}: give a range (low, high) rather than one number, e.g. ({max(0.0, float(value) - 0.1):.2f}, "
-            f"{min(1.0, float(value) + 0.1):.2f}): how sure you are is part of the prediction."
-        )
-    require(
-        isinstance(value, (tuple, list)) and len(value) == 2 and all(map(_validate.is_number, value)),
-        f"{what}: give a range (low, high) of two numbers, e.g. (0.4, 0.6). Received {value!r}.",
-    )
-    low, high = (float(v) for v in value)
-    require(
-        high <= 1 or high > 100,
-        f"{what}: give accuracies as fractions, e.g. (0.4, 0.6) for 40 % to 60 %. Received {value!r}.",
-    )
-    require(0 <= low < high <= 1, f"{what}: a range (low, high) needs 0 <= low < high <= 1. Received {value!r}.")
-    require(
-        high - low <= _MAX_WIDTH,
-        f"{what}: your range {value!r} is {high - low:.2f} wide: it commits to almost nothing. Narrow it to at most "
-        f"{_MAX_WIDTH} wide.",
-    )
-    return low, high
+    try:
+        return predicted_range(value, "val_accuracy", _MAX_WIDTH)
+    except NotStarted as exc:  # the other half of the answer is given: begun, not yet complete
+        raise Hint(str(exc)) from None
 
 
 def _parse_memorized(value) -> bool:

@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 
 from helpers import _validate
-from helpers.checks._core import Hint, exercise, require, require_array, require_callable
+from helpers.checks._core import Hint, exercise, predicted_range, require, require_array, require_callable
 
 __all__ = ["occlusion_by_hand", "randomized_saliency_prediction"]
 
@@ -291,14 +291,7 @@ def _parse_prediction(prediction):
         require(verdict in _VERDICTS, f"Predict 'similar' or 'different' (or a range). Received {prediction!r}.")
         return verdict
     if isinstance(prediction, (tuple, list)) and len(prediction) == 2 and all(map(_validate.is_number, prediction)):
-        low, high = (float(v) for v in prediction)
-        require(-1 <= low < high <= 1, f"A range (low, high) needs -1 <= low < high <= 1. Received {prediction!r}.")
-        require(
-            high - low <= _MAX_WIDTH,
-            f"Your range {prediction!r} is {high - low:.2f} wide: it commits to almost nothing. Pick one at most "
-            f"{_MAX_WIDTH} wide, e.g. (0.0, 0.3) if you expect the maps to differ or (0.6, 1.0) if alike.",
-        )
-        return (low, high)
+        return predicted_range(prediction, "Your range of rank correlations", _MAX_WIDTH, bounds=(-1.0, 1.0))
     raise Hint(f"Predict 'similar', 'different', or a range (low, high) of rank correlations. Received {prediction!r}.")
 
 

@@ -8,8 +8,15 @@ import warnings
 
 import numpy as np
 
-from helpers import _validate
-from helpers.checks._core import Hint, NotStarted, exercise, require, require_array, require_callable, require_number
+from helpers.checks._core import (
+    Hint,
+    exercise,
+    predicted_range,
+    require,
+    require_array,
+    require_callable,
+    require_number,
+)
 
 __all__ = [
     "early_stopping_epochs",
@@ -113,30 +120,7 @@ def early_stopping_epochs(fn) -> str:
     return "Your replay matches Keras's EarlyStopping on five curves, including a late improvement and a tie."
 
 
-MAX_RANGE_WIDTH = 0.1  # a predicted range wider than this says too little to be checked
-
-
-def _predicted_range(value, what: str) -> tuple[float, float]:
-    """The learner's ``(low, high)`` for ``what``, with hints for a single number, percents and a reversed range."""
-    if value is Ellipsis or value is None:
-        raise NotStarted(f"{what}: replace the `...` with a range (low, high).")
-    if _validate.is_number(value):
-        raise Hint(f"{what}: give a range (low, high) around your guess, e.g. ({value - 0.05:g}, {value + 0.05:g}).")
-    require(
-        isinstance(value, (tuple, list)) and len(value) == 2 and all(_validate.is_number(v) for v in value),
-        f"{what}: give two numbers (low, high). Received {value!r}.",
-    )
-    low, high = float(value[0]), float(value[1])
-    require(low <= high, f"{what}: the range ({low:g}, {high:g}) is reversed; write (low, high).")
-    require(
-        0 <= low and high <= 1, f"{what}: give fractions between 0 and 1 (62 % is 0.62). Received ({low:g}, {high:g})."
-    )
-    require(
-        high - low <= MAX_RANGE_WIDTH + 1e-12,
-        f"{what}: the range ({low:g}, {high:g}) is {high - low:.2f} wide. Commit to a range at most "
-        f"{MAX_RANGE_WIDTH} wide: a prediction that allows everything cannot be wrong, so it teaches nothing.",
-    )
-    return low, high
+BASELINE_RANGE_WIDTH = 0.1  # a predicted range wider than this says too little to be checked
 
 
 def _baseline_scores(y_true, y_pred, num_classes: int) -> dict:
@@ -160,14 +144,17 @@ def majority_baseline(predicted: dict, y_true, y_pred, num_classes: int) -> str:
     """``predicted`` holds the learner's ``(low, high)`` for ``"accuracy"`` and ``"macro_f1"`` of the
     classifier whose predictions are ``y_pred`` (the notebook's: always the commonest class of ``y_true``),
     made before the cell computed them. Each range must hold the measured value and be at most
-    :data:`MAX_RANGE_WIDTH` wide."""
+    :data:`BASELINE_RANGE_WIDTH` wide."""
     require(
         isinstance(predicted, dict),
         f"Pass a dict like {{'accuracy': (low, high), 'macro_f1': (low, high)}}. Received {type(predicted).__name__}.",
     )
     missing = [key for key in ("accuracy", "macro_f1") if key not in predicted]
     require(not missing, f"Add your answer for {', '.join(missing)}.")
-    ranges = {key: _predicted_range(predicted[key], f'predicted["{key}"]') for key in ("accuracy", "macro_f1")}
+    ranges = {
+        key: predicted_range(predicted[key], f'predicted["{key}"]', BASELINE_RANGE_WIDTH)
+        for key in ("accuracy", "macro_f1")
+    }
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     s = _baseline_scores(y_true, y_pred, num_classes)
     k, n = int(num_classes), len(y_true)

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers import _validate
-from helpers.checks._core import Hint, NotStarted, exercise, require, require_callable, require_int
+from helpers.checks._core import Hint, exercise, predicted_range, require, require_callable, require_int
 
 __all__ = [
     "feature_extraction_model",
@@ -131,30 +130,7 @@ def trainable_fraction(prediction, model) -> str:
     """``prediction``: the learner's ``(low, high)`` for ``trainable / total`` parameters of ``model`` (07's
     feature-extraction model, base frozen), made before the notebook printed it. It passes when the range
     holds the measured share and is at most :data:`FRACTION_RANGE_WIDTH` wide."""
-    if prediction is Ellipsis or prediction is None:
-        raise NotStarted("Replace the `...` with your range (low, high).")
-    if _validate.is_number(prediction):
-        raise Hint(
-            f"Give a range (low, high) around your guess, e.g. "
-            f"({max(0.0, prediction - 0.005):g}, {prediction + 0.005:g})."
-        )
-    require(
-        isinstance(prediction, (tuple, list))
-        and len(prediction) == 2
-        and all(_validate.is_number(v) for v in prediction),
-        f"Give two numbers (low, high), the share of trainable parameters as a fraction. Received {prediction!r}.",
-    )
-    low, high = float(prediction[0]), float(prediction[1])
-    require(low <= high, f"The range ({low:g}, {high:g}) is reversed; write (low, high).")
-    require(
-        0 <= low and high <= 1,
-        f"Give a fraction between 0 and 1, not a percentage (3 % is 0.03). Received ({low:g}, {high:g}).",
-    )
-    require(
-        high - low <= FRACTION_RANGE_WIDTH + 1e-12,
-        f"Your range ({low:g}, {high:g}) is {high - low:.3f} wide; commit to one at most {FRACTION_RANGE_WIDTH} "
-        "wide (two percentage points).",
-    )
+    low, high = predicted_range(prediction, "Your prediction", FRACTION_RANGE_WIDTH)
     parts = _parameter_parts(model)
     trainable, total = parts["trainable"], parts["total"]
     share = trainable / total
