@@ -75,6 +75,20 @@ def test_statuses_tell_not_started_from_wrong_and_from_errors(toy):
         _core.CheckResult("t", True, "m", "not yet")
 
 
+def test_a_dict_answered_in_part_is_not_yet_rather_than_not_started():
+    @_core.exercise("Exercise: two predictions")
+    def two(predicted):
+        for key in ("a", "b"):
+            if predicted[key] is Ellipsis:
+                raise _core.NotStarted(f"{key}: replace the `...`.")
+        return "ok"
+
+    assert two({"a": ..., "b": ...}).status == "not started"
+    partly = two({"a": 1, "b": ...})
+    assert partly.status == "not yet" and "b: replace the `...`" in partly.message
+    assert two({"a": 1, "b": 2}).status == "passed"
+
+
 def test_results_keep_the_latest_answer_per_exercise(toy):
     toy(stub)
     assert _core.results()["toy_exercise"].status == "not started"

@@ -106,10 +106,11 @@ def exercise(title: str, reference: Callable | None = None, instance: Callable |
                 except Exception:  # noqa: BLE001 - a wrong first argument is the check's own hint below
                     pass
             untouched = any(_untouched(a) for a in (*args, *kwargs.values()))
+            partly = any(_partly_answered(a) for a in (*args, *kwargs.values()))
             try:
                 praise = fn(*args, **kwargs)
             except Hint as hint:  # a stub gets the check's own hint, reported as not started
-                started = not (untouched or isinstance(hint, NotStarted))
+                started = not (untouched or (isinstance(hint, NotStarted) and not partly))
                 result = CheckResult(title, False, str(hint), "not yet" if started else "not started")
             except NotImplementedError:
                 result = CheckResult(title, False, NOT_STARTED, "not started")
@@ -163,6 +164,15 @@ def _untouched(answer) -> bool:
             for stmt in body
         )
     return False
+
+
+def _partly_answered(answer) -> bool:
+    """Whether ``answer`` is a dict of answers some of which are still ``...``: begun, so a ``...`` left
+    in it is "not yet", not "not started"."""
+    if not isinstance(answer, dict):
+        return False
+    stubs = [v is Ellipsis for v in answer.values()]
+    return any(stubs) and not all(stubs)
 
 
 def _record(name: str, result: CheckResult) -> None:

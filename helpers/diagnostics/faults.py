@@ -955,9 +955,9 @@ _GUIDE = (
     _Fault(
         "from_logits_mismatch",
         "The output layer returns logits (no softmax) and the loss keeps its default from_logits=False.",
-        "The loss jumps, then sits at ln K with accuracy at chance: the loss clips the 'probabilities' and "
-        "passes almost no gradient. (The other way round, a softmax with from_logits=True, Keras on "
-        "TensorFlow notices, warns and corrects.)",
+        "The loss at init is far above ln K, then sits near ln K: the loss clips the 'probabilities' and "
+        "passes almost no gradient, so accuracy stays near chance, far below the fixed run's. (The other way "
+        "round, a softmax with from_logits=True, Keras on TensorFlow notices, warns and corrects.)",
         "diagnostics.loss_at_init (inspects the output layer and the loss, and says which to change); "
         "diagnostics.overfit_batch fails",
         "Pair them: logits with from_logits=True, or a softmax output with from_logits=False.",
