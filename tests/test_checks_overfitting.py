@@ -4,9 +4,10 @@ import dataclasses
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 
-from helpers import checks, runs, training
+from helpers import checks, experiments, training
 from helpers.checks import _core, overfitting
 from helpers.data import Dataset
 
@@ -104,34 +105,156 @@ def test_extrapolate_error_fails_with_a_hint(answer, hint):
     assert not result and hint in result.message
 
 
-# ---------------------------------------------------------------------------------------------- pick_best_recipe
+# ---------------------------------------------------------------------------------------------- curve_prediction
 
 
-def good_best(table):
-    return table.groupby("name")["val_accuracy"].mean().idxmax()
+def curve_table(big_gaps=(0.15, 0.04), tiny_val=(0.78, 0.89), sizes=(250, 3500), seeds=(42,)):
+    """A measured curve like 08's: the big model fits its training set, the tiny one stays below 97 %."""
+    rows = []
+    for seed in seeds:
+        for size, gap, val in zip(sizes, big_gaps, (0.85, 0.95)):
+            rows.append(("big", seed, size, val + gap, val))
+        for size, val in zip(sizes, tiny_val):
+            rows.append(("tiny", seed, size, min(val + 0.05, 0.9), val))
+    table = pd.DataFrame(rows, columns=["name", "seed", "train_size", "train_accuracy", "val_accuracy"])
+    table["gap"] = table["train_accuracy"] - table["val_accuracy"]
+    return table
 
 
-def test_pick_best_recipe_passes_on_a_correct_answer():
-    assert checks.pick_best_recipe(good_best)
+RIGHT = {"big_gap": "shrinks", "tiny_reaches_target": False}
+
+
+def test_curve_prediction_passes_when_it_agrees_with_the_run():
+    result = checks.curve_prediction(RIGHT, curve_table(), target=0.97)
+    assert result and "gap went from 15.0% at 250 examples to 4.0% at 3,500" in result.message
+    assert "variance" in result.message and "bias" in result.message
+    assert checks.curve_prediction({"big_gap": " Closes", "tiny_reaches_target": np.bool_(False)}, curve_table())
+    averaged = curve_table(seeds=(1, 2))  # several seeds: the mean per size
+    assert checks.curve_prediction(RIGHT, averaged)
+
+
+def test_curve_prediction_is_compared_with_what_was_measured():
+    """The same prediction fails on a run that measured the opposite, and says what the run showed."""
+    grew = checks.curve_prediction(RIGHT, curve_table(big_gaps=(0.02, 0.06)))
+    assert not grew and "in this run it grows" in grew.message and "epochs_run" in grew.message
+    assert checks.curve_prediction({"big_gap": "grows", "tiny_reaches_target": False}, curve_table((0.02, 0.06)))
+    reached = checks.curve_prediction(RIGHT, curve_table(tiny_val=(0.9, 0.975)))
+    assert not reached and "more data was enough" in reached.message
+    assert checks.curve_prediction({**RIGHT, "tiny_reaches_target": True}, curve_table(tiny_val=(0.9, 0.975)))
+    lower = checks.curve_prediction({**RIGHT, "tiny_reaches_target": True}, curve_table(), target=0.85)
+    assert lower and "target 85%" in lower.message  # the notebook's TARGET, not a fixed 97 %
+
+
+@pytest.mark.parametrize(
+    ("prediction", "hint"),
+    [
+        ({"big_gap": "grows", "tiny_reaches_target": False}, "more data is the cure for variance"),
+        ({"big_gap": "shrinks", "tiny_reaches_target": True}, "that is bias, and more data does not cure it"),
+        ({"big_gap": "grows", "tiny_reaches_target": True}, "more data does not cure it"),
+        ({"big_gap": "stays", "tiny_reaches_target": False}, 'answer "shrinks" or "grows"'),
+        ({"big_gap": 0.1, "tiny_reaches_target": False}, 'answer "shrinks" or "grows"'),
+        ({"big_gap": "shrinks", "tiny_reaches_target": "no"}, "True or False (not text)"),
+        ({"big_gap": "shrinks", "tiny_reaches_target": ...}, "replace the `...` with True or False"),
+        ({"big_gap": ..., "tiny_reaches_target": False}, 'replace the `...` with "shrinks" or "grows"'),
+        ({"big_gap": "shrinks"}, "Add your prediction for 'tiny_reaches_target'"),
+        (("shrinks", False), "Write your prediction as a dict"),
+    ],
+)
+def test_curve_prediction_fails_with_a_hint(prediction, hint):
+    result = checks.curve_prediction(prediction, curve_table())
+    assert not result and result.status == "not yet" and hint in result.message, result.message
+
+
+def test_curve_prediction_says_both_wrong_answers_at_once():
+    result = checks.curve_prediction({"big_gap": "grows", "tiny_reaches_target": True}, curve_table())
+    assert "big model's gap grows; in this run it shrinks" in result.message
+    assert "tiny model would reach the target; the tiny model reached 89.0%" in result.message
+
+
+def test_curve_prediction_needs_the_measured_curve():
+    result = checks.curve_prediction(RIGHT, curve_table()[lambda t: t["name"] == "big"])
+    assert not result and "no run of the 'tiny' model at two sizes" in result.message
+    assert "Pass the measured curve" in checks.curve_prediction(RIGHT, [0.1, 0.2]).message
+
+
+# ---------------------------------------------------------------------------------------------- augmentation_design
+BIG = {
+    "filters": (16,),
+    "convs_per_block": 1,
+    "batch_norm": False,
+    "dropout": 0.0,
+    "head": "flatten",
+    "dense_units": 128,
+}
+REGULARIZED = {**BIG, "dropout": 0.5, "l2": 1e-4}
+EPOCHS, PATIENCE, DESIGN_SEEDS = 20, 8, (42, 43, 44)
+BUDGET = {"model": BIG, "epochs": EPOCHS, "patience": PATIENCE}
+
+
+def design(arms=None, seeds=DESIGN_SEEDS, metric="val_accuracy"):
+    arms = {"baseline": BUDGET, "augmentation": {**BUDGET, "augment": "mnist5k"}} if arms is None else arms
+    return experiments.Design(arms=arms, seeds=seeds, metric=metric)
+
+
+def test_augmentation_design_passes_on_a_fair_design():
+    result = checks.augmentation_design(design(), BIG, EPOCHS, DESIGN_SEEDS)
+    assert result and "differs from 'baseline' only in augment" in result.message and "3 seeds" in result.message
+    without_stopping = {"model": BIG, "epochs": EPOCHS}
+    other = design({"none": without_stopping, "digits": {**without_stopping, "augment": "digits"}}, seeds=(1, 2, 3))
+    assert checks.augmentation_design(other, BIG, EPOCHS, DESIGN_SEEDS)  # any preset, any three seeds
+    assert checks.augmentation_design(design(metric="val_loss"), BIG, EPOCHS, DESIGN_SEEDS)
 
 
 @pytest.mark.parametrize(
     ("answer", "hint"),
     [
-        (stub, "Not started yet"),
-        (lambda t: None, "forget to `return`"),
-        (lambda t: t.loc[t["val_accuracy"].idxmax(), "name"], "One lucky seed"),
-        (lambda t: t.groupby("name")["train_accuracy"].mean().idxmax(), "rewards memorizing"),
-        (lambda t: t.groupby("name")["gap"].mean().idxmin(), "A model that fits nothing has no gap"),
-        (lambda t: t.groupby("name")["val_accuracy"].mean().idxmin(), "idxmax, not idxmin"),
-        (lambda t: t.groupby("name")["val_accuracy"].mean(), "return the configuration's name"),
-        (lambda t: int(t["val_accuracy"].idxmax()), "return the configuration's name"),
-        (lambda t: "steady", "not a configuration in the table"),
+        (
+            design({"baseline": BUDGET, "augmentation": {**BUDGET, "augment": "mnist5k", "epochs": 40}}),
+            "budget (epochs)",
+        ),
+        (design({"baseline": BUDGET, "both": {**BUDGET, "model": REGULARIZED, "augment": "mnist5k"}}), "also changes"),
+        (design({"baseline": {**BUDGET, "seed": 1}, "augmentation": {**BUDGET, "augment": "mnist5k"}}), "own seed"),
+        (design(seeds=(42,)), "1 seed(s): use at least 3"),
+        (design(metric="test_accuracy"), "test split is touched once"),
+        (design(metric="gap"), "a smaller gap is not a better model"),
+        (design({"baseline": BUDGET, "augmentation": BUDGET}), "is the same as 'baseline'"),
+        (design({"augmentation": {**BUDGET, "augment": "mnist5k"}, "baseline": BUDGET}), "put the arm without"),
+        (design({"baseline": BUDGET, "augmentation": {**BUDGET, "augment": False}}), "is no augmentation"),
+        (design({"baseline": BUDGET, "augmentation": {**BUDGET, "augment": True}}), "augment=DATASET"),
+        (design({"baseline": BUDGET, "augmentation": {**BUDGET, "augment": "flips"}}), "Unknown augmentation preset"),
+        (
+            design({"a": BUDGET, "b": {**BUDGET, "augment": "mnist5k"}, "c": {**BUDGET, "augment": "digits"}}),
+            "Two answer the question",
+        ),
+        (
+            design(
+                {
+                    "baseline": {**BUDGET, "model": REGULARIZED},
+                    "augmentation": {**BUDGET, "model": REGULARIZED, "augment": "mnist5k"},
+                }
+            ),
+            "model=BIG in the baseline",
+        ),  # fmt: skip
+        (
+            design(
+                {"baseline": {**BUDGET, "epochs": 5}, "augmentation": {**BUDGET, "epochs": 5, "augment": "mnist5k"}}
+            ),
+            "FIX_EPOCHS = 20",
+        ),
+        (design(seeds=(1, 2, 3, 4, 5)), "budget is 3 seeds"),
+        ({"baseline": BUDGET}, "experiments.Design"),
     ],
 )
-def test_pick_best_recipe_fails_with_a_hint(answer, hint):
-    result = checks.pick_best_recipe(answer)
-    assert not result and hint in result.message
+def test_augmentation_design_fails_with_a_hint(answer, hint):
+    result = checks.augmentation_design(answer, BIG, EPOCHS, DESIGN_SEEDS)
+    assert not result and result.status == "not yet" and hint in result.message, result.message
+
+
+def test_the_design_reference_is_the_fix_comparisons_budget():
+    reference = overfitting._augmentation_design_reference(BIG, EPOCHS, DESIGN_SEEDS, "mnist5k", PATIENCE)
+    assert reference == design()
+    assert experiments.problems(reference, change="augment") == []
+    assert "patience" not in overfitting._augmentation_design_reference(BIG, 2, (1, 2, 3), "mnist5k").arms["baseline"]
 
 
 # ---------------------------------------------------------------------------------------------- capstone_accuracy
@@ -232,18 +355,9 @@ def nb_predict_error(sizes, errors, n):
     raise NotImplementedError
 
 
-def nb_best_recipe(table):
-    # YOUR CODE HERE: return the name (a string) with the best mean validation accuracy.
-    raise NotImplementedError
-
-
 @pytest.mark.parametrize(
     ("name", "stub_fn", "context"),
-    [
-        ("diagnose_fit", nb_diagnose, (TARGET, MAX_GAP)),
-        ("extrapolate_error", nb_predict_error, ()),
-        ("pick_best_recipe", nb_best_recipe, ()),
-    ],
+    [("diagnose_fit", nb_diagnose, (TARGET, MAX_GAP)), ("extrapolate_error", nb_predict_error, ())],
 )
 def test_an_untouched_stub_is_not_started_and_the_reference_stands_in(fresh_kernel, name, stub_fn, context):
     check = getattr(checks, name)
@@ -252,19 +366,32 @@ def test_an_untouched_stub_is_not_started_and_the_reference_stands_in(fresh_kern
     assert reference is not stub_fn and check(reference), f"the reference of {name} fails its own check"
 
 
+def test_the_untouched_prediction_is_not_started():
+    prediction = {"big_gap": ..., "tiny_reaches_target": ...}  # the notebook's stub
+    assert checks.curve_prediction(prediction, curve_table()).status == "not started"
+    assert checks.curve_prediction(..., curve_table()).status == "not started"
+    half = checks.curve_prediction({"big_gap": "shrinks", "tiny_reaches_target": ...}, curve_table())
+    assert half.status == "not yet"  # started: the hint says what is left
+
+
+def test_the_untouched_design_is_not_started_and_the_reference_stands_in(fresh_kernel):
+    design_stub = ...  # the notebook's stub
+    assert checks.augmentation_design(design_stub, BIG, EPOCHS, DESIGN_SEEDS).status == "not started"
+    context = (BIG, EPOCHS, DESIGN_SEEDS, "mnist5k", PATIENCE)  # what 08 passes to checks.answer
+    reference = _core.answer("augmentation_design", design_stub, *context)
+    assert reference == design()
+    mine = design(seeds=(7, 8, 9))
+    assert checks.augmentation_design(mine, BIG, EPOCHS, DESIGN_SEEDS)
+    assert _core.answer("augmentation_design", mine, *context) is mine  # a passing answer is the learner's own
+    assert checks.augmentation_design(reference, BIG, EPOCHS, DESIGN_SEEDS)  # the reference passes its check
+
+
 def test_the_diagnosis_reference_takes_the_notebooks_thresholds_as_defaults():
     diagnose = overfitting._diagnose_fit_reference(0.90, 0.05)
     assert diagnose(0.93, 0.86) == "high variance" and diagnose(0.93, 0.89) == "good fit"
     assert diagnose(0.93, 0.89, target=0.95) == "high bias"
     with pytest.raises(ValueError, match="target"):
         overfitting._diagnose_fit_reference(97, 0.02)
-
-
-def test_the_recipe_reference_reads_a_runs_table(make_run):
-    fake = [make_run("base", 1.0, 0.90, seed=s) for s in (1, 2)] + [
-        make_run("both", 0.98, v, seed=s) for s, v in ((1, 0.95), (2, 0.93))
-    ]
-    assert overfitting._pick_best_recipe_reference()(runs.table(fake)) == "both"
 
 
 def test_the_untouched_capstone_is_not_started(easy):

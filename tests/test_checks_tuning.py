@@ -1,6 +1,7 @@
 """The exercise checks of 09_hyperparameter_search: pass on the solution, explain the typical mistakes."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from helpers import checks, models, training
@@ -103,36 +104,62 @@ def test_tuner_build_function_hints(answer, hint, capsys):
 # ---------------------------------------------------------------------------------------------- exercise 2
 
 
-def pick_best_solution(results):
-    return results.loc[results["score"].idxmax(), results.attrs["hyperparameters"]].to_dict()
+def reruns(scores, seeds=(1, 2, 3), name="rerun"):
+    """A tuning.rerun_with_seeds table: one row per seed, the trial's score and its final weights' accuracy."""
+    return pd.DataFrame(
+        {"name": name, "seed": list(seeds), "score": scores, "val_accuracy": [s - 0.01 for s in scores]}
+    )
 
 
-def test_pick_best_passes_on_the_solution(capsys):
-    result, out = _run(checks.pick_best, pick_best_solution, capsys)
-    assert result and "passed" in out
-    loop = lambda r: {n: r.loc[r["score"].idxmax(), n] for n in r.attrs["hyperparameters"]}  # noqa: E731
-    assert checks.pick_best(loop)
+WINNER = reruns([0.934, 0.940, 0.934])
+BEHIND, AHEAD, MIXED = reruns([0.918, 0.924, 0.912]), reruns([0.95, 0.945, 0.941]), reruns([0.93, 0.945, 0.92])
 
 
 @pytest.mark.parametrize(
-    "answer, hint",
+    ("prediction", "runner_up", "praise"),
     [
-        (lambda r: ..., "returned nothing"),
-        (lambda r: r.loc[r["score"].idxmin(), r.attrs["hyperparameters"]].to_dict(), "lowest"),
-        (lambda r: r.loc[0, r.attrs["hyperparameters"]].to_dict(), "first row"),
-        (lambda r: r.loc[r["score"].idxmax()].to_dict(), "Keep only the hyperparameters"),
-        (lambda r: r.loc[r["score"].idxmax(), r.attrs["hyperparameters"]], "Return a plain dict"),
-        (
-            lambda r: {r.attrs["hyperparameters"][0]: r.loc[r["score"].idxmax(), r.attrs["hyperparameters"][0]]},
-            "misses",
-        ),
-        (lambda r: {n: r.loc[2, n] for n in r.attrs["hyperparameters"]}, "expected"),
-        (lambda r: [1], "Return a dict"),
+        ("holds", BEHIND, "survived other seeds"),
+        (" Holds", BEHIND, "survived other seeds"),
+        ("flips", AHEAD, "winner's curse"),
+        ("tie", MIXED, "within the seed noise"),
     ],
 )
-def test_pick_best_hints(answer, hint, capsys):
-    result, out = _run(checks.pick_best, answer, capsys)
-    assert not result and hint in out, out
+def test_ranking_prediction_passes_when_it_agrees_with_the_reruns(prediction, runner_up, praise):
+    result = checks.ranking_prediction(prediction, WINNER, runner_up, search_scores=[0.924, 0.94])
+    assert result and praise in result.message, result.message
+    assert "The search's margin was 1.6%" in result.message  # best first, whatever the order given
+
+
+def test_ranking_prediction_reads_the_reruns_seed_by_seed():
+    result = checks.ranking_prediction("holds", WINNER, BEHIND, search_scores=[0.94, 0.924])
+    assert "winner minus runner-up, seed by seed: +1.6%, +1.6%, +2.2%" in result.message
+    assert "1.6%, larger than the 0.6% over which the winner's own seeds spread" in result.message
+    close = checks.ranking_prediction("holds", WINNER, BEHIND, search_scores=[0.94, 0.937])
+    assert "no larger than the 0.6%" in close.message
+    assert checks.ranking_prediction("holds", WINNER, BEHIND)  # without the search's scores too
+
+
+@pytest.mark.parametrize(
+    ("prediction", "runner_up", "hint"),
+    [
+        ("tie", BEHIND, "You predicted a tie; in this run it holds"),
+        ("flips", BEHIND, "You predicted that it flips; in this run it holds"),
+        ("holds", AHEAD, "in this run it flips"),
+        ("holds", MIXED, "in this run it is a tie"),
+        ("maybe", BEHIND, 'answer "holds" or "flips" or "tie"'),
+        (True, BEHIND, 'answer "holds" or "flips" or "tie"'),
+    ],
+)
+def test_ranking_prediction_fails_with_an_explanation(prediction, runner_up, hint):
+    result = checks.ranking_prediction(prediction, WINNER, runner_up, search_scores=[0.94, 0.924])
+    assert not result and result.status == "not yet" and hint in result.message, result.message
+
+
+def test_ranking_prediction_needs_the_same_seeds_for_both():
+    other_seeds = reruns([0.9, 0.91, 0.92], seeds=(4, 5, 6))
+    result = checks.ranking_prediction("holds", WINNER, other_seeds)
+    assert not result and "retrained with the same seeds" in result.message
+    assert "Pass the runner-up's reruns" in checks.ranking_prediction("holds", WINNER, [0.9, 0.91]).message
 
 
 # ---------------------------------------------------------------------------------------------- exercise 3
@@ -178,11 +205,6 @@ def test_ranking_is_trustworthy_hints(answer, hint, capsys):
 # The stubs exactly as the notebook's exercise cells hold them; the references stand in for the cells after them.
 
 
-def nb_pick_best(results):
-    # YOUR CODE HERE: the row with the highest score -> {name: value} for the searched names only.
-    ...
-
-
 def nb_ranking_is_trustworthy(top_scores, seed_scores):
     # YOUR CODE HERE: gap between the two highest top_scores vs 2 x the std of seed_scores.
     raise NotImplementedError
@@ -193,14 +215,15 @@ def nb_build_model(hp):
     raise NotImplementedError
 
 
-@pytest.mark.parametrize(
-    ("name", "stub_fn"), [("pick_best", nb_pick_best), ("ranking_is_trustworthy", nb_ranking_is_trustworthy)]
-)
-def test_an_untouched_stub_is_not_started_and_the_reference_stands_in(fresh_kernel, name, stub_fn):
-    check = getattr(checks, name)
-    assert check(stub_fn).status == "not started"  # pick_best's stub is a body of `...`: it returns None
-    reference = _core.answer(name, stub_fn)
-    assert reference is not stub_fn and check(reference), f"the reference of {name} fails its own check"
+def test_an_untouched_stub_is_not_started_and_the_reference_stands_in(fresh_kernel):
+    assert checks.ranking_is_trustworthy(nb_ranking_is_trustworthy).status == "not started"
+    reference = _core.answer("ranking_is_trustworthy", nb_ranking_is_trustworthy)
+    assert reference is not nb_ranking_is_trustworthy and checks.ranking_is_trustworthy(reference)
+
+
+def test_the_untouched_prediction_is_not_started():
+    prediction = ...  # the notebook's stub
+    assert checks.ranking_prediction(prediction, WINNER, BEHIND).status == "not started"
 
 
 def test_the_untouched_build_function_is_not_started():
@@ -208,11 +231,5 @@ def test_the_untouched_build_function_is_not_started():
 
 
 def test_the_references_refuse_what_has_no_answer():
-    nan = [float("nan")] * 4  # every trial failed
-    table = tuning_checks._fake_results(
-        {"head": ["gap"] * 4, "score": nan, "best_epoch": nan, "epochs": nan, "seconds": nan}, ["head"]
-    )
-    with pytest.raises(ValueError, match="No trial completed"):
-        tuning_checks._pick_best_reference()(table)
     with pytest.raises(ValueError, match="at least two top scores"):
         tuning_checks._ranking_is_trustworthy_reference()([0.9], [0.9, 0.91])

@@ -404,3 +404,20 @@ def predicted_range(
         "everything cannot be wrong, so it teaches nothing.",
     )
     return low, high
+
+
+def word_answer(value, words: dict[str, tuple[str, ...]], what: str, explain: str = "") -> str:
+    """The answer (a key of ``words``) that the learner's text ``value`` names, or a Hint listing them.
+
+    ``words`` maps each answer to the other words that mean it ("closes" for "shrinks"), so a learner
+    is not marked wrong for a synonym; case and spacing do not matter. ``explain`` follows the list of
+    answers in the hint (what each means).
+    """
+    choices = " or ".join(f'"{answer}"' for answer in words)
+    if value is Ellipsis or value is None:
+        raise NotStarted(f"{what}: replace the `...` with {choices}.")
+    text = " ".join(value.lower().split()) if isinstance(value, str) else None
+    for answer, synonyms in words.items():
+        if text == answer or text in synonyms:
+            return answer
+    raise Hint(f"{what}: answer {choices}{explain}. Received {value!r}.")

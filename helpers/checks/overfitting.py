@@ -1,6 +1,6 @@
-"""Checks for ``08_overfitting``: diagnosing bias and variance, extrapolating a training-set-size
-curve, choosing a recipe on validation results, and the capstone's validation accuracy (the test
-split is never looked at by a check: 08 evaluates it once, in its final cell)."""
+"""Checks for ``08_overfitting``: diagnosing bias and variance, predicting and extrapolating a
+training-set-size curve, designing a fair test of augmentation, and the capstone's validation accuracy
+(the test split is never looked at by a check: 08 evaluates it once, in its final cell)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import math
 import numpy as np
 
 from helpers import _validate
-from helpers.checks._core import Hint, exercise, require, require_callable
+from helpers.checks._core import Hint, NotStarted, exercise, require, require_callable, word_answer
+from helpers.checks._design import two_arm_design
 
-__all__ = ["diagnose_fit", "extrapolate_error", "pick_best_recipe", "capstone_accuracy"]
+__all__ = ["diagnose_fit", "curve_prediction", "extrapolate_error", "augmentation_design", "capstone_accuracy"]
 
 DIAGNOSES = ("high bias", "high variance", "good fit")
 
@@ -93,6 +94,115 @@ def diagnose_fit(fn) -> str:
     return "Right on eight cases. Bias first (can it fit what it sees?), then variance (does it generalize?)."
 
 
+# The answers a prediction may give, and the words that mean each.
+_GAP_WORDS = {
+    "shrinks": ("shrinks", "shrink", "closes", "narrows", "falls", "decreases", "smaller"),
+    "grows": ("grows", "grow", "widens", "opens", "rises", "increases", "larger"),
+}
+
+
+def _gap_answer(value) -> str:
+    return word_answer(value, _GAP_WORDS, '"big_gap"')
+
+
+def _curve_by_size(curve, name: str):
+    """Mean train accuracy, validation accuracy and gap of model ``name`` per training-set size."""
+    import pandas as pd
+
+    require(
+        isinstance(curve, pd.DataFrame)
+        and {"name", "train_size", "train_accuracy", "val_accuracy", "gap"} <= set(curve),
+        "Pass the measured curve, the table `learning_curves.learning_curve_by_size` returned (`curve`).",
+    )
+    rows = curve[curve["name"] == name]
+    require(
+        rows["train_size"].nunique() >= 2,
+        f"The curve has no run of the {name!r} model at two sizes or more: pass `curve`, with both models' runs.",
+    )
+    return rows.groupby("train_size")[["train_accuracy", "val_accuracy", "gap"]].mean()
+
+
+@exercise("Exercise: predict the training-set-size curves")
+def curve_prediction(predicted, curve, target: float = 0.97) -> str:
+    """``predicted``, written before the curves were trained: ``{"big_gap": "shrinks" or "grows",
+    "tiny_reaches_target": True or False}``, how the big model's train-minus-validation gap moves from
+    the smallest to the largest size, and whether the tiny model's validation accuracy at the largest
+    size reaches ``target``. ``curve`` is what was measured (``learning_curve_by_size`` rows of both
+    models, named "big" and "tiny"): the prediction passes when it agrees with it."""
+    keys = ("big_gap", "tiny_reaches_target")
+    if predicted is Ellipsis:
+        raise NotStarted(f"Write your prediction as a dict with the keys {', '.join(map(repr, keys))}.")
+    require(
+        isinstance(predicted, dict),
+        f'Write your prediction as a dict: {{"big_gap": "shrinks" or "grows", "tiny_reaches_target": True or '
+        f"False}}. Received {type(predicted).__name__}.",
+    )
+    missing = [k for k in keys if k not in predicted]
+    require(not missing, f"Add your prediction for {', '.join(map(repr, missing))}.")
+    target = _validate.fraction(target, "target", closed=True)
+    gap = _gap_answer(predicted["big_gap"])
+    reaches = predicted["tiny_reaches_target"]
+    if reaches is Ellipsis or reaches is None:
+        raise Hint('"tiny_reaches_target": replace the `...` with True or False.')
+    require(
+        isinstance(reaches, (bool, np.bool_)),
+        f'"tiny_reaches_target": answer True or False (not text). Received {reaches!r}.',
+    )
+
+    big, tiny = _curve_by_size(curve, "big"), _curve_by_size(curve, "tiny")
+    n0, n1 = int(big.index[0]), int(big.index[-1])
+    g0, g1 = float(big["gap"].iloc[0]), float(big["gap"].iloc[-1])
+    t0, t1 = float(big["train_accuracy"].iloc[0]), float(big["train_accuracy"].iloc[-1])
+    v0, v1 = float(big["val_accuracy"].iloc[0]), float(big["val_accuracy"].iloc[-1])
+    measured_gap = "shrinks" if g1 < g0 else "grows"
+    tiny_n, tiny_val = int(tiny.index[-1]), float(tiny["val_accuracy"].iloc[-1])
+    tiny_train = float(tiny["train_accuracy"].max())
+    measured_reaches = tiny_val >= target
+
+    big_story = (
+        f"the big model's gap went from {g0:.1%} at {n0:,} examples to {g1:.1%} at {n1:,} (training accuracy "
+        f"{t0:.1%} -> {t1:.1%}, validation {v0:.1%} -> {v1:.1%})"
+    )
+    tiny_story = (
+        f"the tiny model reached {tiny_val:.1%} on validation at {tiny_n:,} examples (target {target:.0%}), its "
+        f"training accuracy at most {tiny_train:.1%} over the sizes"
+    )
+    wrong = []
+    if gap != measured_gap:
+        if measured_gap == "shrinks":
+            why = (
+                "A model with room to memorize fits any training set it is given; more examples are harder to "
+                "memorize and say more about digits it has not seen, so validation accuracy catches up: more "
+                "data is the cure for variance."
+            )
+        else:
+            why = (
+                "Look at the epochs each size got (`epochs_run`): a run that has not fitted its training set "
+                "yet has a small gap for that reason."
+            )
+        wrong.append(f"You predicted that the big model's gap {gap}; in this run it {measured_gap}: {big_story}. {why}")
+    if bool(reaches) != measured_reaches:
+        if measured_reaches:
+            why = "In this run more data was enough for it."
+        else:
+            why = (
+                "A model that cannot fit even its training digits to the target will not reach it on new ones: "
+                "that is bias, and more data does not cure it (more capacity does)."
+            )
+        said = "would reach" if reaches else "would not reach"
+        wrong.append(f"You predicted that the tiny model {said} the target; {tiny_story}. {why}")
+    if wrong:
+        raise Hint(" ".join(wrong))
+    lesson = []
+    if measured_gap == "shrinks":
+        lesson.append("a gap that closes as data grows is variance")
+    if not measured_reaches:
+        lesson.append("a model that stays below the target however much data it gets is bias")
+    return f"Both predictions agree with the run: {big_story}; {tiny_story}." + (
+        f" The two shapes to recognize: {' and '.join(lesson)}." if lesson else ""
+    )
+
+
 def _reference_extrapolation(sizes, errors, n) -> float:
     slope, intercept = np.polyfit(np.log(sizes), np.log(errors), 1)
     return float(np.exp(intercept + slope * np.log(n)))
@@ -157,73 +267,62 @@ def extrapolate_error(fn) -> str:
     )
 
 
-def _synthetic_table(names):
-    import pandas as pd
+def _augmentation_design_reference(model, epochs: int, seeds, augment, patience: int | None = None):
+    """The course's design, for the cells after the exercise: the big ``model`` without and with the
+    ``augment`` preset, the same ``epochs`` (and early stopping ``patience``), trained on ``seeds`` and
+    decided on validation accuracy (08 passes ``BIG, FIX_EPOCHS, DESIGN_SEEDS, DATASET, PATIENCE``)."""
+    from helpers import experiments
 
-    a, b, c, d = names
-    # a: one lucky seed; b: best on average; c: best training fit; d: no gap because it fits nothing.
-    rows = [
-        (a, 1, 0.995, 0.90),
-        (a, 2, 0.995, 0.99),
-        (c, 1, 1.0, 0.93),
-        (c, 2, 1.0, 0.94),
-        (b, 1, 0.97, 0.96),
-        (b, 2, 0.975, 0.965),
-        (d, 1, 0.50, 0.50),
-        (d, 2, 0.52, 0.52),
-    ]
-    table = pd.DataFrame(rows, columns=["name", "seed", "train_accuracy", "val_accuracy"])
-    table["gap"] = table["train_accuracy"] - table["val_accuracy"]
-    return table
+    budget = {"model": dict(model), "epochs": _validate.positive_int(epochs, "epochs")}
+    if patience is not None:
+        budget["patience"] = _validate.positive_int(patience, "patience")
+    arms = {"baseline": budget, "augmentation": {**budget, "augment": augment}}
+    return experiments.Design(arms=arms, seeds=_validate.seeds(seeds), metric="val_accuracy")
 
 
-def _best_recipe(table) -> str:
-    """The configuration (``name``) with the highest mean validation accuracy over seeds, from a
-    :func:`helpers.runs.table` (the mean is :func:`helpers.runs.summarize`'s)."""
-    from helpers import runs
-
-    return runs.summarize(table, metrics=("val_accuracy",))["val_accuracy_mean"].idxmax()
+def _no_augmentation(value) -> bool:
+    return value is None or value is False
 
 
-def _pick_best_recipe_reference():
-    """The course's ``best_recipe(table)``, for the cells after the exercise."""
-    return _best_recipe
+@exercise("Exercise: design a fair test of augmentation", reference=_augmentation_design_reference)
+def augmentation_design(design, model, epochs: int, seeds) -> str:
+    """``design`` (an ``experiments.Design``) tests whether augmentation helps ``model`` (08's ``BIG``):
+    a baseline arm without augmentation and one arm that differs from it only in ``augment``, within the
+    notebook's ``epochs`` and ``seeds`` budget (:func:`helpers.checks._design.two_arm_design`)."""
+    from helpers import augment as augment_module
 
-
-@exercise("Exercise: choose a recipe on validation results", reference=_pick_best_recipe_reference)
-def pick_best_recipe(fn) -> str:
-    """``fn(table)`` returns the name of the configuration with the best mean validation accuracy."""
-    require_callable(fn, "best_recipe")
-    for names in (("lucky", "steady", "memorizer", "flat"), ("baseline", "both", "regularization", "augmentation")):
-        table = _synthetic_table(names)
-        got = fn(table.copy())
-        require(got is not None and got is not Ellipsis, f"best_recipe returned {got!r}. Did you forget to `return`?")
-        if not isinstance(got, str):
-            raise Hint(
-                f"best_recipe returned {type(got).__name__} {got!r}; return the configuration's name, a "
-                "string from the table's `name` column (e.g. with .idxmax() on a Series indexed by name)."
-            )
-        lucky, steady, memorizer, flat = names
-        if got == steady:
-            continue
-        if got == lucky:
-            raise Hint(
-                f"You picked {lucky!r}, whose best seed reached 99 %, but its other seed reached 90 %. One lucky "
-                "seed is not a recipe: average each configuration over its seeds first "
-                "(table.groupby('name')['val_accuracy'].mean())."
-            )
-        if got == memorizer:
-            raise Hint(
-                f"You picked {memorizer!r}, the best *training* accuracy. Training accuracy rewards memorizing; "
-                "choose on validation accuracy."
-            )
-        if got == flat:
-            raise Hint(
-                f"You picked {flat!r}: the smallest gap or the lowest accuracy. A model that fits nothing has no "
-                "gap; choose the highest mean validation accuracy (idxmax, not idxmin)."
-            )
-        raise Hint(f"best_recipe returned {got!r}, which is not a configuration in the table's `name` column.")
-    return "Right: choose on the validation mean over seeds; the test split is kept for the very end."
+    (base_name, base), (name, variant) = two_arm_design(
+        design,
+        "augment",
+        model=model,
+        epochs=epochs,
+        seeds=seeds,
+        what="augmentation",
+        model_name="BIG",
+        epochs_name="FIX_EPOCHS",
+    )
+    if not _no_augmentation(base.get("augment")):
+        raise Hint(
+            f"Your first arm, {base_name!r}, augments (augment={base.get('augment')!r}). The first arm is the "
+            "baseline that the verdict compares with: put the arm without augmentation first."
+        )
+    value = variant.get("augment")
+    if _no_augmentation(value) or value is True or not (isinstance(value, str) or callable(value)):
+        raise Hint(
+            f"Arm {name!r} has augment={value!r}, which is no augmentation runs.train can apply: pass a preset "
+            "or dataset name, e.g. augment=DATASET (the digits preset of notebook 02)."
+        )
+    if isinstance(value, str):
+        try:
+            augment_module.preset(value)
+        except ValueError as exc:
+            raise Hint(f"Arm {name!r}: {exc}") from None
+    n = len(set(design.seeds))
+    stops = f" with early stopping (patience {base['patience']})" if "patience" in base else ""
+    return (
+        f"A fair test: {name!r} differs from {base_name!r} only in augment, both train the big model for "
+        f"{epochs} epochs{stops} on the same {n} seeds, and {design.metric} decides. The cell below runs it."
+    )
 
 
 CAPSTONE_VAL_TARGET = 0.98

@@ -10,7 +10,17 @@ from collections.abc import Mapping
 import numpy as np
 
 from helpers import _validate
-from helpers.checks._core import Hint, NotStarted, exercise, require, require_array, require_callable, require_number
+from helpers.checks._core import (
+    Hint,
+    NotStarted,
+    exercise,
+    require,
+    require_array,
+    require_callable,
+    require_number,
+    word_answer,
+)
+from helpers.checks._design import two_arm_design
 
 __all__ = ["gradient_tape_step", "adam_update_step", "lr_outcome_prediction", "step_decay_rule", "schedule_design"]
 
@@ -362,7 +372,6 @@ def _accepted(drop: float) -> set[str]:
 def _parse_outcomes(prediction, names) -> dict[str, str]:
     if prediction is Ellipsis or (isinstance(prediction, Mapping) and all(v is Ellipsis for v in prediction.values())):
         raise NotStarted("Replace each `...` with your prediction, before running the cells below.")
-    options = ", ".join(repr(o) for o in OUTCOMES)
     require(
         isinstance(prediction, Mapping),
         f"Predict with a dict, one label per rate: {{{names[0]!r}: 'learns', ...}}. "
@@ -372,12 +381,7 @@ def _parse_outcomes(prediction, names) -> dict[str, str]:
     require(not missing, f"Add your prediction for {', '.join(map(repr, missing))}.")
     labels = {}
     for name in names:
-        value = prediction[name]
-        if value is Ellipsis or value is None:
-            raise Hint(f"{name!r}: replace the `...` with one of {options}.")
-        label = value.strip().lower() if isinstance(value, str) else value
-        require(label in OUTCOMES, f"{name!r}: predict one of {options}. Received {value!r}.")
-        labels[name] = label
+        labels[name] = word_answer(prediction[name], {outcome: () for outcome in OUTCOMES}, repr(name))
     return labels
 
 
@@ -489,33 +493,21 @@ def _schedule_of(arm: Mapping) -> str:
 @exercise("Design the experiment: warmup + cosine against a constant rate", reference=_schedule_design_reference)
 def schedule_design(design, seeds, epochs, model) -> str:
     """``design`` is an ``experiments.Design`` that tests whether warmup + cosine beats a constant rate:
-    fair (``experiments.problems`` with ``change="schedule"`` finds nothing), two arms (the constant
-    baseline first), the notebook's ``seeds``, ``epochs`` budget and ``model`` spec."""
-    import keras
-
-    from helpers import experiments
-
-    if design is Ellipsis:
-        raise NotStarted("Replace the `...` with your experiments.Design(arms=..., seeds=...).")
-    found = experiments.problems(design, change=DESIGN_CHANGE)
-    if found:
-        raise Hint(found[0] + (f" ({len(found) - 1} more problem(s) after this one.)" if len(found) > 1 else ""))
-    arms = dict(design.arms)
-    require(
-        len(arms) == 2,
-        f"Compare two arms, a constant rate and warmup + cosine; yours has {len(arms)}: {', '.join(map(repr, arms))}.",
+    fair, two arms (the constant baseline first), within the notebook's ``seeds``, ``epochs`` budget and
+    ``model`` spec (:func:`helpers.checks._design.two_arm_design`)."""
+    (base_name, base), (variant_name, variant) = two_arm_design(
+        design,
+        DESIGN_CHANGE,
+        model=model,
+        epochs=epochs,
+        seeds=seeds,
+        what="warmup + cosine",
+        model_name="DESIGN_CNN",
+        epochs_name="DESIGN_EPOCHS",
     )
-    (base_name, base), (variant_name, variant) = arms.items()
-    for name, arm in arms.items():
-        require("model" in arm, f"Arm {name!r} has no model: runs.train needs one. Use model=DESIGN_CNN in every arm.")
-        require(
-            not isinstance(arm.get("learning_rate"), keras.optimizers.schedules.LearningRateSchedule),
-            f"Arm {name!r} passes a ready schedule as learning_rate. Give the peak rate as a number and the schedule "
-            "by name (schedule='constant' or 'warmup_cosine'): runs.train builds it for the arm's budget.",
-        )
     schedules = (_schedule_of(base), _schedule_of(variant))
     if schedules[0] == schedules[1]:
-        unset = [name for name, arm in arms.items() if "schedule" not in arm]
+        unset = [name for name, arm in design.arms.items() if "schedule" not in arm]
         raise Hint(
             f"Both arms train with {schedules[0]!r}"
             + (
@@ -535,26 +527,9 @@ def schedule_design(design, seeds, epochs, model) -> str:
         f"This comparison is warmup + cosine against a constant rate: schedule='constant' in the first arm and "
         f"'warmup_cosine' in the second. Received {schedules[0]!r} and {schedules[1]!r}.",
     )
-    expected_seeds = _validate.seeds(seeds, "seeds")
-    require(
-        sorted(design.seeds) == sorted(expected_seeds),
-        f"Use the notebook's DESIGN_SEEDS, {expected_seeds}: the profile's seeds, the ones this comparison is "
-        f"budgeted for. Received {tuple(design.seeds)}.",
-    )
-    require(
-        base["epochs"] == epochs,
-        f"Train every arm for DESIGN_EPOCHS = {epochs} epochs, the profile's budget. Received {base['epochs']}.",
-    )
-    require(
-        isinstance(base["model"], Mapping) and dict(base["model"]) == dict(model),
-        "Use model=DESIGN_CNN, the small network this comparison is budgeted for.",
-    )
-    if design.metric == "gap":
-        raise Hint(
-            "The gap measures overfitting, not which schedule trains better: decide on val_accuracy or val_loss."
-        )
+    n = len(set(design.seeds))
     return (
-        f"Fair: both arms train the same network for {epochs} epoch(s) on the same {len(expected_seeds)} seeds with "
+        f"Fair: both arms train the same network for {epochs} epoch(s) on the same {n} seeds with "
         f"the same optimizer and peak rate; only the schedule differs ({base_name!r} is the baseline). The cell "
         "below runs it and pairs the arms by seed."
     )

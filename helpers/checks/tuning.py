@@ -1,5 +1,5 @@
-"""Checks for ``09_hyperparameter_search``: a KerasTuner build function, reading a results table,
-and telling a real difference between trials from seed noise."""
+"""Checks for ``09_hyperparameter_search``: a KerasTuner build function, predicting whether a search's
+ranking of its best two trials survives other seeds, and telling a real difference from seed noise."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import math
 
 import numpy as np
 
-from helpers.checks._core import Hint, exercise, require, require_callable
+from helpers.checks._core import Hint, exercise, require, require_callable, word_answer
 
-__all__ = ["tuner_build_function", "pick_best", "ranking_is_trustworthy"]
+__all__ = ["tuner_build_function", "ranking_prediction", "ranking_is_trustworthy"]
 
 
 def _conv_filters(model) -> list[int]:
@@ -113,103 +113,98 @@ def tuner_build_function(build_fn, input_shape=(28, 28, 1), num_classes: int = 1
     return "Your build function declares the space and builds exactly the model each trial asks for."
 
 
-def _fake_results(columns: dict, names):
+# What a prediction of the top two's ranking may say, and the words that mean each.
+_RANKING_WORDS = {
+    "holds": ("holds", "hold", "stays", "kept", "same"),
+    "flips": ("flips", "flip", "reverses", "swaps", "swapped"),
+    "tie": ("tie", "ties", "tied", "mixed", "unclear", "no clear difference"),
+}
+
+
+def _ranking_answer(value) -> str:
+    return word_answer(
+        value,
+        _RANKING_WORDS,
+        "Your prediction",
+        " (holds: the winner beats the runner-up on every seed; flips: the runner-up beats the winner on every "
+        "seed; tie: they trade places)",
+    )
+
+
+def _scores_by_seed(runs, what: str):
     import pandas as pd
 
-    df = pd.DataFrame({"trial": [0, 1, 2, 3], **columns, "status": ["COMPLETED", "COMPLETED", "FAILED", "COMPLETED"]})
-    df.attrs.update(hyperparameters=list(names), objective="val_accuracy", direction="max")
-    return df
+    require(
+        isinstance(runs, pd.DataFrame) and {"seed", "score"} <= set(runs.columns) and len(runs) >= 2,
+        f"Pass the {what}'s reruns, the table tuning.rerun_with_seeds returned (two seeds or more).",
+    )
+    return runs.groupby("seed")["score"].mean()
 
 
-def _results_cases():
-    """Two results tables of four trials (the third failed), with their best and worst row."""
-    nan = float("nan")
-    a = _fake_results(
-        {"learning_rate": [1e-3, 5e-3, 3e-2, 2e-4], "head": ["gap", "flatten", "gap", "flatten"],
-         "score": [0.91, 0.95, nan, 0.62], "best_epoch": [4, 5, nan, 3], "epochs": [6, 6, nan, 3],
-         "seconds": [5.0, 4.0, nan, 2.0]},
-        ["learning_rate", "head"],
-    )  # fmt: skip
-    b = _fake_results(
-        {"filters": [32, 8, 16, 16], "dropout": [0.2, 0.0, 0.4, 0.1], "score": [0.88, 0.71, nan, 0.93],
-         "best_epoch": [2, 3, nan, 4], "epochs": [4, 3, nan, 4], "seconds": [3.0, 2.0, nan, 3.5]},
-        ["filters", "dropout"],
-    )  # fmt: skip
-    return [(a, 1, 3), (b, 3, 1)]  # (table, best row, worst row)
+def _measured_ranking(winner_runs, runner_up_runs) -> tuple:
+    """``("holds" | "flips" | "tie", differences)``: the winner's rerun score minus the runner-up's, paired
+    by seed; "holds" when the winner is better on every seed, "flips" when worse on every seed."""
+    winner = _scores_by_seed(winner_runs, "winner")
+    runner_up = _scores_by_seed(runner_up_runs, "runner-up")
+    shared = winner.index.intersection(runner_up.index)
+    require(
+        len(shared) >= 2,
+        "The winner and the runner-up must be retrained with the same seeds (SEEDS), at least two: "
+        f"received seeds {list(winner.index)} and {list(runner_up.index)}.",
+    )
+    diffs = winner.loc[shared] - runner_up.loc[shared]
+    if (diffs > 0).all():
+        return "holds", diffs
+    if (diffs < 0).all():
+        return "flips", diffs
+    return "tie", diffs
 
 
-def _same_values(got: dict, expected: dict) -> bool:
-    if set(got) != set(expected):
-        return False
-    for k, v in expected.items():
-        g = got[k]
-        if isinstance(v, float):
-            if not isinstance(g, (int, float, np.number)) or not math.isclose(float(g), v, rel_tol=1e-9):
-                return False
-        elif g != v:
-            return False
-    return True
+@exercise("Exercise: predict whether the search's ranking holds")
+def ranking_prediction(predicted, winner_runs, runner_up_runs, search_scores=None) -> str:
+    """``predicted`` ("holds", "flips" or "tie"), written before the search's best two trials were
+    retrained with other seeds, agrees with what the reruns measured (:func:`_measured_ranking`).
 
-
-def _pick_best(results) -> dict:
-    """The best completed trial's searched hyperparameters ``{name: value}`` of a
-    :func:`helpers.tuning.results_table` (its best row is :func:`helpers.tuning.results.best_row`'s)."""
-    from helpers.tuning.results import best_row
-
-    row = best_row(results)
-    if row is None:
-        raise ValueError("No trial completed, so there is no best configuration. Run tuning.search first.")
-    values = {name: row[name] for name in results.attrs["hyperparameters"]}
-    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in values.items()}
-
-
-def _pick_best_reference():
-    """The course's ``pick_best(results)``, for the cells after the exercise."""
-    return _pick_best
-
-
-@exercise("Exercise: pick the best configuration from a results table", reference=_pick_best_reference)
-def pick_best(fn) -> str:
-    """``fn(results)`` returns the best completed trial's hyperparameters as a dict."""
-    import pandas as pd
-
-    require_callable(fn, "pick_best")
-    for table, best, worst in _results_cases():
-        names = table.attrs["hyperparameters"]
-        expected = {n: table.loc[best, n] for n in names}
-        expected = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in expected.items()}
-        got = fn(table.copy())
-        require(got is not None and got is not Ellipsis, "pick_best returned nothing. Did you forget `return`?")
-        if isinstance(got, (pd.Series, pd.DataFrame)):
-            raise Hint(
-                "Return a plain dict, e.g. row[names].to_dict(), not a pandas "
-                f"{type(got).__name__}: build_model and the notebook expect {{name: value}}."
-            )
-        require(isinstance(got, dict), f"Return a dict {{name: value}}. Received {type(got).__name__}.")
-        extra = sorted(set(got) - set(names))
-        if extra:
-            raise Hint(
-                f"Keep only the hyperparameters (results.attrs['hyperparameters'] = {names}); your dict also "
-                f"has {extra}, which are results, not settings."
-            )
-        missing = sorted(set(names) - set(got))
-        require(not missing, f"Your dict misses {missing}: include every name in results.attrs['hyperparameters'].")
-        if _same_values(got, {n: table.loc[worst, n] for n in names}):
-            raise Hint(
-                "You picked the trial with the *lowest* score. The objective (val_accuracy) is maximized: "
-                "use idxmax, or sort descending."
-            )
-        if _same_values(got, {n: table.loc[0, n] for n in names}) and best != 0:
-            raise Hint(
-                "You returned the first row. Find the row with the highest score, e.g. results['score'].idxmax()."
-            )
-        require(
-            _same_values(got, expected),
-            f"For a table whose best trial is {int(table.loc[best, 'trial'])} (score "
-            f"{table.loc[best, 'score']:.2f}) you returned {got}; expected {expected}. Failed trials have "
-            "score NaN: idxmax skips them.",
+    Args:
+        winner_runs, runner_up_runs: :func:`helpers.tuning.rerun_with_seeds` tables of the two.
+        search_scores: the two trials' scores in the search (best first), for the explanation.
+    """
+    answer = _ranking_answer(predicted)
+    measured, diffs = _measured_ranking(winner_runs, runner_up_runs)
+    winner = _scores_by_seed(winner_runs, "winner")
+    k, spread = len(diffs), float(winner.max() - winner.min())
+    what = (
+        f"retrained with {k} seeds, the winner scored {winner.mean():.1%} on average and the runner-up "
+        f"{_scores_by_seed(runner_up_runs, 'runner-up').mean():.1%}; winner minus runner-up, seed by seed: "
+        + ", ".join(f"{d:+.1%}" for d in diffs)
+    )
+    margin = ""
+    if search_scores is not None:
+        best, second = sorted((float(s) for s in search_scores), reverse=True)[:2]
+        relation = "larger" if best - second > spread else "no larger"
+        margin = (
+            f" The search's margin was {best - second:.1%}, {relation} than the {spread:.1%} over which the "
+            "winner's own seeds spread."
         )
-    return "You read the table right: the best completed trial, its hyperparameters only."
+    if measured == "holds":
+        lesson = (
+            "The search's ranking survived other seeds here; with this few seeds, 'better on every seed' is "
+            "the least a difference must show before you believe it."
+        )
+    elif measured == "flips":
+        lesson = "The runner-up was the better configuration: the winner won the search by luck, the winner's curse."
+    else:
+        lesson = (
+            "The two traded places from seed to seed: their difference is within the seed noise, so the "
+            "search's ranking of them says nothing."
+        )
+    if answer != measured:
+        names = {"holds": "that the ranking holds", "flips": "that it flips", "tie": "a tie"}
+        raise Hint(
+            f"You predicted {names[answer]}; in this run it {'is a tie' if measured == 'tie' else measured}: "
+            f"{what}.{margin} {lesson}"
+        )
+    return f"Your prediction agrees with the reruns: {what}.{margin} {lesson}"
 
 
 def _noise_cases():
