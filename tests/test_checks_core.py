@@ -160,6 +160,24 @@ def test_progress_by_default_lists_the_current_notebooks_exercises(capsys):
     assert f"0 of {len(rows)} exercises pass." in capsys.readouterr().out
 
 
+def test_progress_follows_the_notebooks_order_when_it_uses_two_modules(capsys):
+    """06 runs monitoring's checks, then interpretation's: progress lists them in that order, as the cells do."""
+    from helpers import coursework
+
+    _core.reset()
+    try:
+        checks.early_stopping_epochs(...)
+        checks.occlusion_by_hand(...)
+        rows = [name for name, _ in _core.progress()]
+    finally:
+        _core.reset()
+    capsys.readouterr()
+    notebook = coursework.exercises(
+        coursework._read(coursework.config.ROOT / "notebooks/06_monitoring_evaluation.ipynb")
+    )
+    assert rows == list(dict.fromkeys(e.name.split("[")[0] for e in notebook))
+
+
 def test_a_check_asked_for_several_cases_is_one_exercise_per_case(monkeypatch, capsys):
     """mystery_diagnosis(case_k, ...) records as mystery_diagnosis[k]; use_solution can ask for one case."""
 

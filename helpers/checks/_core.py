@@ -263,14 +263,15 @@ def progress(names: list[str] | None = None) -> list[tuple[str, str]]:
 
     Args:
         names: the exercises to list. Default: every exercise of the notebooks whose checks ran in this
-            kernel (each notebook's checks live in one module), checked or not, in the order they are
-            defined; ``coursework.exercises`` lists a notebook's own from its file.
+            kernel, checked or not: a module's checks in the order they are defined, the modules in the
+            order their first check ran; ``coursework.exercises`` lists a notebook's own from its file.
     """
     if names is None:
-        current = {_MODULES[_base(name)] for name in _RESULTS if _base(name) in _MODULES}
+        # Modules in the order their first check ran (a notebook may use two), checks in definition order.
+        current = list(dict.fromkeys(_MODULES[_base(name)] for name in _RESULTS if _base(name) in _MODULES))
         names = []
-        for check, module in _MODULES.items():
-            if module in current:
+        for module in current:
+            for check in (c for c, m in _MODULES.items() if m == module):
                 cases = sorted((n for n in _RESULTS if _base(n) == check and n != check), key=_case_order)
                 names += cases if check in _INSTANCED and cases else [check]
         names += [name for name in _RESULTS if _base(name) not in _MODULES]  # checks defined outside helpers.checks
