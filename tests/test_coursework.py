@@ -1,6 +1,7 @@
 """helpers.coursework: exercises of a notebook, the student release (nbgrader), grading submissions."""
 
 import csv
+import re
 
 import nbformat
 import pytest
@@ -159,3 +160,32 @@ def test_grade_refuses_a_missing_folder(tmp_path):
     with pytest.raises(ValueError, match="one sub-folder per learner"):
         coursework.grade(tmp_path / "nope", tmp_path / "out")
     assert coursework.main(["grade", str(tmp_path / "nope"), "--out", str(tmp_path / "out")]) == 2
+
+
+COURSE = sorted((coursework.config.ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def _kind_counts():
+    counts = {}
+    for path in COURSE:
+        kinds = [e.kind for e in coursework.exercises(path)]
+        counts[path.name[:2]] = [kinds.count(k) for k in coursework.KINDS]
+    return counts
+
+
+def test_the_course_has_exercises_of_every_kind():
+    """Each notebook from 01 on asks for a prediction; the course has 5+ bugs to find and 3+ designs."""
+    counts = _kind_counts()
+    no_prediction = [n for n, c in counts.items() if n != "00" and c[coursework.KINDS.index("predict")] == 0]
+    assert not no_prediction, f"notebooks without a predict, then run exercise: {no_prediction}"
+    assert sum(c[coursework.KINDS.index("find-the-bug")] for c in counts.values()) >= 5
+    assert sum(c[coursework.KINDS.index("design")] for c in counts.values()) >= 3
+
+
+def test_the_readme_counts_the_exercises_by_kind_as_the_notebooks_have_them():
+    readme = (coursework.config.ROOT / "README.md").read_text(encoding="utf-8")
+    rows = {
+        m[0]: [int(x) for x in m[1:]]
+        for m in re.findall(r"^\| (\d\d) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \|$", readme, re.M)
+    }
+    assert rows == {n: c for n, c in _kind_counts().items() if n != "00"}
