@@ -7,7 +7,8 @@ gets them (:class:`CheckValueRange`), and is a no-op at inference (``training=Fa
 
 ``02_data_preparation`` introduces the presets, :class:`RandomStrokeWidth` (a custom layer written
 the way Keras writes its own), and the tools that inspect an augmenter: :func:`layer_settings`,
-:func:`flip_modes`, :func:`flip_rate` and :func:`variants`.
+:func:`flip_modes`, :func:`flip_rate` and :func:`variants`. :func:`cutout` and :func:`mixup` are the
+augmentations that may change, or do change, what a label means.
 """
 
 from __future__ import annotations
@@ -254,6 +255,87 @@ class RandomStrokeWidth(_ShapePreservingLayer):
         return outputs[0] if rank == 3 else outputs
 
     _config_fields = ("factor", "seed")
+
+
+# ----------------------------------------------------------------------------------------------
+# Erasing and mixing: augmentations that change what a label means, or may.
+
+
+def cutout(area: float = 0.1, *, rate: float = 0.5, seed: int = config.DEFAULT_SEED) -> layers.RandomErasing:
+    """Cutout (DeVries & Taylor, 2017): black out one square covering ``area`` of the image, with probability ``rate``.
+
+    A ``keras.layers.RandomErasing`` whose settings are pinned so that they mean what they say here.
+    Keras's own defaults would not: a single ``factor=p`` draws each image's probability from
+    ``[0, p]`` (so ``0.5`` erases a quarter of the images, not half), ``scale`` draws the height and the
+    width fractions separately (a rectangle), and ``fill_value=None`` with ``value_range=(0, 255)``
+    fills with clipped noise. Here ``factor=(rate, rate)``, ``scale=(area, area)`` (each side
+    ``sqrt(area)`` of the image's: a square), ``fill_value=0`` (black, the background of the
+    course's digits) and ``value_range=(0, 1)``. Unlike the paper, whose square may hang over the
+    border, Keras keeps the square inside the image. Labels pass through unchanged, which is only true
+    while the square cannot hide what tells the classes apart: on 28x28 digits ``area=0.1`` is a 9x9
+    square, enough to erase the bar that makes a 7 out of a 1. At inference the layer is the identity.
+    In a ``tf.data`` map, leave ``num_parallel_calls`` unset: parallel calls race on the seed state.
+
+    Args:
+        area: the fraction of the image erased, in ``(0, 1)``.
+        rate: the probability that an image is erased, in ``[0, 1]``.
+        seed: seeds which images are erased and where.
+    """
+    if not _validate.is_number(area) or not 0 < area < 1:
+        raise ValueError(f"area is the fraction of the image erased, in (0, 1). Received: area={area!r}")
+    if not _validate.is_number(rate) or not 0 <= rate <= 1:
+        raise ValueError(f"rate is the probability that an image is erased, in [0, 1]. Received: rate={rate!r}")
+    return layers.RandomErasing(
+        factor=(float(rate), float(rate)),
+        scale=(float(area), float(area)),
+        fill_value=0.0,
+        value_range=VALUE_RANGE,
+        seed=_validate.seed(seed),
+    )
+
+
+def mixup(dataset, num_classes: int, *, alpha: float = 0.2, seed: int = config.DEFAULT_SEED):
+    """Mixup (Zhang et al., 2018) on a batched ``tf.data`` dataset of ``(images, integer labels)``.
+
+    Each image is blended with another of its batch, ``lam * x_i + (1 - lam) * x_j``, and its label
+    with the same weight, so the labels become one-hot mixtures: compile with
+    ``keras.losses.CategoricalCrossentropy`` (not the sparse one), and keep the validation and test
+    data unmixed. ``lam`` is drawn per example from ``Beta(alpha, alpha)`` (Keras's ``MixUp`` layer;
+    the paper's reference code draws one per batch); a small ``alpha`` keeps most images close to one
+    of the two. Mixing two digits gives an image that is neither, so mixup does not preserve labels:
+    it changes them on purpose.
+
+    Args:
+        dataset: batched, yielding ``(images, labels)`` with images ``(batch, height, width, channels)``
+            and integer labels ``(batch,)``.
+        num_classes: the number of classes, for the one-hot labels.
+        alpha: the Beta distribution's parameter, ``> 0``.
+        seed: seeds the pairs and the weights.
+    """
+    import tensorflow as tf
+
+    spec = dataset.element_spec
+    if not (isinstance(spec, tuple) and len(spec) == 2 and spec[0].shape.rank == 4 and spec[1].shape.rank == 1):
+        raise ValueError(
+            "mixup needs a batched dataset of (images, integer labels) with images of shape (batch, height, "
+            f"width, channels) and labels of shape (batch,). Received: element_spec={spec}. Call "
+            "dataset.batch(n) first, and keep the labels as class numbers (mixup makes them one-hot)."
+        )
+    if not spec[1].dtype.is_integer:
+        raise ValueError(f"mixup needs integer class labels; received labels of dtype {spec[1].dtype.name}.")
+    if not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"num_classes must be an integer >= 2. Received: num_classes={num_classes!r}")
+    if not _validate.is_number(alpha) or not alpha > 0:
+        raise ValueError(f"alpha must be > 0 (0.2 is a common choice). Received: alpha={alpha!r}")
+    layer = layers.MixUp(alpha=float(alpha), seed=_validate.seed(seed))
+
+    def mix(images, labels):
+        one_hot = tf.one_hot(tf.cast(labels, tf.int32), num_classes)
+        mixed = layer({"images": tf.cast(images, tf.float32), "labels": one_hot}, training=True)
+        return mixed["images"], mixed["labels"]
+
+    # One batch at a time: parallel calls would race on the layer's seed state and lose determinism.
+    return dataset.map(mix)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -216,6 +216,94 @@ def test_stroke_width_rejects_bad_rank():
 
 
 # ----------------------------------------------------------------------------------------------
+# Cutout and mixup.
+
+
+def test_cutout_erases_one_black_square_of_the_stated_area():
+    ones = np.ones((64, 28, 28, 1), np.float32)
+    erased = np.asarray(augment.cutout(0.1, rate=1.0, seed=3)(ones, training=True))
+    assert erased.shape == ones.shape
+    black = (erased == 0).reshape(64, -1).sum(axis=1)
+    assert np.all((black > 0.06 * 784) & (black < 0.14 * 784)), black  # 0.1 of 784 pixels, a square of ~9x9
+    rows, cols = np.nonzero(erased[0, :, :, 0] == 0)
+    assert rows.max() - rows.min() == cols.max() - cols.min()  # a square, inside the image
+    assert set(np.unique(erased)) <= {0.0, 1.0}  # black, no noise
+
+
+def test_cutout_rate_is_the_share_of_images_erased():
+    ones = np.ones((2000, 8, 8, 1), np.float32)
+    erased = np.asarray(augment.cutout(0.25, rate=0.5, seed=1)(ones, training=True))
+    share = np.mean((erased == 0).reshape(2000, -1).any(axis=1))
+    assert 0.45 < share < 0.55, share  # Keras's factor=0.5 alone would erase about a quarter
+
+
+def test_cutout_is_identity_at_inference_seeded_and_works_in_tf_data(images):
+    np.testing.assert_array_equal(np.asarray(augment.cutout()(images, training=False)), images)
+    a = np.asarray(augment.cutout(0.2, rate=1.0, seed=5)(images, training=True))
+    b = np.asarray(augment.cutout(0.2, rate=1.0, seed=5)(images, training=True))
+    np.testing.assert_array_equal(a, b)
+    batched = tf.data.Dataset.from_tensor_slices(images).batch(3).map(augment.cutout(rate=1.0))
+    assert [tuple(x.shape) for x in batched] == [(3, 28, 28, 1)] * 2
+
+
+def test_cutout_config_round_trip():
+    layer = augment.cutout(0.2, rate=0.3, seed=9)
+    clone = keras.layers.RandomErasing.from_config(layer.get_config())
+    assert clone.factor == layer.factor and clone.scale == (0.2, 0.2) and clone.fill_value == 0.0 and clone.seed == 9
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"area": 0}, "area="), ({"area": 1.2}, "area="), ({"rate": -0.1}, "rate="), ({"seed": "x"}, "seed")],
+)
+def test_cutout_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        augment.cutout(**kwargs)
+
+
+def _class_images(labels):
+    """Images whose every pixel is their class number: a mixed image's pixels say its mixture."""
+    return np.broadcast_to(labels[:, None, None, None], (len(labels), 4, 4, 1)).astype(np.float32)
+
+
+def test_mixup_blends_images_and_labels_with_the_same_weight():
+    labels = np.arange(64) % 4
+    ds = tf.data.Dataset.from_tensor_slices((_class_images(labels), labels)).batch(16)
+    for x, y in augment.mixup(ds, 4, alpha=0.4, seed=2):
+        x, y = np.asarray(x), np.asarray(y)
+        assert x.shape == (16, 4, 4, 1) and y.shape == (16, 4)
+        np.testing.assert_allclose(y.sum(axis=1), 1.0, atol=1e-6)
+        assert np.all((y > 1e-6).sum(axis=1) <= 2)  # a mixture of at most two classes
+        np.testing.assert_allclose(x[:, 0, 0, 0], y @ np.arange(4), atol=1e-5)  # the image's weight = the label's
+    mixed = np.concatenate([np.asarray(y) for _, y in augment.mixup(ds, 4, alpha=0.4, seed=2)])
+    assert np.mean(mixed.max(axis=1) < 0.99) > 0.3  # most examples really are mixed
+
+
+def test_mixup_is_seeded():
+    labels = np.arange(32) % 4
+    ds = tf.data.Dataset.from_tensor_slices((_class_images(labels), labels)).batch(8)
+    a = [np.asarray(y) for _, y in augment.mixup(ds, 4, seed=7)]
+    b = [np.asarray(y) for _, y in augment.mixup(ds, 4, seed=7)]
+    np.testing.assert_array_equal(np.concatenate(a), np.concatenate(b))
+
+
+def test_mixup_rejects_what_it_cannot_mix():
+    labels = np.arange(8) % 4
+    images = _class_images(labels)
+    unbatched = tf.data.Dataset.from_tensor_slices((images, labels))
+    with pytest.raises(ValueError, match="Call dataset.batch"):
+        augment.mixup(unbatched, 4)
+    one_hot = tf.data.Dataset.from_tensor_slices((images, np.eye(4)[labels])).batch(4)
+    with pytest.raises(ValueError, match=r"labels of shape \(batch,\)"):
+        augment.mixup(one_hot, 4)
+    batched = unbatched.batch(4)
+    with pytest.raises(ValueError, match="num_classes"):
+        augment.mixup(batched, 1)
+    with pytest.raises(ValueError, match="alpha must be > 0"):
+        augment.mixup(batched, 4, alpha=0)
+
+
+# ----------------------------------------------------------------------------------------------
 # Inspecting an augmenter.
 
 
