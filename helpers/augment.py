@@ -274,7 +274,8 @@ def cutout(area: float = 0.1, *, rate: float = 0.5, seed: int = config.DEFAULT_S
     border, Keras keeps the square inside the image. Labels pass through unchanged, which is only true
     while the square cannot hide what tells the classes apart: on 28x28 digits ``area=0.1`` is a 9x9
     square, enough to erase the bar that makes a 7 out of a 1. At inference the layer is the identity.
-    In a ``tf.data`` map, leave ``num_parallel_calls`` unset: parallel calls race on the seed state.
+    In a parallel ``tf.data`` map, the same seed gives the same erasures only under
+    ``helpers.config.setup`` (TensorFlow's op determinism): otherwise parallel calls race on the seed state.
 
     Args:
         area: the fraction of the image erased, in ``(0, 1)``.
@@ -334,7 +335,7 @@ def mixup(dataset, num_classes: int, *, alpha: float = 0.2, seed: int = config.D
         mixed = layer({"images": tf.cast(images, tf.float32), "labels": one_hot}, training=True)
         return mixed["images"], mixed["labels"]
 
-    # One batch at a time: parallel calls would race on the layer's seed state and lose determinism.
+    # One batch at a time: parallel calls race on the layer's seed state unless op determinism is on.
     return dataset.map(mix)
 
 
