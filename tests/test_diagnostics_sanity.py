@@ -1,6 +1,7 @@
 """helpers.diagnostics.sanity: each check before training flags its fault and passes a healthy model."""
 
 import math
+import warnings
 
 import keras
 import numpy as np
@@ -65,12 +66,19 @@ def test_loss_at_init_flags_a_double_softmax_and_says_keras_may_undo_it(seeded, 
     x, y = digits_like
     model = models.simple_cnn()
     model.compile("adam", SPARSE_LOGITS)
-    with pytest.warns(UserWarning, match="received `from_logits=True`"):  # Keras's own hint that it steps in
-        result = diagnostics.loss_at_init(model, x, y)
+    result = diagnostics.loss_at_init(model, x, y)  # Keras's UserWarning is caught: the finding says it all
     assert not result.ok
     (problem,) = result.problems
     assert problem.startswith("Double softmax") and "from_logits=False" in problem
     assert "spots this particular case" in problem  # softmax is the last op: Keras on TF uses the logits below it
+
+
+def test_a_keras_warning_while_measuring_becomes_a_finding_not_noise():
+    def warning_loss(y, y_pred):
+        warnings.warn("this loss looks\n  odd", UserWarning, stacklevel=2)
+        return np.ones(3)
+
+    assert sanity._measure(warning_loss, None, None) == (1.0, ["this loss looks odd"])
 
 
 def test_loss_at_init_flags_hidden_and_repeated_softmax(seeded):

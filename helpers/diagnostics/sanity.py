@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import warnings
 
 import keras
 import numpy as np
@@ -322,8 +323,12 @@ def preserved_state(model):
             variable.assign(value)
 
 
-def _measure(fn, y, y_pred) -> float:
-    return float(np.mean(keras.ops.convert_to_numpy(fn(y, y_pred))))
+def _measure(fn, y, y_pred) -> tuple[float, list[str]]:
+    """The mean loss, and what Keras warned while computing it (e.g. a softmax output with from_logits=True)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = float(np.mean(keras.ops.convert_to_numpy(fn(y, y_pred))))
+    return value, [" ".join(str(w.message).split()) for w in caught]
 
 
 def loss_at_init(
@@ -377,7 +382,9 @@ def loss_at_init(
     expected = expected_init_loss(num_classes, class_counts)
     problems = _pairing_problems(chain, probabilities, info, units) + _label_problems(y, info, units)
     try:
-        measured = _measure(info.fn, y, y_pred)
+        measured, keras_warnings = _measure(info.fn, y, y_pred)
+        # Keras's own warnings become findings, unless the inspection above already made that finding.
+        problems += [] if problems else [f"Keras warned: {w}" for w in keras_warnings]
     except (ValueError, TypeError) as exc:  # the labels do not fit the loss: Keras refuses them
         if not problems:
             raise
