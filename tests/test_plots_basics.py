@@ -26,6 +26,17 @@ def test_show_images_with_labels_and_predictions():
     assert wrong.title.get_color() == "red"
 
 
+def test_show_images_titles_stay_clear_of_the_row_above():
+    """The 00 screenshot showed each second-row label half under the first row's images."""
+    x = np.random.default_rng(0).random((16, 28, 28, 1))
+    fig = plots.show_images(x, np.arange(16) % 10, n=16, cols=8)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    first_row, second_row = fig.axes[:8], fig.axes[8:]
+    lowest_image = min(ax.get_window_extent(renderer).y0 for ax in first_row)
+    assert all(ax.title.get_window_extent(renderer).y1 <= lowest_image for ax in second_row)
+
+
 def test_show_images_rejects_non_images():
     with pytest.raises(ValueError, match="non-empty batch of images"):
         plots.show_images(np.zeros(5))

@@ -67,7 +67,7 @@ def show_images(
     n = min(n, len(x))
     cols = max(1, min(cols, n))
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.4 * cols, 1.6 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.4 * cols, 1.6 * rows), squeeze=False, layout="constrained")
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= n:
@@ -83,8 +83,7 @@ def show_images(
                 color = "black" if int(predictions[i]) == int(y[i]) else "red"
             ax.set_title(text, fontsize=9, color=color)
     fig.suptitle(title if predictions is None else f"{title}: prediction (true label)")
-    fig.tight_layout()
-    return fig
+    return fig  # constrained layout: tight_layout let a row's titles slide under the row above
 
 
 def plot_history(history, metric: str = "accuracy", *, title: str = "Learning curves"):
