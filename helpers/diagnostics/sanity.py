@@ -383,8 +383,8 @@ def loss_at_init(
     problems = _pairing_problems(chain, probabilities, info, units) + _label_problems(y, info, units)
     try:
         measured, keras_warnings = _measure(info.fn, y, y_pred)
-        # Keras's own warnings become findings, unless the inspection above already made that finding.
-        problems += [] if problems else [f"Keras warned: {w}" for w in keras_warnings]
+        if not problems:  # Keras's own warnings become findings, unless the inspection already made one
+            problems += [f"Keras warned: {w}" for w in keras_warnings]
     except (ValueError, TypeError) as exc:  # the labels do not fit the loss: Keras refuses them
         if not problems:
             raise
