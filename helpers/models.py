@@ -93,6 +93,7 @@ def simple_cnn(
     l2: float = 0.0,
     l1: float = 0.0,
     spatial_dropout: float = 0.0,
+    max_norm: float = 0.0,
     augmentation: keras.layers.Layer | None = None,
     name: str = "simple_cnn",
 ) -> keras.Model:
@@ -116,6 +117,9 @@ def simple_cnn(
         l2: L2 weight penalty on conv and dense kernels (default 0).
         l1: L1 weight penalty on the same kernels (default 0); pushes many weights to (near) zero: sparsity.
         spatial_dropout: SpatialDropout2D rate after each block's pooling, 0 to disable (default 0).
+        max_norm: cap the L2 norm of each unit's incoming weights (each conv filter, each dense unit's
+            column) at this value after every step, 0 to disable (default 0). Srivastava et al. (2014)
+            paired it with dropout (c = 3-4). Unlike a penalty it does nothing until a norm reaches the cap.
     """
     input_shape = _check_shape_and_classes(input_shape, num_classes)
     filters = _validate.int_sequence(filters, "filters")
@@ -127,6 +131,7 @@ def simple_cnn(
     l1 = _validate.non_negative_number(l1, "l1")
     l2 = _validate.non_negative_number(l2, "l2")
     spatial_dropout = _validate.fraction(spatial_dropout, "spatial_dropout")
+    max_norm = _validate.non_negative_number(max_norm, "max_norm")
     dense_units = _validate.non_negative_int(dense_units, "dense_units")
     smallest = min(input_shape[:2]) // (2 ** len(filters))
     if smallest < 1:
@@ -136,6 +141,9 @@ def simple_cnn(
         )
 
     reg = keras.regularizers.L1L2(l1=l1, l2=l2) if (l1 > 0 or l2 > 0) else None
+    # A conv kernel is (height, width, in, out): one filter's weights span the first three axes.
+    conv_cap = keras.constraints.MaxNorm(max_norm, axis=[0, 1, 2]) if max_norm else None
+    dense_cap = keras.constraints.MaxNorm(max_norm, axis=0) if max_norm else None
     inputs = keras.Input(shape=input_shape, name="image")
     x = augmentation(inputs) if augmentation is not None else inputs
     for b, n_filters in enumerate(filters, start=1):
@@ -146,6 +154,7 @@ def simple_cnn(
                 padding="same",
                 use_bias=not batch_norm,
                 kernel_regularizer=reg,
+                kernel_constraint=conv_cap,
                 name=f"block{b}_conv{c}",
             )(x)
             if batch_norm:
@@ -161,8 +170,10 @@ def simple_cnn(
     if dense_units:
         if dropout:
             x = layers.Dropout(dropout, name="head_dropout1")(x)
-        x = layers.Dense(dense_units, activation="relu", kernel_regularizer=reg, name="head_dense")(x)
-    return _classify(inputs, x, num_classes, dropout=dropout, regularizer=reg, name=name)
+        x = layers.Dense(
+            dense_units, activation="relu", kernel_regularizer=reg, kernel_constraint=dense_cap, name="head_dense"
+        )(x)
+    return _classify(inputs, x, num_classes, dropout=dropout, regularizer=reg, constraint=dense_cap, name=name)
 
 
 SIMPLE_CNN_OPTIONS: tuple[str, ...] = tuple(
@@ -208,14 +219,21 @@ def _walk(model, prefix: str, leaves_only: bool, with_paths: bool) -> Iterator:
             yield from _walk(layer, f"{path}/", leaves_only, with_paths)
 
 
-def _classify(inputs, features, num_classes: int, *, dropout: float, regularizer, name: str) -> keras.Model:
+def _classify(
+    inputs, features, num_classes: int, *, dropout: float, regularizer, name: str, constraint=None
+) -> keras.Model:
     """The model from ``inputs`` to softmax probabilities over ``features`` ([dropout ->] Dense).
 
     The output layer is float32 even under mixed precision: a softmax in float16 can round to 0 or 1.
     """
     x = layers.Dropout(dropout, name="head_dropout")(features) if dropout else features
     outputs = layers.Dense(
-        num_classes, activation="softmax", kernel_regularizer=regularizer, name="predictions", dtype="float32"
+        num_classes,
+        activation="softmax",
+        kernel_regularizer=regularizer,
+        kernel_constraint=constraint,
+        name="predictions",
+        dtype="float32",
     )(x)
     return keras.Model(inputs, outputs, name=name)
 

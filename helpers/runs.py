@@ -140,6 +140,10 @@ def train(
     batch_size: int = 64,
     augment=None,
     patience: int | None = None,
+    label_smoothing: float = 0.0,
+    mixup: float | None = None,
+    ema: float | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
     seed: int = config.DEFAULT_SEED,
     verbose: int | str | None = None,
 ) -> Run:
@@ -165,6 +169,11 @@ def train(
             callable applied to training batches.
         patience: epochs without a lower validation loss before stopping; None (default) trains
             all ``epochs`` and keeps the last weights.
+        label_smoothing: the label-smoothing ``eps`` of the loss (05; default 0, none).
+        mixup: mixup's ``alpha`` for the training batches (05; default None, no mixup).
+        ema: end on an exponential moving average of the weights with this momentum (08; default
+            None). Both with an optimizer given by name; see :func:`helpers.training.compile_classifier`.
+        callbacks: more Keras callbacks, e.g. :class:`helpers.callbacks.WeightAveraging` (08).
         seed: seeds the weights, the shuffling and the augmentation (default 42).
         verbose: Keras verbosity; default :func:`helpers.config.fit_verbose`.
     """
@@ -180,21 +189,26 @@ def train(
     config.seed_everything(seed)
     net = model_from_spec(model, data)
     steps = epochs * schedules.steps_per_epoch(len(data.x_train), batch_size)
+    loss_options = {"label_smoothing": label_smoothing, "soft_labels": mixup is not None}
     if isinstance(optimizer, str):
         training.compile_classifier(
-            net, optimizer=optimizer, learning_rate=_learning_rate(learning_rate, schedule, steps)
+            net,
+            optimizer=optimizer,
+            learning_rate=_learning_rate(learning_rate, schedule, steps),
+            ema=ema,
+            **loss_options,
         )
     else:  # an optimizer instance brings its own learning rate
-        training.compile_classifier(net, optimizer=optimizer)
-    callbacks = []
+        training.compile_classifier(net, optimizer=optimizer, ema=ema, **loss_options)
+    callbacks = list(callbacks)
     if patience is not None:
         callbacks.append(
             keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
         )
     start = time.perf_counter()
     history = training.fit(
-        net, data, epochs=epochs, batch_size=batch_size, augment=augmentation, callbacks=callbacks, seed=seed,
-        verbose=verbose,
+        net, data, epochs=epochs, batch_size=batch_size, augment=augmentation, mixup=mixup, callbacks=callbacks,
+        seed=seed, verbose=verbose,
     )  # fmt: skip
     seconds = time.perf_counter() - start
     val_losses = history.history.get("val_loss", [])

@@ -1,6 +1,6 @@
 """Learning-rate schedules and the learning-rate range test (introduced in ``04_training_strategies``).
 
-* :func:`warmup_cosine`, :func:`step_decay`, :func:`constant_lr` and :func:`make_schedule` (one of
+* :func:`warmup_cosine`, :func:`step_decay`, :func:`one_cycle`, :func:`constant_lr` and :func:`make_schedule` (one of
   :data:`SCHEDULES` by name, for comparisons on the same budget); :func:`steps_per_epoch` turns
   epochs into the optimizer steps a schedule counts; :func:`learning_rate_values` for plots.
 * :func:`lr_range_test` runs the test on a copy of a model and returns an :class:`LRRangeTest`;
@@ -52,7 +52,68 @@ def warmup_cosine(
     )
 
 
-SCHEDULES = ("constant", "step_decay", "warmup_cosine")
+SCHEDULES = ("constant", "step_decay", "warmup_cosine", "one_cycle")
+
+
+@keras.saving.register_keras_serializable(package="cnn_course")
+class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
+    """The one-cycle policy's learning rate (Smith, 2018; fastai's ``fit_one_cycle``): see :func:`one_cycle`."""
+
+    def __init__(self, peak_lr, total_steps, warmup_fraction=0.25, div_factor=25.0, final_div_factor=1e5):
+        self.peak_lr = float(peak_lr)
+        self.total_steps = int(total_steps)
+        self.warmup_fraction = float(warmup_fraction)
+        self.div_factor = float(div_factor)
+        self.final_div_factor = float(final_div_factor)
+
+    def __call__(self, step):
+        ops = keras.ops
+        up = max(1, int(self.total_steps * self.warmup_fraction))
+        down = max(1, self.total_steps - up)
+        start = self.peak_lr / self.div_factor
+        end = self.peak_lr / self.final_div_factor
+        step = ops.cast(step, "float32")
+
+        def cosine(a, b, progress):  # from a (progress 0) to b (progress 1) along half a cosine
+            return b + (a - b) * 0.5 * (1.0 + ops.cos(math.pi * ops.clip(progress, 0.0, 1.0)))
+
+        rising = cosine(start, self.peak_lr, step / up)
+        return ops.where(step < up, rising, cosine(self.peak_lr, end, (step - up) / down))
+
+    def get_config(self) -> dict:
+        return {
+            "peak_lr": self.peak_lr,
+            "total_steps": self.total_steps,
+            "warmup_fraction": self.warmup_fraction,
+            "div_factor": self.div_factor,
+            "final_div_factor": self.final_div_factor,
+        }
+
+
+def one_cycle(
+    peak_lr: float,
+    total_steps: int,
+    *,
+    warmup_fraction: float = 0.25,
+    div_factor: float = 25.0,
+    final_div_factor: float = 1e5,
+) -> OneCycle:
+    """The one-cycle policy: up from ``peak_lr / div_factor`` to ``peak_lr``, then down to almost 0.
+
+    Both halves follow half a cosine: the first ``warmup_fraction`` of the steps rise to the peak, the
+    rest anneal to ``peak_lr / final_div_factor``. The defaults are fastai's ``fit_one_cycle``
+    (``pct_start=0.25``, ``div=25``, ``div_final=1e5``). Where
+    :func:`warmup_cosine` spends a tenth of the run warming up from 0, one-cycle spends a quarter at
+    rates near the peak: a longer time at high rates, which Smith found regularizes. fastai also cycles
+    the momentum (0.95 down to 0.85 and back); Keras's optimizers take a fixed momentum, so this
+    schedules the learning rate only.
+    """
+    peak_lr = _validate.positive_number(peak_lr, "peak_lr")
+    total_steps = _validate.positive_int(total_steps, "total_steps")
+    warmup_fraction = _validate.open_fraction(warmup_fraction, "warmup_fraction")
+    div_factor = _validate.number_above(div_factor, "div_factor", 1)
+    final_div_factor = _validate.number_above(final_div_factor, "final_div_factor", 1)
+    return OneCycle(peak_lr, total_steps, warmup_fraction, div_factor, final_div_factor)
 
 
 def constant_lr(learning_rate: float) -> float:
@@ -92,7 +153,8 @@ def make_schedule(name: str, peak_lr: float, total_steps: int, **kwargs):
     * ``"constant"``: ``peak_lr`` throughout (a float, see :func:`constant_lr`);
     * ``"step_decay"``: ``peak_lr``, divided by 10 after each third of the run (override with
       ``drop_every=``, ``factor=``);
-    * ``"warmup_cosine"``: :func:`warmup_cosine` (override ``warmup_fraction=``, ``final_fraction=``).
+    * ``"warmup_cosine"``: :func:`warmup_cosine` (override ``warmup_fraction=``, ``final_fraction=``);
+    * ``"one_cycle"``: :func:`one_cycle` (override ``warmup_fraction=``, ``div_factor=``, ``final_div_factor=``).
 
     Comparing schedules on the same budget means the same ``total_steps`` and ``peak_lr`` for each.
     """
@@ -106,6 +168,8 @@ def make_schedule(name: str, peak_lr: float, total_steps: int, **kwargs):
     if name == "step_decay":
         kwargs.setdefault("drop_every", max(1, math.ceil(total_steps / 3)))
         return step_decay(peak_lr, **kwargs)
+    if name == "one_cycle":
+        return one_cycle(peak_lr, int(total_steps), **kwargs)
     return warmup_cosine(peak_lr, int(total_steps), **kwargs)
 
 

@@ -71,6 +71,23 @@ def test_simple_cnn_l2_and_augmentation():
     assert "block2_spatial_dropout" in [layer.name for layer in sparse.layers]
 
 
+def test_max_norm_caps_each_filter_and_unit_after_every_step(tiny):
+    from helpers import training
+
+    model = models.simple_cnn(
+        tiny.input_shape, tiny.num_classes, filters=(4,), dense_units=8, dropout=0.0, batch_norm=False, max_norm=0.05
+    )
+    capped = ["block1_conv1", "block1_conv2", "head_dense", "predictions"]
+    assert all(model.get_layer(name).kernel_constraint.max_value == 0.05 for name in capped)
+    training.compile_classifier(model, learning_rate=0.05)
+    training.fit(model, tiny, epochs=1, batch_size=16, verbose=0)
+    conv = model.get_layer("block1_conv1").kernel.numpy()  # (3, 3, in, filters): one norm per filter
+    assert np.sqrt((conv**2).sum(axis=(0, 1, 2))).max() <= 0.05 + 1e-6
+    dense = model.get_layer("head_dense").kernel.numpy()  # (inputs, units): one norm per unit's column
+    assert np.sqrt((dense**2).sum(axis=0)).max() <= 0.05 + 1e-6
+    assert models.simple_cnn(tiny.input_shape, tiny.num_classes).get_layer("head_dense").kernel_constraint is None
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
@@ -85,6 +102,7 @@ def test_simple_cnn_l2_and_augmentation():
         ({"spatial_dropout": 1.0}, "spatial_dropout must be"),
         ({"filters": (8,) * 6}, "shrink"),
         ({"convs_per_block": 0}, "convs_per_block"),
+        ({"max_norm": -1.0}, r"max_norm must be .*>= 0"),
     ],
 )
 def test_simple_cnn_rejects_bad_arguments(kwargs, match):

@@ -241,3 +241,18 @@ def test_table_explains_bad_input(make_run):
     single = runs.table(make_run("one", 0.9, 0.8))
     assert list(single["name"]) == ["one"]
     assert "Run 'one' (seed 0, 60 examples): train 90.00%" in repr(make_run("one", 0.9, 0.8))
+
+
+def test_train_passes_the_modern_toolbox_through(tiny):
+    from helpers import averaging, losses
+
+    smoothed = runs.train("ls", tiny, TINY_MODEL, epochs=1, label_smoothing=0.1, verbose=0)
+    assert smoothed.model.loss.label_smoothing == 0.1
+    mixed = runs.train("mixup", tiny, TINY_MODEL, epochs=1, mixup=0.2, verbose=0)
+    assert isinstance(mixed.model.loss, losses.CrossEntropy)
+    averaged = runs.train(
+        "ema+swa", tiny, TINY_MODEL, epochs=2, ema=0.9, callbacks=[averaging.WeightAveraging(1)], verbose=0
+    )
+    assert averaged.model.optimizer.use_ema and 0 <= averaged.val_accuracy <= 1
+    # the reported val_loss is the plain cross-entropy, with or without smoothing in the training loss
+    assert smoothed.val_loss == pytest.approx(evaluation.cross_entropy(smoothed.model, tiny.x_val, tiny.y_val))

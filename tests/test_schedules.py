@@ -253,3 +253,27 @@ def test_lr_range_test_explains_mistakes(small_data):
         schedules.lr_range_test(tiny_model(small_data), digits)
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
         schedules.lr_range_test(tiny_model(small_data), small_data, batch_size=0)
+
+
+def test_one_cycle_rises_to_the_peak_then_anneals():
+    total = 100
+    sched = schedules.make_schedule("one_cycle", 0.02, total)
+    values = schedules.learning_rate_values(sched, total + 1)
+    peak_at = int(np.argmax(values))
+    assert peak_at == 25 and values[peak_at] == pytest.approx(0.02, rel=1e-5)  # a quarter of the steps up
+    assert values[0] == pytest.approx(0.02 / 25, rel=1e-5) and values[total] == pytest.approx(0.02 / 1e5, rel=1e-3)
+    assert np.all(np.diff(values[: peak_at + 1]) > 0) and np.all(np.diff(values[peak_at:]) < 0)
+    # half a cosine on each side: half-way through each half, the rate is half-way between its ends
+    assert float(sched(12.5)) == pytest.approx((0.02 / 25 + 0.02) / 2, rel=1e-4)
+    assert float(sched(62.5)) == pytest.approx((0.02 + 0.02 / 1e5) / 2, rel=1e-4)
+    again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(sched))
+    assert again.get_config() == sched.get_config()
+
+
+def test_one_cycle_explains_bad_options():
+    with pytest.raises(ValueError, match=r"warmup_fraction must be in \(0, 1\)"):
+        schedules.one_cycle(0.1, 100, warmup_fraction=1.0)
+    with pytest.raises(ValueError, match="div_factor must be a number > 1"):
+        schedules.one_cycle(0.1, 100, div_factor=0.5)
+    with pytest.raises(ValueError, match="peak_lr must be a positive number"):
+        schedules.one_cycle(0, 100)

@@ -12,7 +12,7 @@ import keras
 import pytest
 
 import helpers
-from helpers import augment, callbacks, resume
+from helpers import augment, averaging, callbacks, resume
 
 
 def _custom_keras_classes() -> set[type]:
@@ -44,6 +44,7 @@ def _examples(tmp_path) -> dict[type, object]:
             start_lr=1e-5, end_lr=3.0, num_steps=77, smoothing=0.8, stop_factor=None
         ),
         callbacks.EpochTimer: callbacks.EpochTimer(),
+        averaging.WeightAveraging: averaging.WeightAveraging(start_epoch=7),
     }
 
 

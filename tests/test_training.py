@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import data, models, schedules, training
+from helpers import config, data, models, schedules, training
 
 
 def test_warmup_cosine_rises_then_decays():
@@ -50,3 +50,17 @@ def test_steps_per_epoch():
         training.compile_classifier(models.lenet5(), optimizer="momentum").optimizer, keras.optimizers.SGD
     )
     assert np.isfinite(schedules.steps_per_epoch(1, 1))
+
+
+def test_mixup_trains_on_soft_labels_and_validates_on_class_numbers(tiny):
+    from helpers import losses
+
+    config.seed_everything()
+    model = models.simple_cnn(tiny.input_shape, tiny.num_classes, filters=(4,), dense_units=0, dropout=0.0)
+    with pytest.raises(ValueError, match="compile_classifier\\(model, ..., soft_labels=True\\)"):
+        training.compile_classifier(model)
+        training.fit(model, tiny, epochs=1, mixup=0.2, verbose=0)
+    training.compile_classifier(model, soft_labels=True)
+    assert isinstance(model.loss, losses.CrossEntropy) and model.loss.label_smoothing == 0.0
+    history = training.fit(model, tiny, epochs=2, batch_size=16, mixup=0.4, verbose=0)
+    assert all(np.isfinite(history.history["loss"])) and 0 <= history.history["val_accuracy"][-1] <= 1
