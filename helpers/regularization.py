@@ -4,7 +4,8 @@
   BatchNorm, a wide Flatten-Dense head) with any of ``models.simple_cnn``'s regularizers switched
   on; :data:`OVERFITTING_CNN` is the same network as a model spec for :func:`helpers.runs.train`.
 * :func:`kernel_weights`, :func:`kernel_norms`, :func:`near_zero_fraction`, :func:`l1_l2_penalty`
-  and :func:`prune_small_weights` look at what a penalty did to the weights.
+  and :func:`prune_small_weights` look at what a penalty did to the weights;
+  :func:`largest_unit_norms` at what a max-norm constraint can cap.
 * :func:`penalized_variables` and :func:`decayed_variables` list what an L2 penalty and an optimizer's
   weight decay act on: a comparison of the two must cover the same variables.
 * :func:`decay_shrink` is the factor decoupled weight decay leaves on an unused weight after a run.
@@ -115,6 +116,19 @@ def kernel_norms(model) -> dict[str, float]:
     """The Euclidean (Frobenius) norm of each Conv/Dense kernel, by layer name: how much a
     regularizer shrank each layer (compare two models layer by layer)."""
     return {name: float(np.linalg.norm(np.asarray(k, dtype=np.float64))) for name, k in kernel_weights(model).items()}
+
+
+def largest_unit_norms(model) -> dict[str, float]:
+    """The largest norm of one unit's incoming weights in each Conv/Dense layer, by layer name.
+
+    A unit is a conv filter (its weights over height, width and input channels) or a dense unit (its
+    kernel column): what a max-norm constraint (``simple_cnn(max_norm=c)``, 05) caps at ``c``. A cap
+    above these values never acts.
+    """
+    return {
+        name: float(np.sqrt((np.asarray(k, dtype=np.float64) ** 2).sum(axis=tuple(range(k.ndim - 1)))).max())
+        for name, k in kernel_weights(model).items()
+    }
 
 
 def near_zero_fraction(weights, threshold: float = DEFAULT_ZERO_THRESHOLD) -> float:

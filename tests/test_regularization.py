@@ -318,3 +318,18 @@ def test_compare_with_baseline_pairs_each_run_with_the_baseline(tiny):
         regularization.compare_with_baseline([other], base, tiny, split="holdout")
     with pytest.raises(TypeError, match="baseline must be a Run"):
         regularization.compare_with_baseline([other], base.model, tiny)
+
+
+def test_largest_unit_norms_are_what_max_norm_caps():
+    model = regularization.overfitting_cnn((8, 8, 1), 3, filters=(4,), dense_units=5)
+    conv = model.get_layer("block1_conv1").kernel
+    filters = np.zeros(conv.shape, dtype="float32")
+    filters[..., 2] = 0.5  # one filter of 9 weights of 0.5: norm 1.5
+    conv.assign(filters)
+    dense = model.get_layer("head_dense").kernel
+    column = np.zeros(dense.shape, dtype="float32")
+    column[:4, 1] = 2.0  # one unit's incoming weights: norm 4
+    dense.assign(column)
+    norms = regularization.largest_unit_norms(model)
+    assert norms["block1_conv1"] == pytest.approx(1.5) and norms["head_dense"] == pytest.approx(4.0)
+    assert set(norms) == set(regularization.kernel_weights(model))
