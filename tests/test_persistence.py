@@ -107,3 +107,25 @@ def test_an_unknown_custom_layer_names_the_class(tmp_path):
         persistence.load_model(path)
     loaded = persistence.load_model(path, custom_objects={"Doubler": Doubler})
     np.testing.assert_allclose(loaded.predict(np.ones((1, 4)), verbose=0), 2.0)
+
+
+def test_a_model_trained_with_the_modern_toolbox_loads_in_a_fresh_interpreter(tmp_path, tiny):
+    """Label smoothing's loss, the one-cycle schedule and the per-layer optimizer are registered objects:
+    persistence.load_model finds them although the loading process never imported their modules."""
+    import subprocess
+    import sys
+
+    from helpers import models, schedules, training, transfer
+
+    model = models.simple_cnn(tiny.input_shape, tiny.num_classes, filters=(4,), dense_units=0)
+    optimizer = transfer.LayerwiseAdam(schedules.one_cycle(1e-2, 10), factors={"block1_conv1": 0.5})
+    training.compile_classifier(model, optimizer=optimizer, label_smoothing=0.1)
+    training.fit(model, tiny, epochs=1, batch_size=16, verbose=0)
+    path = persistence.save_model(model, tmp_path / "toolbox.keras")
+    code = (
+        f"from helpers import persistence; m = persistence.load_model(r'{path}'); "
+        "print(type(m.loss).__name__, m.loss.label_smoothing, type(m.optimizer).__name__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-3:] == ["CrossEntropy", "0.1", "LayerwiseAdam"]
