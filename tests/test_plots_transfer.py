@@ -30,6 +30,24 @@ def test_plot_label_efficiency():
     assert lines == {"a": [0.7, 0.9], "b": [0.8]}
     with pytest.raises(ValueError, match="non-empty"):
         plots.plot_label_efficiency({"a": {}})
+
+
+def test_plot_label_efficiency_draws_the_mean_and_the_range_over_draws():
+    table = pd.DataFrame(
+        {
+            "name": ["a"] * 4 + ["b"] * 2,
+            "seed": [1, 2, 1, 2, 1, 2],
+            "train_size": [20, 20, 50, 50, 20, 20],
+            "val_accuracy": [0.6, 0.8, 0.9, 0.9, 0.5, 0.5],
+        }
+    )
+    ax = plots.plot_label_efficiency(table).axes[0]
+    lines = {line.get_label(): list(line.get_ydata()) for line in ax.get_lines()}
+    assert lines["a"] == pytest.approx([0.7, 0.9]) and lines["b"] == [0.5]
+    (band,) = ax.collections  # only "a" varies between draws
+    lows, highs = band.get_paths()[0].vertices[:, 1].min(), band.get_paths()[0].vertices[:, 1].max()
+    assert (lows, highs) == pytest.approx((0.6, 0.9))
+    assert "range over draws" in ax.get_ylabel()
     with pytest.raises(ValueError, match="non-empty"):
         plots.plot_label_efficiency({})
 

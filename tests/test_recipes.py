@@ -81,11 +81,18 @@ def test_early_stopping_watches_the_second_half(monkeypatch, tiny):
         ({"start_from_epoch": 2.5}, "start_from_epoch must be an integer"),
         ({"peak_lr": 0}, "peak_lr must be a positive number"),
         ({"batch_size": True}, "batch_size must be a positive integer"),
+        ({"label_smoothing": 1.0}, r"label_smoothing must be in \[0, 1\)"),
     ],
 )
 def test_recipe_rejects_bad_fields(fields, match):
     with pytest.raises(ValueError, match=match):
         recipes.ACCURATE.replace(**fields)
+
+
+def test_label_smoothing_reaches_the_loss(tiny):
+    tiny_recipe = recipes.FAST.replace(filters=(4,))
+    assert tiny_recipe.build(tiny).loss == "sparse_categorical_crossentropy"
+    assert tiny_recipe.replace(label_smoothing=0.1).build(tiny).loss.label_smoothing == 0.1
 
 
 def test_train_rejects_bad_arguments(tiny):

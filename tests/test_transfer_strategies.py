@@ -1,5 +1,7 @@
 """helpers.transfer.strategies: reframing, the plan, fit_small, the three strategies and label efficiency."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -53,8 +55,13 @@ def test_fit_small_repeats_a_tiny_training_set(head_model):
 def test_the_three_strategies_and_label_efficiency(source, monkeypatch):
     plan = transfer.TransferPlan(steps_per_epoch=2, head_epochs=1, fine_epochs=1, batch_size=8)
 
-    def load(n):
-        return transfer.reframe(data.load("digits", image_size=(16, 16), train_size=n), box=12, canvas=16)
+    drawn = []
+
+    def load(n, seed=42):
+        drawn.append((n, seed))
+        ds = data.load("digits", image_size=(16, 16))
+        x, y = data.subsample(ds.x_train, ds.y_train, n, seed=seed)
+        return transfer.reframe(dataclasses.replace(ds, x_train=x, y_train=y), box=12, canvas=16)
 
     target = load(20)
     scratch, h = transfer.train_from_scratch(SPEC, target, plan)
@@ -69,8 +76,14 @@ def test_the_three_strategies_and_label_efficiency(source, monkeypatch):
     assert list(curve["name"]) == [*transfer.STRATEGIES] * 2 and list(curve["train_size"]) == [20] * 3 + [30] * 3
     assert (curve["val_accuracy"][:3] == 0.5).all() and curve["val_accuracy"][3:].between(0, 1).all()
     assert curve["train_accuracy"][3:].notna().all() and curve["train_accuracy"][:3].isna().all()  # known: no run
+    drawn.clear()
+    draws = transfer.label_efficiency(source, load, [20], plan, spec=SPEC, draws=(42, 7), known=known, verbose=False)
+    assert drawn == [(20, 7)]  # the known draw is not trained again; the other draws its own labels
+    assert list(draws["seed"]) == [42] * 3 + [7] * 3 and (draws["train_size"] == 20).all()
     with pytest.raises(ValueError, match="sizes must be a non-empty sequence of integers >= 1"):
         transfer.label_efficiency(source, load, [], plan, spec=SPEC)
+    with pytest.raises(ValueError, match="draws"):
+        transfer.label_efficiency(source, load, [20], plan, spec=SPEC, draws=())
 
 
 def test_transfer_plan_rejects_bad_rates_blocks_and_dropout():

@@ -102,22 +102,41 @@ def test_folder_signature_notices_an_added_or_edited_image(tmp_path):
 # ---------------------------------------------------------------- the task
 
 
-def test_the_default_task_pairs_mnist5k_with_the_digits():
+def test_the_default_task_adapts_digits_0_to_4_to_the_other_collections_5_to_9():
     task = transfer.transfer_task("mnist5k")
+    assert not task.same_classes and task.collection == "digits" and task.target_dataset == "digits"
+    assert task.spec == dataclasses.replace(transfer.source_spec(), name=f"{transfer.source_spec().name}_0to4",
+                                            classes=(0, 1, 2, 3, 4))  # fmt: skip
+    assert task.source_names == tuple("01234") and task.target_names == tuple("56789")
+    assert "classes 0, 1, 2, 3, 4; target: digits, the other classes (5, 6, 7, 8, 9)" in str(task)
+    assert task.spec.fingerprint() != transfer.source_spec().fingerprint()  # its own cache entry
+
+
+def test_same_classes_pairs_mnist5k_with_all_ten_digits():
+    task = transfer.transfer_task("mnist5k", same_classes=True)
     assert task.spec == transfer.source_spec() and task.same_classes and task.directory is None
     assert task.target_dataset == "digits" and task.source_names == task.target_names == tuple("0123456789")
     assert "target: digits" in str(task)
     with pytest.raises(ValueError, match="n_source does not apply"):
-        transfer.transfer_task("mnist5k", n_source=5)
+        transfer.transfer_task("mnist5k", n_source=5, same_classes=True)
+    with pytest.raises(ValueError, match="same_classes=True needs a second collection of the same classes"):
+        transfer.transfer_task("digits", same_classes=True)
 
 
 @pytest.mark.slow
-def test_the_default_target_is_the_reframed_digits():
-    task = transfer.transfer_task("mnist5k")
+def test_the_targets_are_reframed_digits():
+    task = transfer.transfer_task("mnist5k", same_classes=True)
     raw, target = task.load_target(20, prepared=False), task.load_target(20)
     assert raw.name == "digits" and raw.input_shape == target.input_shape == (28, 28, 1)
     np.testing.assert_array_equal(target.x_train, transfer.reframe(raw).x_train)
     assert len(target.y_train) == 20 and np.bincount(target.y_train).tolist() == [2] * 10
+    new = transfer.transfer_task("mnist5k")
+    raw, target = new.load_target(20, prepared=False), new.load_target(20)
+    assert raw.class_names == target.class_names == tuple("56789") and raw.input_shape == (28, 28, 1)
+    np.testing.assert_array_equal(target.x_train, transfer.reframe(raw).x_train)
+    assert np.bincount(target.y_train).tolist() == [4] * 5
+    whole = new.load_target()
+    assert len(whole.y_val) == len(target.y_val) and set(np.unique(whole.y_val)) == set(range(5))
 
 
 def test_a_colour_folder_is_split_by_class(tmp_path):

@@ -23,19 +23,26 @@ def plot_label_efficiency(
 ):
     """One line per strategy: accuracy (y) for each number of labelled examples (x, log scale).
 
+    Given a table with several draws (seeds) per number of labels, the line is their mean and a band
+    shows their range.
+
     Args:
         results: the table of ``transfer.label_efficiency`` (``name``, ``train_size``,
-            ``val_accuracy``), or ``{strategy: {n_labelled: accuracy}}``.
+            ``val_accuracy``, one row per draw), or ``{strategy: {n_labelled: accuracy}}``.
         highlight: a number of labels to mark with a vertical line (e.g. the notebook's main setting).
     """
+    bands = {}
     if hasattr(results, "groupby"):  # a runs table
         from helpers.plots.runs import runs_frame
 
         frame = runs_frame(results, ("name", "train_size", "val_accuracy"))
-        results = {
-            name: dict(zip(group["train_size"], group["val_accuracy"]))
-            for name, group in frame.groupby("name", sort=False)
-        }
+        stats = frame.groupby(["name", "train_size"], sort=False)["val_accuracy"].agg(["mean", "min", "max"])
+        results = {}
+        for name, group in stats.groupby(level="name", sort=False):
+            group = group.droplevel("name").sort_index()
+            results[name] = group["mean"].to_dict()
+            if (group["max"] > group["min"]).any():
+                bands[name] = group
     if not results or not all(isinstance(v, Mapping) and v for v in results.values()):
         raise ValueError(
             f"results must map each strategy to a non-empty {{n_labelled: accuracy}} dict. Received: {results!r}"
@@ -43,7 +50,12 @@ def plot_label_efficiency(
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for i, (name, points) in enumerate(results.items()):
         ns = sorted(points)
-        ax.plot(ns, [points[n] for n in ns], marker="o", color=COLORS[i % len(COLORS)], label=name)
+        color = COLORS[i % len(COLORS)]
+        ax.plot(ns, [points[n] for n in ns], marker="o", color=color, label=name)
+        if name in bands:
+            ax.fill_between(bands[name].index, bands[name]["min"], bands[name]["max"], color=color, alpha=0.15)
+    if bands:
+        ylabel = f"{ylabel} (mean; band: range over draws)"
     all_n = sorted({n for points in results.values() for n in points})
     ax.set_xscale("log")
     ax.set_xticks(all_n)

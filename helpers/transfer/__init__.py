@@ -17,8 +17,11 @@ One module per concern; every public name is re-exported here, so notebooks call
   recompile with a low rate.
 * :mod:`~helpers.transfer.strategies`: :func:`reframe`, :class:`TransferPlan`, :func:`fit_small`,
   the three strategies and :func:`label_efficiency`.
+* :mod:`~helpers.transfer.finetuning`: discriminative learning rates (:class:`LayerwiseAdam`,
+  :func:`block_factors`) and gradual unfreezing, as variants of fine-tuning with the same budget
+  (:func:`train_fine_tuning_variant`).
 * :mod:`~helpers.transfer.tasks`: :func:`transfer_task`, 07's experiment on any dataset: ``mnist5k``
-  adapted to scikit-learn's digits, or any other dataset split by class (the source pretrained on
+  (digits 0-4) adapted to scikit-learn's digits 5-9, or any other dataset split by class (the source pretrained on
   some of its classes, the target the others, with few labels).
 * :mod:`~helpers.transfer.applications`: :func:`application` builds a ``keras.applications`` model
   (e.g. MobileNetV2) with the matching ``preprocess_input`` and input size; ``weights="imagenet"``

@@ -301,43 +301,56 @@ def _with_rate(plan: TransferPlan, **rates) -> TransferPlan:
 
 def label_efficiency(
     source: keras.Model,
-    load_target: Callable[[int], object],
+    load_target: Callable[..., object],
     sizes: Sequence[int],
     plan: TransferPlan,
     *,
     spec: SourceSpec | None = None,
     seed: int = config.DEFAULT_SEED,
+    draws: Sequence[int] | None = None,
     known: dict | None = None,
     verbose: bool = True,
 ):
     """The three strategies for each number of labelled target examples, as a :func:`helpers.runs.table`.
 
-    One row per (strategy, number of labels): ``name`` is the strategy, ``train_size`` the number of
-    labelled examples, and accuracies are measured as every run is (in inference mode, on the
-    validation split; the test split is kept for the end).
+    One row per (strategy, number of labels, draw): ``name`` is the strategy, ``train_size`` the
+    number of labelled examples, ``seed`` the draw, and accuracies are measured as every run is (in
+    inference mode, on the validation split; the test split is kept for the end). A draw is a seed
+    that picks *which* examples are labelled and seeds the three trainings: with few labels, which
+    ones you got moves the accuracy as much as the strategy does, so a curve rests on several draws.
 
     Args:
-        load_target: ``n -> Dataset`` with ``n`` training examples (same validation/test sets for all n).
+        load_target: ``(n, seed=...) -> Dataset`` with ``n`` training examples drawn with ``seed``
+            (the same validation/test sets for all), e.g. ``TransferTask.load_target``.
         sizes: the numbers of labelled examples to try.
         spec: the source architecture that "from scratch" trains (default: :func:`source_spec`).
-        known: validation accuracies you already have, ``{n: {strategy: accuracy}}``; those sizes
-            are not retrained (their rows hold only the accuracy).
+        seed: the one draw when ``draws`` is None.
+        draws: the seeds of several draws (e.g. ``(42, 43, 44)``); default ``(seed,)``.
+        known: validation accuracies you already have for the draw ``seed``, ``{n: {strategy:
+            accuracy}}``; those are not retrained (their rows hold only the accuracy).
     """
     sizes = sorted(set(_validate.int_sequence(list(sizes), "sizes")))
+    draws = _validate.seeds((seed,) if draws is None else draws, "draws")
     spec = spec or source_spec()
     rows = []
     for n in sizes:
-        if n in (known or {}):
-            rows += [{"name": s, "seed": seed, "train_size": n, "val_accuracy": float(known[n][s])} for s in STRATEGIES]
-            continue
-        target = load_target(n)
-        start = time.perf_counter()
-        scratch, h_scratch = train_from_scratch(spec, target, plan, seed=seed, validate=False, verbose=0)
-        head, h_head = train_feature_extraction(source, target, plan, seed=seed, validate=False, verbose=0)
-        fine, h_fine = train_fine_tuning(head, target, plan, seed=seed, validate=False, verbose=0)
-        seconds = time.perf_counter() - start
-        for strategy, model, history in zip(STRATEGIES, (scratch, head, fine), (h_scratch, h_head, h_fine)):
-            rows.append(runs.measure(strategy, model, target, history=history, seed=seed, seconds=seconds / 3).row)
-        if verbose:
-            print(f"{n:>5} labelled: " + ", ".join(f"{r['name']} {r['val_accuracy']:.1%}" for r in rows[-3:]))
+        for draw in draws:
+            if draw == seed and n in (known or {}):
+                rows += [
+                    {"name": s, "seed": draw, "train_size": n, "val_accuracy": float(known[n][s])} for s in STRATEGIES
+                ]
+                continue
+            target = load_target(n, seed=draw)
+            start = time.perf_counter()
+            scratch, h_scratch = train_from_scratch(spec, target, plan, seed=draw, validate=False, verbose=0)
+            head, h_head = train_feature_extraction(source, target, plan, seed=draw, validate=False, verbose=0)
+            fine, h_fine = train_fine_tuning(head, target, plan, seed=draw, validate=False, verbose=0)
+            seconds = time.perf_counter() - start
+            for strategy, model, history in zip(STRATEGIES, (scratch, head, fine), (h_scratch, h_head, h_fine)):
+                rows.append(runs.measure(strategy, model, target, history=history, seed=draw, seconds=seconds / 3).row)
+            if verbose:
+                print(
+                    f"{n:>5} labelled, draw {draw}: "
+                    + ", ".join(f"{r['name']} {r['val_accuracy']:.1%}" for r in rows[-3:])
+                )
     return runs.table(rows)

@@ -1,9 +1,12 @@
 """07's transfer task on any dataset: which images the source CNN is pretrained on, and which target
 it is adapted to (:func:`transfer_task`).
 
-* ``mnist5k`` (the default): the source is pretrained on the 5,000 MNIST digits and adapted to
-  another collection of the same ten digits, scikit-learn's ``digits``, resized to 28x28 and
-  reframed like MNIST (:func:`helpers.transfer.reframe`).
+* ``mnist5k`` (the default): the source is pretrained on MNIST's digits 0-4 and adapted to the
+  *other* digits, 5-9, of another collection: scikit-learn's ``digits`` (other writers, scanned at
+  8x8), resized to 28x28 and reframed like MNIST (:func:`helpers.transfer.reframe`). New classes and
+  a new domain: the source's head names none of the target's classes, and its features were learnt
+  on other images. ``same_classes=True`` keeps all ten digits on both sides (the domain changes, the
+  classes do not), where the source model can classify the target as it is.
 * Any other dataset (``digits``, ``cifar10``, your own ``folder:PATH``, ...) has no second
   collection of the same classes here, so its classes are split in two (:func:`split_classes`):
   the source is pretrained on the first half of them (rounded up) and the target is the *other*
@@ -118,9 +121,10 @@ def folder_signature(path: str | Path) -> str:
 class TransferTask:
     """One transfer experiment of 07: the source's spec and the target it is adapted to.
 
-    Build it with :func:`transfer_task`. ``target_classes`` is None when the target is the other
-    collection of :data:`COLLECTION_PAIRS`; otherwise it lists the dataset's classes the target
-    keeps (the source's are ``spec.classes``). ``directory`` is the source's cache folder (None: the
+    Build it with :func:`transfer_task`. ``target_classes`` is None when the target has the source's
+    classes; otherwise it lists the classes the target keeps (the source's are ``spec.classes``).
+    ``collection`` names the other collection the target's images come from (:data:`COLLECTION_PAIRS`),
+    None when they come from ``dataset`` itself. ``directory`` is the source's cache folder (None: the
     course's ``data/pretrained``).
     """
 
@@ -129,6 +133,7 @@ class TransferTask:
     class_names: tuple[str, ...]
     target_classes: tuple[int, ...] | None = None
     directory: Path | None = None
+    collection: str | None = None
 
     @property
     def same_classes(self) -> bool:
@@ -138,7 +143,7 @@ class TransferTask:
     @property
     def target_dataset(self) -> str:
         """The dataset the target images come from."""
-        return COLLECTION_PAIRS.get(self.dataset, self.dataset) if self.same_classes else self.dataset
+        return self.collection or self.dataset
 
     @property
     def source_names(self) -> tuple[str, ...]:
@@ -164,25 +169,29 @@ class TransferTask:
 
     def prepare(self, target: Dataset) -> Dataset:
         """Make target images look like the source's: MNIST's framing for the digits; others stay as they are."""
-        if not self.same_classes:
+        if self.collection is None:
             return target
         from helpers.transfer.strategies import reframe
 
         return reframe(target)
 
-    def load_target(self, train_size: int | None = None, *, prepared: bool = True) -> Dataset:
+    def load_target(
+        self, train_size: int | None = None, *, prepared: bool = True, seed: int = config.DEFAULT_SEED
+    ) -> Dataset:
         """The target with ``train_size`` labelled training images (stratified; None: all of them).
 
-        Validation and test sets stay whole, whatever ``train_size``. ``prepared=False`` gives the
-        images before :meth:`prepare`.
+        Validation and test sets stay whole, whatever ``train_size`` and ``seed``. ``seed`` draws which
+        training images are labelled (07 repeats its label-efficiency curve over several draws).
+        ``prepared=False`` gives the images before :meth:`prepare`.
         """
         if self.same_classes:
-            target = data.load(self.target_dataset, image_size=(28, 28), train_size=train_size)
+            target = data.load(self.target_dataset, image_size=(28, 28))
         else:
-            target = select_classes(_whole(self.dataset), self.target_classes)
-            if train_size is not None:
-                x, y = data.subsample(target.x_train, target.y_train, train_size)
-                target = dataclasses.replace(target, x_train=x, y_train=y)
+            whole = data.load(self.collection, image_size=(28, 28)) if self.collection else _whole(self.dataset)
+            target = select_classes(whole, self.target_classes)
+        if train_size is not None:
+            x, y = data.subsample(target.x_train, target.y_train, train_size, seed=_validate.seed(seed))
+            target = dataclasses.replace(target, x_train=x, y_train=y)
         return self.prepare(target) if prepared else target
 
     def __str__(self) -> str:
@@ -190,6 +199,11 @@ class TransferTask:
             return (
                 f"source: {self.spec.dataset}, all {len(self.class_names)} classes; target: {self.target_dataset}, "
                 f"the same classes from another collection"
+            )
+        if self.collection:
+            return (
+                f"source: {self.dataset}, classes {', '.join(self.source_names)}; target: {self.collection}, "
+                f"the other classes ({', '.join(self.target_names)}) from another collection"
             )
         return (
             f"source: {self.dataset}, {len(self.source_names)} of its {len(self.class_names)} classes "
@@ -220,22 +234,41 @@ def _slug(dataset: str) -> str:
     return "".join(c if c.isalnum() or c in "_.-" else "_" for c in dataset)
 
 
-def transfer_task(dataset: str = config.DEFAULT_DATASET, *, profile: str | None = None, n_source: int | None = None):
-    """07's transfer task for ``dataset`` (see the module docstring for the two kinds).
+def transfer_task(
+    dataset: str = config.DEFAULT_DATASET,
+    *,
+    profile: str | None = None,
+    n_source: int | None = None,
+    same_classes: bool = False,
+):
+    """07's transfer task for ``dataset`` (see the module docstring for the kinds).
 
     Args:
         dataset: a name for :func:`helpers.data.load`; ``mnist5k`` keeps the course's pairing with
             scikit-learn's digits, any other dataset is split by class.
         profile: whose source budget to use (default: the active profile; see :func:`source_spec`).
-        n_source: for a split by class, how many classes the source gets (default: half, rounded up).
+        n_source: how many classes the source gets (default: half, rounded up).
+        same_classes: ``mnist5k`` only: all ten digits on both sides instead of new classes.
     """
     if not isinstance(dataset, str) or not dataset:
         raise ValueError(f"dataset must be a dataset name for helpers.data.load. Received: {dataset!r}")
     base = source_spec(profile)
-    if dataset in COLLECTION_PAIRS and base.dataset == dataset:
+    paired = dataset in COLLECTION_PAIRS and base.dataset == dataset
+    if same_classes:
+        if not paired:
+            raise ValueError(
+                f"same_classes=True needs a second collection of the same classes, which only "
+                f"{', '.join(COLLECTION_PAIRS)} has here; {dataset} is split by class instead."
+            )
         if n_source is not None:
-            raise ValueError(f"{dataset} is paired with {COLLECTION_PAIRS[dataset]}: n_source does not apply.")
-        return TransferTask(dataset, base, data.DIGIT_NAMES)
+            raise ValueError("With same_classes=True the source has every class: n_source does not apply.")
+        return TransferTask(dataset, base, data.DIGIT_NAMES, collection=COLLECTION_PAIRS[dataset])
+    if paired:
+        source_classes, target_classes = split_classes(len(data.DIGIT_NAMES), n_source)
+        spec = dataclasses.replace(
+            base, name=f"{base.name}_{source_classes[0]}to{source_classes[-1]}", classes=source_classes
+        )
+        return TransferTask(dataset, spec, data.DIGIT_NAMES, target_classes, collection=COLLECTION_PAIRS[dataset])
     names = _whole(dataset).class_names
     if len(names) < MIN_CLASSES:
         raise ValueError(
