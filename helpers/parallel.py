@@ -50,6 +50,9 @@ def _model_to_bytes(model) -> _PackedModel:
 def _model_from_bytes(packed: _PackedModel):
     import keras
 
+    from helpers import persistence
+
+    persistence.register_course_objects()  # a worker's model may use a loss or layer this process never imported
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.keras"
         path.write_bytes(packed.archive)

@@ -63,7 +63,7 @@ def save_model(model: keras.Model, path=None, *, overwrite: bool = True) -> Path
     return path
 
 
-def _register_course_objects() -> None:
+def register_course_objects() -> None:
     """Import every module that registers Keras objects (layers, losses, schedules, optimizers,
     callbacks), so that a model saved with any of them loads in a kernel that never imported it."""
     import helpers.augment  # noqa: F401
@@ -114,7 +114,7 @@ def load_model(path, *, compile: bool = True, custom_objects: dict | None = None
     with zipfile.ZipFile(path) as archive:
         if "config.json" not in archive.namelist():
             raise ValueError(f"{path} is a zip file but not a Keras model (it has no config.json).")
-    _register_course_objects()
+    register_course_objects()
 
     try:
         return keras.saving.load_model(path, custom_objects=custom_objects, compile=compile, safe_mode=True)

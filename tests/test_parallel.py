@@ -60,3 +60,24 @@ def test_bad_arguments_are_clear_errors():
     with pytest.raises(ValueError, match="must not repeat"):
         parallel.map_seeds(_draw, [1, 1])
     assert parallel.default_threads(2) >= 1
+
+
+def test_a_workers_model_with_course_objects_unpacks_in_a_process_that_never_imported_them(tmp_path, tiny):
+    """A Run trained with label smoothing in a worker comes back as a .keras archive; the parent may never
+    have imported helpers.losses, and must still load it."""
+    import subprocess
+    import sys
+
+    from helpers import models, training
+
+    model = models.simple_cnn(tiny.input_shape, tiny.num_classes, filters=(4,), dense_units=0)
+    training.compile_classifier(model, label_smoothing=0.1)
+    (tmp_path / "packed.bin").write_bytes(parallel._model_to_bytes(model).archive)
+    code = (
+        "from pathlib import Path; from helpers import parallel; "
+        f"m = parallel._model_from_bytes(parallel._PackedModel(Path(r'{tmp_path / 'packed.bin'}').read_bytes())); "
+        "print(type(m.loss).__name__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-1] == "CrossEntropy"
