@@ -174,11 +174,9 @@ class Comparison:
             f"{variant} vs {base}: {scale * diffs.mean():+.2f}{unit} {self.design.metric} on average "
             f"({scale * diffs.min():+.2f} to {scale * diffs.max():+.2f} over {len(diffs)} seeds)"
         )
-        if np.all(diffs > 0):
-            return text + ": better on every seed."
-        if np.all(diffs < 0):
-            return text + ": worse on every seed."
-        return text + ": no clear difference at this number of seeds."
+        from helpers import runs as runs_module
+
+        return f"{text}: {runs_module.seed_verdict(diffs)}."
 
     def __repr__(self) -> str:
         return "\n".join(self.verdict(v) for v in self.paired.columns)

@@ -345,6 +345,23 @@ def over_seeds(experiment: Callable[[int], Any], seeds: Iterable[int], *, worker
     return collected
 
 
+def seed_verdict(differences, *, unit: str = "seed") -> str:
+    """The course's bar for "better", in words: ``"better on every seed"``, ``"worse on every seed"`` or
+    ``"no clear difference at this number of seeds"``, for a variant's paired differences from its
+    baseline (one per seed, positive when the variant is better). ``unit`` names what was repeated
+    (e.g. ``"draw"`` of labelled examples, ``"fix"``). Passing the bar is necessary, not sufficient: a
+    difference smaller than a run's standard error can keep its sign over three seeds by chance."""
+    diffs = np.asarray(differences, dtype=np.float64)
+    if diffs.ndim != 1 or diffs.size == 0 or not np.all(np.isfinite(diffs)):
+        raise ValueError(f"differences must be a non-empty 1-D list of finite numbers. Received: {differences!r}")
+    _validate.non_empty_str(unit, "unit")
+    if np.all(diffs > 0):
+        return f"better on every {unit}"
+    if np.all(diffs < 0):
+        return f"worse on every {unit}"
+    return f"no clear difference at this number of {unit}s"
+
+
 def summarize(
     runs, *, by: str = "name", metrics: Sequence[str] = ("train_accuracy", "val_accuracy", "gap")
 ) -> pd.DataFrame:

@@ -256,3 +256,12 @@ def test_train_passes_the_modern_toolbox_through(tiny):
     assert averaged.model.optimizer.use_ema and 0 <= averaged.val_accuracy <= 1
     # the reported val_loss is the plain cross-entropy, with or without smoothing in the training loss
     assert smoothed.val_loss == pytest.approx(evaluation.cross_entropy(smoothed.model, tiny.x_val, tiny.y_val))
+
+
+def test_seed_verdict_is_the_course_bar_in_words():
+    assert runs.seed_verdict([0.01, 0.002, 0.004]) == "better on every seed"
+    assert runs.seed_verdict([-0.01, -0.2]) == "worse on every seed"
+    assert runs.seed_verdict([0.01, 0.0, 0.02]) == "no clear difference at this number of seeds"
+    assert runs.seed_verdict(pd.Series([0.1, 0.2]), unit="draw") == "better on every draw"
+    with pytest.raises(ValueError, match="non-empty 1-D list of finite numbers"):
+        runs.seed_verdict([])

@@ -17,9 +17,9 @@ from collections.abc import Mapping
 
 import keras
 
-from helpers import _validate, config, training
+from helpers import _validate, config
 from helpers.transfer.freezing import base_of, blocks, copy_model, unfreeze_top
-from helpers.transfer.strategies import TransferPlan, fit_small
+from helpers.transfer.strategies import TransferPlan, _compile_and_fit
 
 __all__ = ["FINE_TUNING_VARIANTS", "LayerwiseAdam", "block_factors", "train_fine_tuning_variant"]
 
@@ -116,14 +116,7 @@ def train_fine_tuning_variant(
         raise ValueError("plan.fine_blocks is 0: there is nothing to fine-tune. Unfreeze at least one block.")
     config.seed_everything(seed)
     model = copy_model(head_model)
-
-    def fit(epochs, optimizer):
-        training.compile_classifier(model, optimizer=optimizer)  # a fresh optimizer: what trains changed
-        return fit_small(
-            model, target, epochs=epochs, steps_per_epoch=plan.steps_per_epoch, batch_size=plan.batch_size,
-            validate=validate, seed=seed, verbose=verbose,
-        )  # fmt: skip
-
+    run = dict(seed=seed, validate=validate, verbose=verbose)
     if variant == "gradual":
         if plan.fine_epochs < n:
             raise ValueError(
@@ -131,13 +124,11 @@ def train_fine_tuning_variant(
             )
         stages = [plan.fine_epochs // n + (1 if k < plan.fine_epochs % n else 0) for k in range(n)]
         for k, epochs in enumerate(stages, start=1):
-            unfreeze_top(model, k)
-            history = fit(epochs, training.OPTIMIZERS["adam"](plan.schedule(plan.fine_lr, epochs)))
+            model, history = _compile_and_fit(unfreeze_top(model, k), target, plan, plan.fine_lr, epochs, **run)
         return model, history
     unfreeze_top(model, n, train_batchnorm=variant == "BatchNorm trainable")
-    schedule = plan.schedule(plan.fine_lr, plan.fine_epochs)
+    optimizer = None
     if variant == "discriminative":
-        optimizer = LayerwiseAdam(schedule, factors=block_factors(model, n, decay))
-    else:
-        optimizer = training.OPTIMIZERS["adam"](schedule)
-    return model, fit(plan.fine_epochs, optimizer)
+        factors = block_factors(model, n, decay)
+        optimizer = lambda schedule: LayerwiseAdam(schedule, factors=factors)  # noqa: E731
+    return _compile_and_fit(model, target, plan, plan.fine_lr, plan.fine_epochs, optimizer=optimizer, **run)

@@ -150,10 +150,17 @@ def fit_small(
     )
 
 
-def _compile_and_fit(model, target, plan: TransferPlan, learning_rate, epochs, *, seed: int, validate: bool, verbose):
+def _compile_and_fit(
+    model, target, plan: TransferPlan, learning_rate, epochs, *, seed: int, validate: bool, verbose, optimizer=None
+):
     """Compile ``model`` afresh (a new optimizer: needed after freezing or unfreezing) with the plan's
-    schedule, and train it with :func:`fit_small`; ``(model, history)``."""
-    training.compile_classifier(model, learning_rate=plan.schedule(learning_rate, epochs))
+    schedule, and train it with :func:`fit_small`; ``(model, history)``. ``optimizer(schedule)`` builds
+    another optimizer than Adam on that schedule (default None: Adam)."""
+    schedule = plan.schedule(learning_rate, epochs)
+    if optimizer is None:
+        training.compile_classifier(model, learning_rate=schedule)
+    else:
+        training.compile_classifier(model, optimizer=optimizer(schedule))
     history = fit_small(
         model, target, epochs=epochs, steps_per_epoch=plan.steps_per_epoch, batch_size=plan.batch_size,
         validate=validate, seed=seed, verbose=verbose,
