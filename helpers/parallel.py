@@ -7,8 +7,9 @@ machine and the model, so ``bench`` measures it (the ``seeds in parallel`` lever
 use ``workers=2`` only where that measurement says so.
 
 Workers are joblib's ``loky`` processes: they start fresh (no TensorFlow state is forked), receive the
-experiment with ``cloudpickle`` (so a function defined in a notebook cell works) and stay alive
-between calls, so the import of TensorFlow is paid once per notebook, not per call. Each call is
+experiment with ``cloudpickle`` (so a function defined in a notebook cell works) and stop when
+:func:`map_seeds` returns, so no process holding a copy of TensorFlow and the data outlives the call
+(the import of TensorFlow, a few seconds, is paid per call; ``bench`` counts it in). Each call is
 seeded with :func:`helpers.config.seed_everything`, exactly as a serial run is, so a seed gives the
 same numbers whichever worker runs it, on every run. They can differ in the last digits from a serial
 run in a two-thread process: how TensorFlow splits a reduction depends on its thread count. Keras
@@ -85,7 +86,7 @@ def _worker_call(experiment: Callable[[int], Any], seed: int, threads: int) -> A
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
-    except RuntimeError:  # a reused worker: TensorFlow already runs with the threads set by its first call
+    except RuntimeError:  # a worker given a second seed: TensorFlow already runs with these threads
         pass
     return _convert(_seeded_call(experiment, seed), _is_model, _model_to_bytes)
 
@@ -110,10 +111,9 @@ def map_seeds(experiment: Callable[[int], Any], seeds: Iterable[int], *, workers
     workers = _validate.positive_int(workers, "workers")
     if workers == 1 or len(seeds) == 1:
         return [_seeded_call(experiment, seed) for seed in seeds]
-    from joblib import Parallel, delayed
+    from joblib.externals.loky import ProcessPoolExecutor
 
     threads = default_threads(workers)
-    results = Parallel(n_jobs=min(workers, len(seeds)), backend="loky")(
-        delayed(_worker_call)(experiment, seed, threads) for seed in seeds
-    )
+    with ProcessPoolExecutor(max_workers=min(workers, len(seeds))) as pool:  # workers stop on leaving
+        results = list(pool.map(_worker_call, [experiment] * len(seeds), seeds, [threads] * len(seeds)))
     return [_convert(r, lambda o: isinstance(o, _PackedModel), _model_from_bytes) for r in results]

@@ -3,9 +3,21 @@
 import dataclasses
 
 import numpy as np
+import psutil
 import pytest
 
 from helpers import parallel
+
+
+def worker_processes():
+    """This process's live children, less the resource trackers multiprocessing and loky keep for its life."""
+    return [
+        p
+        for p in psutil.Process().children(recursive=True)
+        if p.is_running()
+        and p.status() != psutil.STATUS_ZOMBIE
+        and not any("resource_tracker" in part for part in p.cmdline())
+    ]
 
 
 def _draw(seed):
@@ -52,6 +64,7 @@ def test_workers_return_results_in_seed_order_with_models_and_are_deterministic(
         assert isinstance(ra.model, keras.Model) and ra.name == rb.name
         np.testing.assert_array_equal(ra.model.predict(probe, verbose=0), rb.model.predict(probe, verbose=0))
     assert a[0][1]["loss"] != a[1][1]["loss"]  # different seeds, different runs
+    assert not worker_processes(), "map_seeds left its worker processes running"
 
 
 def test_bad_arguments_are_clear_errors():

@@ -12,18 +12,30 @@ from helpers.tuning import distributed as dist
 
 
 def _children():
-    return [
-        p for p in psutil.Process().children(recursive=True) if p.is_running() and p.status() != psutil.STATUS_ZOMBIE
-    ]
+    return {
+        p.pid
+        for p in psutil.Process().children(recursive=True)
+        if p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    }
+
+
+@pytest.fixture
+def left_behind():
+    """The processes started since the test began that are still alive: the launcher must leave none.
+
+    Children that were already there (another test's resource trackers in the same pytest worker) are
+    not the launcher's."""
+    before = _children()
+    return lambda: sorted(_children() - before)
 
 
 @pytest.mark.slow
-def test_two_workers_share_one_search(tmp_path):
+def test_two_workers_share_one_search(tmp_path, left_behind):
     spec = dist.SearchSpec(
         kind="random", max_trials=4, epochs=1, train_size=150, project="shared", directory=str(tmp_path)
     )
     result = dist.launch(2, spec=spec, timeout=240)  # ~30 s on an idle 2-core machine
-    assert not _children(), "the launcher left processes behind"
+    assert not left_behind(), "the launcher left processes behind"
     results = result.results
     assert len(results) == 4 and (results["status"] == "COMPLETED").all(), results
     runs = result.trials_per_worker
@@ -39,11 +51,11 @@ def test_two_workers_share_one_search(tmp_path):
 
 
 @pytest.mark.slow
-def test_launcher_stops_everything_on_timeout(tmp_path):
+def test_launcher_stops_everything_on_timeout(tmp_path, left_behind):
     spec = dist.SearchSpec(max_trials=2, epochs=1, train_size=150, project="slow", directory=str(tmp_path))
     with pytest.raises(TimeoutError, match=r"(?s)within 1 s.*last lines of .*chief.log"):
         dist.launch(1, spec=spec, timeout=1)
-    assert not _children()
+    assert not left_behind()
 
 
 def test_launcher_arguments(tmp_path, monkeypatch):
